@@ -1,0 +1,172 @@
+"""Persistence for callback slots, promises, their transitions and dial attempts."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from terugbel.db import Base
+
+
+def _in(column: str, values: type[enum.Enum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class CallbackSlot(Base):
+    """One bookable window of a queue. `booked` only moves by conditional update (atomic booking)."""
+
+    __tablename__ = "callback_slots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    capacity: Mapped[int] = mapped_column(default=0)  # derived from shifts, or the override
+    capacity_override: Mapped[int | None] = mapped_column()  # set by a supervisor
+    closed: Mapped[bool] = mapped_column(default=False)  # closed by a supervisor
+    booked: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        UniqueConstraint("queue_id", "starts_at"),
+        CheckConstraint("booked >= 0", name="booked_not_negative"),
+        CheckConstraint("capacity >= 0", name="capacity_not_negative"),
+        CheckConstraint("ends_at > starts_at", name="order"),
+    )
+
+
+class PromiseState(enum.StrEnum):
+    BOOKED = "booked"
+    DIALLING = "dialling"
+    CONNECTED = "connected"
+    COMPLETED = "completed"
+    MISSED = "missed"  # could not be kept; the caller was told what happens instead
+    CANCELLED = "cancelled"
+    MOVED = "moved"  # replaced by a newer promise (moved by the caller or by us)
+    FAILED = "failed"  # permanent failure (e.g. the number turned out invalid)
+
+
+OPEN_PROMISE_STATES = (PromiseState.BOOKED, PromiseState.DIALLING, PromiseState.CONNECTED)
+_OPEN_SQL = "state IN ('booked', 'dialling', 'connected')"
+
+
+class CallbackPromise(Base):
+    """A promise to call a caller back inside a concrete window."""
+
+    __tablename__ = "callback_promises"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    caller_id: Mapped[int | None] = mapped_column(ForeignKey("callers.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    intent_id: Mapped[int | None] = mapped_column(ForeignKey("intents.id", ondelete="SET NULL"))
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("callback_slots.id", ondelete="SET NULL"))
+    number: Mapped[str] = mapped_column(String(20))  # E.164 number to call
+    language: Mapped[str] = mapped_column(String(2))
+    timezone: Mapped[str] = mapped_column(String(60))  # the caller's zone, for every sentence
+    problem: Mapped[str | None] = mapped_column(Text)  # the caller's words: personal data
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    planned_dial_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(10), default=PromiseState.BOOKED.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=3)
+    next_attempt_at: Mapped[datetime | None]
+    preferred_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    job_id: Mapped[str | None] = mapped_column(String(80))
+    source: Mapped[str] = mapped_column(String(10), default="ivr")  # ivr, sms, api
+    moved_by_us: Mapped[bool] = mapped_column(default=False)
+    at_risk: Mapped[bool] = mapped_column(default=False)
+    moved_to_id: Mapped[int | None] = mapped_column(ForeignKey("callback_promises.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(String(200))  # why it failed, was missed or moved
+    booked_at: Mapped[datetime]
+    first_dial_at: Mapped[datetime | None]
+    connected_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    reminder_sent_at: Mapped[datetime | None]
+    # Slot ids of the windows last offered by SMS ("2 = other time"): a reply digit picks from these.
+    sms_offer: Mapped[list[int] | None] = mapped_column(JSON)
+
+    transitions: Mapped[list[PromiseTransition]] = relationship(
+        back_populates="promise", order_by="PromiseTransition.id", cascade="all, delete-orphan"
+    )
+    attempt_records: Mapped[list[CallbackAttempt]] = relationship(
+        back_populates="promise", order_by="CallbackAttempt.number", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        CheckConstraint(_in("state", PromiseState), name="state"),
+        CheckConstraint("window_end > window_start", name="window_order"),
+        CheckConstraint("source IN ('ivr', 'sms', 'api', 'console')", name="source"),
+        # One open promise per number, enforced by the database on both backends.
+        Index(
+            "uq_callback_promises_open_number",
+            "number",
+            unique=True,
+            sqlite_where=text(_OPEN_SQL),
+            postgresql_where=text(_OPEN_SQL),
+        ),
+        Index("ix_callback_promises_window", "window_start"),
+        Index("ix_callback_promises_caller_state", "caller_id", "state"),
+        Index("ix_callback_promises_due", "state", "planned_dial_at"),
+    )
+
+
+class PromiseTransition(Base):
+    __tablename__ = "promise_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    promise_id: Mapped[int] = mapped_column(
+        ForeignKey("callback_promises.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[str | None] = mapped_column(String(10))
+    to_state: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime]
+    cause: Mapped[str] = mapped_column(String(200))
+
+    promise: Mapped[CallbackPromise] = relationship(back_populates="transitions")
+
+
+class AttemptState(enum.StrEnum):
+    INTENDED = "intended"  # recorded before dialling, so a crash can be reconciled
+    AGENT_RINGING = "agent_ringing"
+    CALLER_RINGING = "caller_ringing"
+    CONNECTED = "connected"
+    COMPLETED = "completed"
+    VOICEMAIL = "voicemail"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    NO_AGENT = "no_agent"
+    FAILED = "failed"
+
+
+class CallbackAttempt(Base):
+    """One try at keeping a promise: the agent leg, then the caller leg."""
+
+    __tablename__ = "callback_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    promise_id: Mapped[int] = mapped_column(ForeignKey("callback_promises.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column()  # 1, 2, 3…
+    state: Mapped[str] = mapped_column(String(16), default=AttemptState.INTENDED.value)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    agent_call_sid: Mapped[str | None] = mapped_column(String(40), unique=True)
+    caller_call_sid: Mapped[str | None] = mapped_column(String(40), unique=True)
+    answered_by: Mapped[str | None] = mapped_column(String(24))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    result: Mapped[str | None] = mapped_column(String(200))
+    # Agents who passed or did not answer in this attempt: the next agent leg skips them.
+    agents_tried: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # When the attempt last changed stage: recovery after a crash measures staleness from here.
+    stage_at: Mapped[datetime | None]
+
+    promise: Mapped[CallbackPromise] = relationship(back_populates="attempt_records")
+
+    __table_args__ = (
+        UniqueConstraint("promise_id", "number"),
+        CheckConstraint(_in("state", AttemptState), name="state"),
+    )

@@ -1,0 +1,136 @@
+"""Outbound SMS through an outbox: queued in the caller's transaction, sent once after commit.
+
+A message is a `SmsMessage` row: pending → sending → sent (with the network's SID), or failed.
+Claiming a message (pending → sending) commits before the network is asked, so two workers never
+send the same message; a retryable network error puts it back to pending for the next try.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from telephony.models import SmsDirection, SmsMessage
+from telephony.port import PermanentTelephonyError, RetryableTelephonyError
+from terugbel.logs import get_logger
+from terugbel.phone import mask
+
+if TYPE_CHECKING:
+    from terugbel.runtime import Runtime
+
+log = get_logger(__name__)
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+
+
+def queue_sms(
+    session: Session, *, to: str, body: str, purpose: str, now: datetime, promise_id: int | None = None
+) -> SmsMessage:
+    """Add a pending outbound message in the caller's transaction; it is sent after commit."""
+    message = SmsMessage(
+        direction=SmsDirection.OUTBOUND.value,
+        number=to,
+        body=body,
+        status=PENDING,
+        purpose=purpose[:40],
+        promise_id=promise_id,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def pending_messages(session: Session) -> list[SmsMessage]:
+    """Return the outbound messages still to send, oldest first."""
+    query = (
+        select(SmsMessage)
+        .where(SmsMessage.direction == SmsDirection.OUTBOUND.value, SmsMessage.status == PENDING)
+        .order_by(SmsMessage.id)
+    )
+    return list(session.scalars(query))
+
+
+def send_queued_sms(runtime: Runtime, message_id: int) -> str:
+    """Send one queued message if nobody has; return its status (pending again after a retryable error)."""
+    with runtime.db.session() as session:
+        claimed = session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id == message_id, SmsMessage.status == PENDING)
+            .values(status=SENDING)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        message = session.get(SmsMessage, message_id)
+        if message is None:
+            return "unknown"
+        if not claimed:
+            return message.status  # sent, being sent, or failed: never twice
+        to, body = message.number, message.body
+    try:
+        sent = runtime.telephony.send_sms(to, body)
+    except RetryableTelephonyError as exc:
+        log.warning("sms not sent yet", message_id=message_id, number=mask(to), code=exc.code, status=exc.status)
+        _set_status(runtime, message_id, PENDING)
+        return PENDING
+    except PermanentTelephonyError as exc:
+        log.warning("sms refused", message_id=message_id, number=mask(to), code=exc.code, status=exc.status)
+        _set_status(runtime, message_id, FAILED)
+        return FAILED
+    except Exception:
+        # Unknown outcome of our own making (not the network's answer): free it for the next try.
+        _set_status(runtime, message_id, PENDING)
+        raise
+    _set_status(runtime, message_id, SENT, sid=sent.sid)
+    return SENT
+
+
+def send_pending(runtime: Runtime) -> dict[int, str]:
+    """Send every pending message now, in this process; return each message's status."""
+    with runtime.db.session() as session:
+        ids = [message.id for message in pending_messages(session)]
+    return {message_id: send_queued_sms(runtime, message_id) for message_id in ids}
+
+
+def dispatch_pending(runtime: Runtime, message_ids: list[int] | None = None) -> None:
+    """Hand pending messages to the SMS worker queue, or send them here when there is no job for it."""
+    if message_ids is None:
+        with runtime.db.session() as session:
+            message_ids = [message.id for message in pending_messages(session)]
+    job = _send_sms_job()
+    if job is None:
+        for message_id in message_ids:
+            send_queued_sms(runtime, message_id)
+        return
+    from terugbel.redis_conn import SMS_QUEUE, queue
+
+    sms_queue = queue(runtime.redis, SMS_QUEUE)
+    for message_id in message_ids:
+        # One job id per message: enqueuing twice replaces, and the claim above stops a double send.
+        sms_queue.enqueue(job, message_id, job_id=f"sms-{message_id}")
+
+
+def _send_sms_job() -> object | None:
+    try:
+        from callbacks import jobs
+    except ImportError:
+        return None
+    return getattr(jobs, "send_sms", None)
+
+
+def _set_status(runtime: Runtime, message_id: int, status: str, *, sid: str | None = None) -> None:
+    values: dict[str, str] = {"status": status}
+    if sid is not None:
+        values["sid"] = sid
+    with runtime.db.session() as session:
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id == message_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,1076 @@
+"""Callback slots and promises in the database: offer, book atomically, move, cancel, keep by SMS.
+
+Functions take the caller's `Session` and work inside its transaction (each booking in a savepoint
+of its own). Booking takes a place only by a conditional update —
+`UPDATE callback_slots SET booked = booked + 1 WHERE id = :id AND NOT closed AND booked < capacity` —
+so the database, not a read, decides who gets the last place: on SQLite every transaction already
+holds the write lock (BEGIN IMMEDIATE), on PostgreSQL the update re-checks the row it waited for.
+One open promise per number is a partial unique index; booking again moves the open promise.
+
+What must happen after commit (dial jobs, SMS) is collected in `session.info` and run by
+`run_followups`; `callback_session(runtime)` does both for the webhook, API and console layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity
+from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot, PromiseState
+from callbacks.outbox import queue_sms
+from callbacks.promise import InvalidPromiseTransition, start_promise, transition
+from callbacks.slots import (
+    OpeningHours,
+    SlotOffer,
+    SlotState,
+    choose_offers,
+    closed_days,
+    earliest_start,
+    planned_dial_time,
+    slot_windows,
+)
+from callbacks.sms_replies import ReplyKind, parse_reply
+from callbacks.timeparse import parse_requested_time
+from routing.models import Agent, BusinessHours, Caller, Contact, ContactOutcome, Holiday, Queue, Shift
+from routing.wait import HANDLE_SAMPLE, average_handle_seconds
+from telephony.models import SmsDirection, SmsMessage
+from terugbel.i18n import format_window, normalise_language, t
+from terugbel.logs import get_logger
+from terugbel.phone import (
+    InvalidPhoneNumber,
+    NotAMobileNumber,
+    PremiumRateNumber,
+    callable_number,
+    mask,
+    region_of,
+    try_e164,
+)
+
+if TYPE_CHECKING:
+    from terugbel.runtime import Runtime
+
+__all__ = [
+    "CallbackError",
+    "MovedPromise",
+    "NoSlotAvailable",
+    "PromiseNotFound",
+    "SlotFull",
+    "SlotOffer",
+    "UnusableNumber",
+    "book_callback",
+    "callback_session",
+    "cancel_promise",
+    "check_number",
+    "close_promise_resolved_by_contact",
+    "due_reminders",
+    "ensure_slots",
+    "handle_sms_reply",
+    "move_promise",
+    "offer_slots",
+    "open_promise_for",
+    "recompute_capacity",
+    "recompute_for_agent",
+    "run_followups",
+    "send_due_reminders",
+]
+
+log = get_logger(__name__)
+
+# How far ahead offers look: a long weekend plus a holiday still finds the next opening.
+FIRST_HORIZON = timedelta(days=1)
+OFFER_HORIZON = timedelta(days=8)
+WIDE_HORIZON = timedelta(days=21)
+REMINDER_BEFORE = timedelta(minutes=30)
+REMINDER_MIN_AHEAD = timedelta(hours=2)
+_FOLLOWUPS = "callbacks.followups"
+_CANDIDATES = 8  # slots a booking tries, best first, before it looks again
+_RETRIES = 5
+_DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
+
+
+class CallbackError(Exception):
+    """A callback could not be booked, moved or cancelled as asked."""
+
+
+class SlotFull(CallbackError):
+    """The chosen slot has no place left (or is closed, or already started)."""
+
+
+class NoSlotAvailable(CallbackError):
+    """No slot with room in the coming days."""
+
+
+class PromiseNotFound(CallbackError):
+    """No open promise with that id (or for that number)."""
+
+
+class PromiseBusy(CallbackError):
+    """The promise is being kept right now (dialling or connected): it cannot be moved."""
+
+
+class UnusableNumber(CallbackError):
+    """The number cannot be called or texted; `reason` is a catalogue key for the caller."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+    def message(self, lang: str | None) -> str:
+        return t(lang, self.reason)
+
+
+@dataclass(frozen=True)
+class MovedPromise:
+    """A promise we moved because capacity dropped: the old id, the new one (None if none fitted)."""
+
+    old_id: int
+    new_id: int | None
+
+
+@dataclass
+class Followups:
+    """Work for after commit: dial jobs to (un)schedule and SMS to send."""
+
+    schedule: dict[int, datetime] = field(default_factory=dict)
+    unschedule: set[int] = field(default_factory=set)
+    sms: list[int] = field(default_factory=list)
+
+
+# --- numbers -------------------------------------------------------------------------------------
+
+
+def check_number(raw: str, region: str = "NL", *, needs_sms: bool = True) -> str:
+    """Return the E.164 number to call, or raise UnusableNumber with the reason for the caller."""
+    try:
+        return callable_number(raw, region, needs_sms=needs_sms)
+    except PremiumRateNumber as exc:
+        raise UnusableNumber("cb_number_premium", str(exc)) from None
+    except NotAMobileNumber as exc:
+        raise UnusableNumber("cb_number_not_mobile", str(exc)) from None
+    except InvalidPhoneNumber as exc:
+        raise UnusableNumber("cb_number_invalid", str(exc)) from None
+
+
+# --- slots and capacity --------------------------------------------------------------------------
+
+
+def _queue(session: Session, queue_id: int) -> Queue:
+    queue = session.get(Queue, queue_id)
+    if queue is None:
+        raise CallbackError(f"queue {queue_id} does not exist")
+    return queue
+
+
+def _opening_hours(session: Session, queue: Queue) -> list[OpeningHours]:
+    rows = session.scalars(select(BusinessHours).where(BusinessHours.queue_id == queue.id))
+    return [OpeningHours(row.weekday, row.opens, row.closes) for row in rows]
+
+
+def _closed_days(session: Session, queue: Queue, first: date, last: date) -> frozenset[date]:
+    custom = session.scalars(
+        select(Holiday.day).where(
+            (Holiday.queue_id == queue.id) | Holiday.queue_id.is_(None), Holiday.day.between(first, last)
+        )
+    )
+    return closed_days(queue.holiday_country, list(custom), first, last)
+
+
+def _shifts(session: Session, queue: Queue, start: datetime, end: datetime) -> list[ShiftSpan]:
+    rows = session.execute(
+        select(Shift.agent_id, Shift.starts_at, Shift.ends_at, Agent.skills)
+        .join(Agent, Agent.id == Shift.agent_id)
+        .where(Agent.active.is_(True), Shift.starts_at < end, Shift.ends_at > start)
+    )
+    return [
+        ShiftSpan(agent_id, starts_at, ends_at)
+        for agent_id, starts_at, ends_at, skills in rows
+        if queue.skill in (skills or [])
+    ]
+
+
+def handle_seconds(session: Session, queue: Queue) -> int:
+    """Return the queue's average handle time: measured over its latest agent contacts, else the default."""
+    rows = session.execute(
+        select(Contact.routed_at, Contact.started_at, Contact.ended_at)
+        .where(
+            Contact.queue_id == queue.id,
+            Contact.outcome == ContactOutcome.AGENT.value,
+            Contact.ended_at.is_not(None),
+        )
+        .order_by(Contact.ended_at.desc())
+        .limit(HANDLE_SAMPLE)
+    ).all()
+    durations = [(ended - (routed or started)).total_seconds() for routed, started, ended in rows]
+    # A floor of a minute: a run of dropped calls must not promise dozens of callbacks a slot.
+    return max(60, round(average_handle_seconds(durations, queue.default_handle_seconds)))
+
+
+def _derived(
+    queue: Queue, shifts: Sequence[ShiftSpan], start: datetime, end: datetime, handle: int | None = None
+) -> int:
+    return derived_capacity(
+        start, end, shifts, share=queue.callback_share, handle_seconds=handle or queue.default_handle_seconds
+    )
+
+
+def _slots_between(session: Session, queue_id: int, start: datetime, end: datetime) -> list[CallbackSlot]:
+    query = (
+        select(CallbackSlot)
+        .where(CallbackSlot.queue_id == queue_id, CallbackSlot.starts_at >= start, CallbackSlot.starts_at < end)
+        .order_by(CallbackSlot.starts_at)
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(query))
+
+
+def ensure_slots(
+    session: Session, queue_id: int, start: datetime, end: datetime, now: datetime, *, refresh: bool = False
+) -> list[CallbackSlot]:
+    """Materialise the queue's slots starting in [start, end) with capacity from staffing; return them.
+
+    New slots get their derived capacity. With `refresh`, existing slots follow staffing too, where
+    that keeps every booked promise (lowering below `booked` is `recompute_capacity`'s job, which
+    moves the promises that no longer fit). Offers do not refresh: that would cost every booking a
+    pass over the week's shifts, and shift changes call `recompute_capacity` / `recompute_for_agent`.
+    """
+    _materialise(session, _queue(session, queue_id), start, end, refresh=refresh)
+    return _slots_between(session, queue_id, start, end)
+
+
+def _materialise(session: Session, queue: Queue, start: datetime, end: datetime, *, refresh: bool = False) -> None:
+    """Insert the missing slots of [start, end); with `refresh` let existing ones follow staffing."""
+    # Remember per (innermost) transaction: a rolled-back savepoint takes its inserts with it.
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    memo = session.info.get("callbacks.materialised")
+    if memo is None or memo[0] is not transaction:
+        memo = session.info["callbacks.materialised"] = (transaction, set())
+    done: set[tuple[int, datetime, datetime]] = memo[1]
+    if not refresh and any(q == queue.id and lo <= start and end <= hi for q, lo, hi in done):
+        return  # already done in this transaction (a booking retries its offer)
+    done.add((queue.id, start, end))
+    tz_first = start.astimezone(queue_zone(queue)).date() - timedelta(days=1)
+    tz_last = end.astimezone(queue_zone(queue)).date() + timedelta(days=1)
+    windows = slot_windows(
+        _opening_hours(session, queue),
+        _closed_days(session, queue, tz_first, tz_last),
+        queue.timezone,
+        queue.slot_minutes,
+        start,
+        end,
+    )
+    if not windows:
+        return
+    # Plain rows, not ORM objects: this runs on every offer and booking.
+    in_range = (CallbackSlot.queue_id == queue.id, CallbackSlot.starts_at >= start, CallbackSlot.starts_at < end)
+    existing: dict[datetime, tuple[int, int, int | None]] = {}
+    if refresh:
+        rows = session.execute(
+            select(
+                CallbackSlot.starts_at, CallbackSlot.id, CallbackSlot.capacity, CallbackSlot.capacity_override
+            ).where(*in_range)
+        )
+        existing = {starts_at: (slot_id, capacity, override) for starts_at, slot_id, capacity, override in rows}
+    else:
+        existing = dict.fromkeys(session.scalars(select(CallbackSlot.starts_at).where(*in_range)), (0, 0, 0))
+    todo = windows if refresh else [w for w in windows if w[0] not in existing]
+    if not todo:
+        return
+    shifts = _shifts(session, queue, todo[0][0], todo[-1][1])
+    handle = handle_seconds(session, queue)
+    missing = []
+    for window_start, window_end in todo:
+        derived = _derived(queue, shifts, window_start, window_end, handle)
+        known = existing.get(window_start)
+        if known is None:
+            missing.append(
+                {
+                    "queue_id": queue.id,
+                    "starts_at": window_start,
+                    "ends_at": window_end,
+                    "capacity": derived,
+                    "booked": 0,
+                    "closed": False,
+                }
+            )
+        elif known[2] is None and known[1] != derived:
+            session.execute(
+                update(CallbackSlot)
+                .where(
+                    CallbackSlot.id == known[0],
+                    CallbackSlot.capacity_override.is_(None),
+                    CallbackSlot.booked <= derived,
+                )
+                .values(capacity=derived)
+                .execution_options(synchronize_session=False)
+            )
+    if missing:
+        # Two processes may materialise the same slot at once: the unique (queue, start) decides.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(CallbackSlot).on_conflict_do_nothing(), missing)
+
+
+def _slots_with_room(session: Session, queue_id: int, start: datetime, end: datetime) -> list[SlotState]:
+    rows = session.execute(
+        select(
+            CallbackSlot.id,
+            CallbackSlot.starts_at,
+            CallbackSlot.ends_at,
+            CallbackSlot.capacity,
+            CallbackSlot.booked,
+            CallbackSlot.closed,
+        )
+        .where(
+            CallbackSlot.queue_id == queue_id,
+            CallbackSlot.starts_at >= start,
+            CallbackSlot.starts_at < end,
+            CallbackSlot.closed.is_(False),
+            CallbackSlot.booked < CallbackSlot.capacity,
+        )
+        .order_by(CallbackSlot.starts_at)
+    )
+    return [SlotState(*row) for row in rows]
+
+
+def queue_zone(queue: Queue) -> ZoneInfo:
+    return ZoneInfo(queue.timezone)
+
+
+def offer_slots(
+    session: Session,
+    *,
+    queue_id: int,
+    now: datetime,
+    zone: str,
+    near: datetime | None = None,
+    count: int = 3,
+    exclude: Iterable[int] = (),
+    materialise: bool = True,
+) -> list[SlotOffer]:
+    """Return up to `count` windows with room: the earliest after the lead time (or the nearest to
+    `near`) and the ones after it; outside hours, the first slots of the next opening."""
+    queue = _queue(session, queue_id)
+    start = earliest_start(now, queue.callback_lead_minutes)
+    anchor = max(start, near) if near is not None else start
+    skip = list(exclude)
+    offers: list[SlotOffer] = []
+    for horizon in (FIRST_HORIZON, OFFER_HORIZON, WIDE_HORIZON):
+        if materialise:
+            _materialise(session, queue, start, anchor + horizon)
+        offers = choose_offers(
+            _slots_with_room(session, queue_id, start, anchor + horizon),
+            now=now,
+            lead_minutes=queue.callback_lead_minutes,
+            zone=zone,
+            near=near,
+            count=count,
+            exclude=skip,
+        )
+        if len(offers) >= count or (offers and horizon >= OFFER_HORIZON):
+            break  # beyond a week only when nothing at all is free this week
+    return offers
+
+
+def recompute_capacity(
+    session: Session, queue_id: int, start: datetime, end: datetime, now: datetime
+) -> list[MovedPromise]:
+    """Set each slot's capacity from staffing again; move the promises that no longer fit.
+
+    In a slot over capacity the latest-booked promises move first, to the nearest later slot with
+    room (an earlier one only when nothing later is free), and each caller gets an SMS with the new
+    window at once (story 5). A promise that fits nowhere is missed, and the caller is told.
+    """
+    queue = _queue(session, queue_id)
+    slots = ensure_slots(session, queue_id, max(start, now), end, now)
+    if not slots:
+        return []
+    shifts = _shifts(session, queue, slots[0].starts_at, slots[-1].ends_at)
+    handle = handle_seconds(session, queue)
+    moved: list[MovedPromise] = []
+    for slot in slots:
+        derived = _derived(queue, shifts, slot.starts_at, slot.ends_at, handle)
+        capacity = effective_capacity(derived, slot.capacity_override)
+        locked = session.scalars(
+            select(CallbackSlot)
+            .where(CallbackSlot.id == slot.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        locked.capacity = capacity
+        session.flush()
+        overflow = locked.booked - capacity
+        if overflow <= 0 or locked.starts_at <= now:
+            continue
+        victims = session.scalars(
+            select(CallbackPromise)
+            .where(CallbackPromise.slot_id == slot.id, CallbackPromise.state == PromiseState.BOOKED.value)
+            .order_by(CallbackPromise.booked_at.desc(), CallbackPromise.id.desc())
+            .limit(overflow)
+            .with_for_update()
+        )
+        for promise in list(victims):
+            moved.append(_move_by_us(session, promise, now))
+    return moved
+
+
+def recompute_for_agent(
+    session: Session, agent_id: int, start: datetime, end: datetime, now: datetime
+) -> list[MovedPromise]:
+    """Recompute the capacity of every queue the agent serves (after their shifts changed)."""
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        return []
+    queues = session.scalars(select(Queue).where(Queue.skill.in_(agent.skills or [])))
+    moved: list[MovedPromise] = []
+    for queue in list(queues):
+        moved.extend(recompute_capacity(session, queue.id, start, end, now))
+    return moved
+
+
+def _move_by_us(session: Session, promise: CallbackPromise, now: datetime) -> MovedPromise:
+    queue = _queue(session, promise.queue_id)
+    old_window = format_window(promise.window_start, promise.window_end, promise.timezone, promise.language, now)
+    offers = offer_slots(
+        session,
+        queue_id=queue.id,
+        now=now,
+        zone=promise.timezone,
+        near=promise.window_start,
+        count=50,
+        exclude=[promise.slot_id] if promise.slot_id else [],
+    )
+    later = [o for o in offers if o.window_start >= promise.window_start]
+    for offer in later + [o for o in offers if o not in later]:
+        try:
+            new = _rebook(session, promise, offer.slot_id, now, cause="capacity dropped", by_us=True)
+        except SlotFull:
+            continue
+        body = t(
+            promise.language,
+            "cb_sms_moved_by_us",
+            old_window=old_window,
+            window=_window_text(new, now),
+            number=_display_number(new.number),
+        )
+        _queue_sms(session, new, body, "moved_by_us", now)
+        log.info("promise moved by us", promise_id=promise.id, new_promise_id=new.id, number=mask(promise.number))
+        return MovedPromise(promise.id, new.id)
+    _release_place(session, promise.slot_id)
+    transition(promise, PromiseState.MISSED, now, "capacity dropped: no slot with room")
+    promise.reason = "capacity dropped and no slot with room in the coming days"
+    _followups(session).unschedule.add(promise.id)
+    _queue_sms(session, promise, t(promise.language, "cb_sms_cannot_keep", old_window=old_window), "cannot_keep", now)
+    return MovedPromise(promise.id, None)
+
+
+# --- booking ---------------------------------------------------------------------------------------
+
+
+def open_promise_for(session: Session, number: str) -> CallbackPromise | None:
+    """Return the open promise of this number (E.164), if there is one."""
+    e164 = try_e164(number) or number
+    return session.scalars(
+        select(CallbackPromise).where(
+            CallbackPromise.number == e164,
+            CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES]),
+        )
+    ).first()
+
+
+def book_callback(
+    session: Session,
+    *,
+    queue_id: int,
+    number: str,
+    language: str,
+    timezone: str,
+    now: datetime,
+    slot_id: int | None = None,
+    near: datetime | None = None,
+    caller_id: int | None = None,
+    intent_id: int | None = None,
+    problem: str | None = None,
+    contact_id: int | None = None,
+    preferred_agent_id: int | None = None,
+    source: str = "ivr",
+    region: str = "NL",
+    needs_sms: bool = True,
+    notify: bool = True,
+) -> CallbackPromise:
+    """Book a callback in `slot_id` (or the best slot for `near`, or the earliest), atomically.
+
+    An open promise of the same number is moved to the new one in the same transaction. With
+    `notify` the confirmation SMS is queued. Raises UnusableNumber, SlotFull (a chosen slot has no
+    place), NoSlotAvailable, PromiseBusy.
+    """
+    e164 = check_number(number, region, needs_sms=needs_sms)
+    details = {
+        "queue_id": queue_id,
+        "number": e164,
+        "language": normalise_language(language),
+        "timezone": timezone,
+        "caller_id": caller_id,
+        "intent_id": intent_id,
+        "problem": problem,
+        "contact_id": contact_id,
+        "preferred_agent_id": preferred_agent_id,
+        "source": source,
+    }
+    first_offers = None
+    if slot_id is None:
+        # Materialise the slots outside the savepoint below, so that a refused booking keeps them.
+        first_offers = offer_slots(session, queue_id=queue_id, now=now, zone=timezone, near=near, count=_CANDIDATES)
+        if not first_offers:
+            raise NoSlotAvailable("no slot with room in the coming days")
+    if session.get_bind().dialect.name == "postgresql":
+        # Bookings of one number take turns (until commit), so they never wait on each other's
+        # slot rows while holding their own; other numbers are not held up.
+        session.execute(text("SELECT pg_advisory_xact_lock(6, hashtext(:number))"), {"number": e164})
+
+    def book() -> CallbackPromise:
+        existing = _lock_open_promise(session, e164)
+        if existing is not None and existing.state != PromiseState.BOOKED.value:
+            raise PromiseBusy(f"promise {existing.id} is {existing.state}")
+        return _take_place_and_create(
+            session,
+            details,
+            now=now,
+            slot_id=slot_id,
+            near=near,
+            replaces=existing,
+            by_us=False,
+            first_offers=first_offers,
+        )
+
+    promise = _in_savepoint_with_retry(session, book)
+    if notify:
+        _queue_confirmation(session, promise, now)
+    return promise
+
+
+def can_text(e164: str) -> bool:
+    """Return whether the number can receive an SMS (a landline booked with needs_sms=False cannot)."""
+    kind = phonenumbers.number_type(phonenumbers.parse(e164))
+    return kind in {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def _in_savepoint_with_retry(session: Session, work: Callable[[], CallbackPromise]) -> CallbackPromise:
+    """Run `work` in a savepoint; try again after a deadlock or a same-number race lost to a commit.
+
+    PostgreSQL may pick this transaction to break a deadlock between two moves in opposite
+    directions (each holds one slot row and wants the other's); the savepoint keeps the rest of the
+    caller's transaction, and the retry sees the other's committed result.
+    """
+    for attempt in range(1, _RETRIES + 1):
+        try:
+            with session.begin_nested():
+                return work()
+        except IntegrityError:
+            if attempt == _RETRIES:
+                raise
+        except OperationalError as exc:
+            if attempt == _RETRIES or getattr(exc.orig, "sqlstate", None) != _DEADLOCK:
+                raise
+            log.info("booking retried after a deadlock", attempt=attempt)
+    raise AssertionError("unreachable")
+
+
+def move_promise(
+    session: Session,
+    promise_id: int,
+    now: datetime,
+    *,
+    slot_id: int | None = None,
+    near: datetime | None = None,
+    cause: str = "moved by caller",
+    notify: bool = True,
+) -> CallbackPromise:
+    """Move an open promise to `slot_id` (or the slot nearest `near`, or the earliest); return the new one."""
+    promise = _lock_promise(session, promise_id)
+    if promise.state in (PromiseState.DIALLING.value, PromiseState.CONNECTED.value):
+        raise PromiseBusy(f"promise {promise.id} is {promise.state}")
+    if promise.state != PromiseState.BOOKED.value:
+        raise InvalidPromiseTransition(promise.id, promise.state, PromiseState.MOVED.value)
+    if slot_id is None:
+        offer_slots(session, queue_id=promise.queue_id, now=now, zone=promise.timezone, near=near, count=_CANDIDATES)
+    new = _in_savepoint_with_retry(
+        session,
+        lambda: _take_place_and_create(
+            session,
+            _details_of(promise),
+            now=now,
+            slot_id=slot_id,
+            near=near,
+            replaces=promise,
+            by_us=False,
+            cause=cause,
+            exclude=[] if slot_id else [promise.slot_id] if promise.slot_id else [],
+        ),
+    )
+    if notify:
+        _queue_confirmation(session, new, now)
+    return new
+
+
+def cancel_promise(
+    session: Session, promise_id: int, now: datetime, cause: str, *, notify: bool = False
+) -> CallbackPromise:
+    """Cancel an open promise and free its place; with `notify`, text the caller that it is cancelled."""
+    promise = _lock_promise(session, promise_id)
+    transition(promise, PromiseState.CANCELLED, now, cause)
+    promise.reason = cause[:200]
+    promise.sms_offer = None
+    _release_place(session, promise.slot_id)
+    _followups(session).unschedule.add(promise.id)
+    if notify:
+        body = t(promise.language, "cb_sms_cancelled", window=_window_text(promise, now))
+        _queue_sms(session, promise, body, "cancelled", now)
+    return promise
+
+
+def close_promise_resolved_by_contact(
+    session: Session, number: str, intent_id: int | None, now: datetime
+) -> CallbackPromise | None:
+    """Close the open promise for the same intent when the caller reached an agent another way."""
+    if intent_id is None:
+        return None  # without a known intent we cannot tell it was the same problem
+    promise = open_promise_for(session, number)
+    if promise is None or promise.state != PromiseState.BOOKED.value or promise.intent_id != intent_id:
+        return None
+    window = _window_text(promise, now)
+    cancel_promise(session, promise.id, now, "resolved by another contact")
+    _queue_sms(session, promise, t(promise.language, "cb_sms_resolved", window=window), "resolved", now)
+    return promise
+
+
+def due_reminders(session: Session, now: datetime) -> list[SmsMessage]:
+    """Queue a reminder for promises booked more than 2 h ahead whose window starts within 30 min."""
+    promises = session.scalars(
+        select(CallbackPromise)
+        .where(
+            CallbackPromise.state == PromiseState.BOOKED.value,
+            CallbackPromise.reminder_sent_at.is_(None),
+            CallbackPromise.window_start > now,
+            CallbackPromise.window_start <= now + REMINDER_BEFORE,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    queued: list[SmsMessage] = []
+    for promise in list(promises):
+        if promise.window_start - promise.booked_at <= REMINDER_MIN_AHEAD:
+            continue
+        promise.reminder_sent_at = now
+        body = t(
+            promise.language,
+            "cb_sms_reminder",
+            window=_window_text(promise, now),
+            number=_display_number(promise.number),
+        )
+        message = _queue_sms(session, promise, body, "reminder", now)
+        if message is not None:
+            queued.append(message)
+    return queued
+
+
+def _details_of(promise: CallbackPromise) -> dict[str, Any]:
+    return {
+        "queue_id": promise.queue_id,
+        "number": promise.number,
+        "language": promise.language,
+        "timezone": promise.timezone,
+        "caller_id": promise.caller_id,
+        "intent_id": promise.intent_id,
+        "problem": promise.problem,
+        "contact_id": promise.contact_id,
+        "preferred_agent_id": promise.preferred_agent_id,
+        "source": promise.source,
+    }
+
+
+def _rebook(
+    session: Session, promise: CallbackPromise, slot_id: int, now: datetime, *, cause: str, by_us: bool
+) -> CallbackPromise:
+    return _in_savepoint_with_retry(
+        session,
+        lambda: _take_place_and_create(
+            session,
+            _details_of(promise),
+            now=now,
+            slot_id=slot_id,
+            near=None,
+            replaces=promise,
+            by_us=by_us,
+            cause=cause,
+        ),
+    )
+
+
+def _take_place_and_create(
+    session: Session,
+    details: dict[str, Any],
+    *,
+    now: datetime,
+    slot_id: int | None,
+    near: datetime | None,
+    replaces: CallbackPromise | None,
+    by_us: bool,
+    cause: str | None = None,
+    exclude: Iterable[int] = (),
+    first_offers: Sequence[SlotOffer] | None = None,
+) -> CallbackPromise:
+    if replaces is not None and replaces.slot_id is not None:
+        # A move writes two slot rows; lock them in id order, so two moves in opposite directions
+        # wait for each other instead of deadlocking (PostgreSQL; SQLite holds the write lock).
+        ids = sorted({replaces.slot_id} | ({slot_id} if slot_id is not None else set()))
+        session.execute(
+            select(CallbackSlot.id).where(CallbackSlot.id.in_(ids)).order_by(CallbackSlot.id).with_for_update()
+        ).all()
+    if slot_id is not None:
+        taken = _take_place(session, slot_id, details["queue_id"], now)
+        if taken is None:
+            raise SlotFull(f"slot {slot_id} has no place")
+    else:
+        taken = None
+        for round_ in range(3):
+            offers = (
+                list(first_offers)
+                if round_ == 0 and first_offers is not None
+                else offer_slots(
+                    session,
+                    queue_id=details["queue_id"],
+                    now=now,
+                    zone=details["timezone"],
+                    near=near,
+                    count=_CANDIDATES,
+                    exclude=exclude,
+                    # The caller materialised the slots before this savepoint; only a last look
+                    # further ahead (when others took the nearer places meanwhile) adds slots here.
+                    materialise=round_ == 2,
+                )
+            )
+            if not offers:
+                break
+            for offer in offers:
+                taken = _take_place(session, offer.slot_id, details["queue_id"], now)
+                if taken is not None:
+                    break
+            if taken is not None:
+                break
+        if taken is None:
+            raise NoSlotAvailable("no slot with room in the coming days")
+    slot, capacity = taken
+
+    if replaces is not None:
+        transition(replaces, PromiseState.MOVED, now, cause or ("moved by us" if by_us else "booked again"))
+        replaces.reason = (cause or "booked again")[:200]
+        replaces.sms_offer = None
+        _release_place(session, replaces.slot_id)
+        _followups(session).unschedule.add(replaces.id)
+        session.flush()  # the old promise leaves the open-number index before the new one enters it
+
+    dial_times = session.scalars(
+        select(CallbackPromise.planned_dial_at).where(
+            CallbackPromise.slot_id == slot.id,
+            CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES]),
+        )
+    )
+    dial_at = planned_dial_time(slot.starts_at, slot.ends_at, capacity, list(dial_times))
+    promise = CallbackPromise(
+        **details,
+        slot_id=slot.id,
+        window_start=slot.starts_at,
+        window_end=slot.ends_at,
+        planned_dial_at=dial_at,
+        booked_at=now,
+        moved_by_us=by_us,
+    )
+    start_promise(promise, now, cause or f"booked via {details['source']}")
+    session.add(promise)
+    session.flush()
+    if replaces is not None:
+        replaces.moved_to_id = promise.id
+        session.flush()
+    _followups(session).schedule[promise.id] = dial_at
+    return promise
+
+
+@dataclass(frozen=True)
+class _Place:
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+def _take_place(session: Session, slot_id: int, queue_id: int, now: datetime) -> tuple[_Place, int] | None:
+    """Take one place in the slot if it has one: the conditional update is the whole decision."""
+    row = session.execute(
+        update(CallbackSlot)
+        .where(
+            CallbackSlot.id == slot_id,
+            CallbackSlot.queue_id == queue_id,
+            CallbackSlot.closed.is_(False),
+            CallbackSlot.booked < CallbackSlot.capacity,
+            CallbackSlot.starts_at > now,
+        )
+        .values(booked=CallbackSlot.booked + 1)
+        .returning(CallbackSlot.id, CallbackSlot.starts_at, CallbackSlot.ends_at, CallbackSlot.capacity)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        return None
+    return _Place(row[0], row[1], row[2]), row[3]
+
+
+def _release_place(session: Session, slot_id: int | None) -> None:
+    if slot_id is None:
+        return
+    session.execute(
+        update(CallbackSlot)
+        .where(CallbackSlot.id == slot_id, CallbackSlot.booked > 0)
+        .values(booked=CallbackSlot.booked - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _lock_open_promise(session: Session, number: str) -> CallbackPromise | None:
+    return session.scalars(
+        select(CallbackPromise)
+        .where(
+            CallbackPromise.number == number,
+            CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES]),
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _lock_promise(session: Session, promise_id: int) -> CallbackPromise:
+    promise = session.scalars(
+        select(CallbackPromise)
+        .where(CallbackPromise.id == promise_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if promise is None:
+        raise PromiseNotFound(f"promise {promise_id} does not exist")
+    return promise
+
+
+# --- SMS -----------------------------------------------------------------------------------------------
+
+
+def _display_number(e164: str) -> str:
+    return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _window_text(promise: CallbackPromise, now: datetime) -> str:
+    return format_window(promise.window_start, promise.window_end, promise.timezone, promise.language, now)
+
+
+def _few_words(problem: str | None, limit: int = 60) -> str | None:
+    if not problem or not problem.strip():
+        return None
+    words = " ".join(problem.split())
+    return words if len(words) <= limit else words[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def confirmation_text(promise: CallbackPromise, now: datetime) -> str:
+    """Return the confirmation SMS: window, number to be called, the problem, what replies do."""
+    window, number = _window_text(promise, now), _display_number(promise.number)
+    problem = _few_words(promise.problem)
+    if problem is None:
+        return t(promise.language, "cb_sms_confirmation_plain", window=window, number=number)
+    return t(promise.language, "cb_sms_confirmation", window=window, number=number, problem=problem)
+
+
+def _queue_confirmation(session: Session, promise: CallbackPromise, now: datetime) -> None:
+    _queue_sms(session, promise, confirmation_text(promise, now), "confirmation", now)
+
+
+def _queue_sms(session: Session, promise: CallbackPromise, body: str, purpose: str, now: datetime) -> SmsMessage | None:
+    if not can_text(promise.number):
+        return None  # booked for a landline (needs_sms=False): nothing to send
+    message = queue_sms(session, to=promise.number, body=body, purpose=purpose, now=now, promise_id=promise.id)
+    _followups(session).sms.append(message.id)
+    return message
+
+
+def handle_sms_reply(session: Session, *, from_number: str, body: str, message_sid: str, now: datetime) -> str:
+    """Act on a caller's SMS reply and return the text to answer with (same answer for a repeated sid)."""
+    seen = session.scalars(select(SmsMessage).where(SmsMessage.sid == message_sid)).first()
+    if seen is not None:
+        earlier = session.scalars(select(SmsMessage).where(SmsMessage.purpose == f"reply:{seen.id}")).first()
+        return (
+            earlier.body if earlier is not None else t(_sender_language(session, seen.number), "cb_sms_unknown_sender")
+        )
+
+    number = try_e164(from_number) or (from_number or "")[:20]
+    promise = open_promise_for(session, number) if number else None
+    inbound = SmsMessage(
+        sid=message_sid,
+        direction=SmsDirection.INBOUND.value,
+        number=number,
+        body=(body or "")[:1600],
+        status="received",
+        purpose="reply",
+        promise_id=promise.id if promise else None,
+        created_at=now,
+    )
+    session.add(inbound)
+    session.flush()
+    answer, about = _answer(session, promise, number, body or "", now)
+    session.add(
+        SmsMessage(
+            direction=SmsDirection.OUTBOUND.value,
+            number=number,
+            body=answer,
+            status="replied",  # sent as the webhook's response, not through the outbox
+            purpose=f"reply:{inbound.id}",
+            promise_id=about,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return answer
+
+
+def _sender_language(session: Session, number: str) -> str:
+    caller = session.scalars(select(Caller).where(Caller.number == number)).first()
+    if caller is not None and caller.language:
+        return caller.language
+    region = region_of(number)
+    return "nl" if region is None or region in {"NL", "BE", "SR"} else "en"
+
+
+def _answer(
+    session: Session, promise: CallbackPromise | None, number: str, body: str, now: datetime
+) -> tuple[str, int | None]:
+    """Return the reply text and the id of the promise it is about."""
+    if promise is None:
+        return t(_sender_language(session, number), "cb_sms_unknown_sender"), None
+    lang = promise.language
+    if promise.state != PromiseState.BOOKED.value:
+        return t(lang, "cb_sms_help", window=_window_text(promise, now)), promise.id
+    offered = list(promise.sms_offer or [])
+    reply = parse_reply(body, offered=len(offered))
+    if reply.kind is ReplyKind.CONFIRM:
+        promise.sms_offer = None
+        return t(
+            lang, "cb_sms_confirmed", window=_window_text(promise, now), number=_display_number(promise.number)
+        ), promise.id
+    if reply.kind is ReplyKind.CANCEL:
+        window = _window_text(promise, now)
+        cancel_promise(session, promise.id, now, "cancelled by SMS")
+        return t(lang, "cb_sms_cancelled", window=window), promise.id
+    if reply.kind is ReplyKind.OTHER_TIME:
+        return _offer_by_sms(session, promise, now), promise.id
+    if reply.kind is ReplyKind.PICK and reply.choice is not None:
+        return _move_by_sms(session, promise, now, slot_id=offered[reply.choice - 1])
+    wished = parse_requested_time(body, lang, promise.timezone, now)
+    if wished is not None:
+        return _move_by_sms(session, promise, now, near=wished)
+    return t(lang, "cb_sms_help", window=_window_text(promise, now)), promise.id
+
+
+def _offer_by_sms(session: Session, promise: CallbackPromise, now: datetime) -> str:
+    offers = offer_slots(
+        session,
+        queue_id=promise.queue_id,
+        now=now,
+        zone=promise.timezone,
+        count=3,
+        exclude=[promise.slot_id] if promise.slot_id else [],
+    )
+    if not offers:
+        promise.sms_offer = None
+        return t(promise.language, "cb_sms_no_other_time", window=_window_text(promise, now))
+    promise.sms_offer = [offer.slot_id for offer in offers]
+    choices = "; ".join(
+        t(
+            promise.language,
+            "cb_sms_offer_choice",
+            choice=i,
+            window=format_window(o.window_start, o.window_end, promise.timezone, promise.language, now),
+        )
+        for i, o in enumerate(offers, start=1)
+    )
+    return t(promise.language, "cb_sms_offer", choices=choices)
+
+
+def _move_by_sms(
+    session: Session,
+    promise: CallbackPromise,
+    now: datetime,
+    *,
+    slot_id: int | None = None,
+    near: datetime | None = None,
+) -> tuple[str, int]:
+    try:
+        new = move_promise(session, promise.id, now, slot_id=slot_id, near=near, cause="moved by SMS", notify=False)
+    except (SlotFull, NoSlotAvailable):
+        # The window was taken meanwhile: offer what is free now instead of going silent.
+        return _offer_by_sms(session, promise, now), promise.id
+    new.source = "sms"
+    text = t(new.language, "cb_sms_moved", window=_window_text(new, now), number=_display_number(new.number))
+    return text, new.id
+
+
+# --- after commit ------------------------------------------------------------------------------------
+
+
+def _followups(session: Session) -> Followups:
+    followups: Followups = session.info.setdefault(_FOLLOWUPS, Followups())
+    return followups
+
+
+def take_followups(session: Session) -> Followups:
+    """Return and forget what the session's callback changes need after commit."""
+    followups: Followups = session.info.pop(_FOLLOWUPS, None) or Followups()
+    return followups
+
+
+def run_followups(runtime: Runtime, followups: Followups, *, send_inline: bool = False) -> None:
+    """After commit: (un)schedule dial jobs (when the dispatch module is there) and send the SMS."""
+    try:
+        from callbacks import dispatch
+    except ImportError:
+        dispatch = None  # type: ignore[assignment]
+    if dispatch is not None:
+        for promise_id in followups.unschedule:
+            if promise_id not in followups.schedule:
+                dispatch.unschedule_promise(runtime.redis, promise_id)
+        for promise_id, at in followups.schedule.items():
+            dispatch.schedule_promise(runtime.redis, promise_id, 1, at)
+    if followups.sms:
+        from callbacks.outbox import dispatch_pending, send_queued_sms
+
+        if send_inline:
+            for message_id in followups.sms:
+                send_queued_sms(runtime, message_id)
+        else:
+            dispatch_pending(runtime, followups.sms)
+
+
+@contextmanager
+def callback_session(runtime: Runtime, *, send_inline: bool = False) -> Iterator[Session]:
+    """A transaction for callback changes; after commit, dial jobs are scheduled and SMS sent."""
+    with runtime.db.session() as session:
+        yield session
+        followups = take_followups(session)
+    run_followups(runtime, followups, send_inline=send_inline)
+
+
+def send_due_reminders(runtime: Runtime) -> int:
+    """Queue and send the reminders due now (a periodic worker job); return how many."""
+    with callback_session(runtime) as session:
+        return len(due_reminders(session, runtime.clock.now()))

@@ -1,0 +1,1 @@
+"""Agent and supervisor web UI and the JSON API (auth, roles, CSRF), server-rendered."""

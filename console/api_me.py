@@ -1,0 +1,74 @@
+"""An agent's own API: /api/me/* answers for the agent a token was created for, and no one else."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from console.api import api_identity, require_role
+from console.api_board import AgentDeskSchema
+from console.models import Role
+from console.queries import agent_desk
+from console.service import MAX_NOTE_LENGTH, NotYours, record_outcome
+from terugbel.runtime import Runtime
+
+blp = Blueprint("api_me", __name__, url_prefix="/api/me", description="An agent's own callbacks and outcomes")
+
+
+class OutcomeSchema(Schema):
+    resolved = fields.Boolean(required=True, metadata={"description": "true: resolved; false: follow-up needed"})
+    note = fields.String(load_default="", validate=validate.Length(max=MAX_NOTE_LENGTH))
+
+
+class OutcomeRecordedSchema(Schema):
+    contact_id = fields.Integer(required=True)
+    resolved = fields.Boolean(required=True)
+
+
+def _my_agent_id() -> int:
+    agent_id = api_identity().agent_id
+    if agent_id is None:
+        abort(403, message="this token does not act for an agent (terugbel token create --agent-id N)")
+    return agent_id
+
+
+@blp.route("/desk")
+@blp.response(200, AgentDeskSchema)
+@require_role(Role.AGENT)
+def my_desk() -> dict[str, Any]:
+    """My next callbacks with each caller's history, and the outcomes I still have to record."""
+    runtime: Runtime = current_app.extensions["terugbel"]
+    agent_id = _my_agent_id()
+    with runtime.db.session() as session:
+        desk = agent_desk(session, agent_id, runtime.clock.now())
+    if desk is None:
+        abort(403, message="the agent this token acts for no longer exists")
+    return asdict(desk)
+
+
+@blp.route("/contacts/<int:contact_id>/outcome", methods=["POST"])
+@blp.arguments(OutcomeSchema)
+@blp.response(200, OutcomeRecordedSchema)
+@blp.alt_response(404, description="No contact of mine with this id")
+@require_role(Role.AGENT)
+def record_my_outcome(args: dict[str, Any], contact_id: int) -> dict[str, Any]:
+    """Record whether a contact I handled was resolved or needs a follow-up."""
+    runtime: Runtime = current_app.extensions["terugbel"]
+    agent_id = _my_agent_id()
+    try:
+        with runtime.db.session() as session:
+            record_outcome(
+                session,
+                contact_id=contact_id,
+                agent_id=agent_id,
+                resolved=args["resolved"],
+                note=args["note"],
+                now=runtime.clock.now(),
+            )
+    except NotYours:
+        abort(404, message=f"no contact {contact_id} of yours")
+    return {"contact_id": contact_id, "resolved": args["resolved"]}

@@ -1,0 +1,184 @@
+"""`/metrics` in Prometheus' text format, behind an API token (supervisor role or higher).
+
+Rendered by hand (the text format is a few lines per metric) rather than with prometheus_client,
+whose process-local registry would need multiprocess mode under gunicorn. Webhook latency is
+counted in Redis, so every web process adds to the same histogram.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import redis
+from flask import Flask, Response, current_app, g, request
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callbacks.models import CallbackPromise, PromiseState
+from console.blueprint import bp
+from console.jobs_overview import rq_overview
+from console.models import Role
+from console.tokens import identify_token
+from terugbel.logs import get_logger
+from terugbel.runtime import Runtime
+
+log = get_logger(__name__)
+
+LATENCY_KEY = "terugbel:metrics:webhook_latency"
+LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DIAL_DELAY_BUCKETS = (0, 60, 300, 600, 900, 1800, 3600)  # seconds after the window opened
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def record_webhook_latency(connection: redis.Redis, endpoint: str, seconds: float) -> None:
+    """Add one webhook answer to the shared histogram (cumulative buckets, as Prometheus reads them)."""
+    pipe = connection.pipeline(transaction=False)
+    for bound in LATENCY_BUCKETS:
+        if seconds <= bound:
+            pipe.hincrby(LATENCY_KEY, f"{endpoint}|{bound}", 1)
+    pipe.hincrby(LATENCY_KEY, f"{endpoint}|+Inf", 1)
+    pipe.hincrbyfloat(LATENCY_KEY, f"{endpoint}|sum", seconds)
+    pipe.execute()
+
+
+def render_metrics(session: Session, connection: redis.Redis, now: datetime) -> str:
+    """Every metric in Prometheus' text exposition format."""
+    lines: list[str] = []
+    lines += _latency_lines(connection)
+    lines += _histogram(
+        "terugbel_callback_first_dial_delay_seconds",
+        "Seconds from the opening of a callback's window to its first dial.",
+        {},
+        _first_dial_delays(session),
+        DIAL_DELAY_BUCKETS,
+    )
+    late = session.scalar(
+        select(func.count()).where(
+            CallbackPromise.first_dial_at.is_not(None), CallbackPromise.first_dial_at > CallbackPromise.window_end
+        )
+    )
+    lines += [
+        "# HELP terugbel_callbacks_late_total Callbacks first dialled after their window ended.",
+        "# TYPE terugbel_callbacks_late_total counter",
+        f"terugbel_callbacks_late_total {int(late or 0)}",
+    ]
+    counts = dict(session.execute(select(CallbackPromise.state, func.count()).group_by(CallbackPromise.state)).all())
+    lines += ["# HELP terugbel_promises Callback promises by state.", "# TYPE terugbel_promises gauge"]
+    lines += [f'terugbel_promises{{state="{state.value}"}} {counts.get(state.value, 0)}' for state in PromiseState]
+    lines += ["# HELP terugbel_jobs RQ jobs by queue and status.", "# TYPE terugbel_jobs gauge"]
+    for queue in rq_overview(connection):
+        for status, count in (
+            ("queued", queue.queued),
+            ("scheduled", queue.scheduled),
+            ("started", queue.started),
+            ("failed", queue.failed),
+        ):
+            lines.append(f'terugbel_jobs{{queue="{queue.name}",status="{status}"}} {count}')
+    lines += [
+        "# HELP terugbel_metrics_generated_at_seconds When these numbers were read.",
+        "# TYPE terugbel_metrics_generated_at_seconds gauge",
+        f"terugbel_metrics_generated_at_seconds {now.timestamp():.0f}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _first_dial_delays(session: Session) -> list[float]:
+    rows = session.execute(
+        select(CallbackPromise.window_start, CallbackPromise.first_dial_at).where(
+            CallbackPromise.first_dial_at.is_not(None)
+        )
+    ).all()
+    return [max(0.0, (dialled - start).total_seconds()) for start, dialled in rows]
+
+
+def _histogram(
+    name: str, help_text: str, labels: dict[str, str], values: Sequence[float], buckets: Iterable[float]
+) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+    base = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    prefix = f"{base}," if base else ""
+    for bound in buckets:
+        lines.append(f'{name}_bucket{{{prefix}le="{_number(bound)}"}} {sum(1 for v in values if v <= bound)}')
+    lines.append(f'{name}_bucket{{{prefix}le="+Inf"}} {len(values)}')
+    suffix = f"{{{base}}}" if base else ""
+    lines.append(f"{name}_sum{suffix} {sum(values):.3f}")
+    lines.append(f"{name}_count{suffix} {len(values)}")
+    return lines
+
+
+def _latency_lines(connection: redis.Redis) -> list[str]:
+    name = "terugbel_webhook_request_duration_seconds"
+    lines = [f"# HELP {name} Time to answer a Twilio webhook.", f"# TYPE {name} histogram"]
+    try:
+        raw = {k.decode(): v.decode() for k, v in connection.hgetall(LATENCY_KEY).items()}
+    except redis.RedisError:
+        return lines
+    endpoints = sorted({field.split("|", 1)[0] for field in raw})
+    for endpoint in endpoints:
+        for bound in LATENCY_BUCKETS:
+            count = raw.get(f"{endpoint}|{bound}", "0")
+            lines.append(f'{name}_bucket{{endpoint="{endpoint}",le="{_number(bound)}"}} {count}')
+        total = raw.get(f"{endpoint}|+Inf", "0")
+        lines.append(f'{name}_bucket{{endpoint="{endpoint}",le="+Inf"}} {total}')
+        lines.append(f'{name}_sum{{endpoint="{endpoint}"}} {float(raw.get(f"{endpoint}|sum", "0")):.4f}')
+        lines.append(f'{name}_count{{endpoint="{endpoint}"}} {total}')
+    return lines
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def metrics_endpoint() -> Response:
+    """Prometheus scrape target: needs `Authorization: Bearer <token>` of a supervisor or admin token."""
+    runtime: Runtime = current_app.extensions["terugbel"]
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return Response("a bearer token is required\n", status=401, headers={"WWW-Authenticate": "Bearer"})
+    with runtime.db.session() as session:
+        identity = identify_token(session, secret.strip(), runtime.clock.now())
+        if identity is None:
+            return Response("the token is unknown or revoked\n", status=401, headers={"WWW-Authenticate": "Bearer"})
+        if not identity.role.includes(Role.SUPERVISOR):
+            return Response("this needs the supervisor role\n", status=403)
+        body = render_metrics(session, runtime.redis, runtime.clock.now())
+    return Response(body, content_type=CONTENT_TYPE)
+
+
+def _start_webhook_timer() -> None:
+    if request.path.startswith("/twilio/"):
+        g.webhook_started = time.perf_counter()
+
+
+# After Redis failed, leave the histogram alone for a while: a caller must never wait for a metric
+# (a dead Redis would otherwise cost every webhook a connection timeout).
+REDIS_PAUSE_SECONDS = 30.0
+_paused_until = 0.0
+
+
+def _stop_webhook_timer(response: Response) -> Response:
+    global _paused_until
+    started = g.pop("webhook_started", None)
+    if started is not None and time.monotonic() >= _paused_until:
+        runtime: Runtime = current_app.extensions["terugbel"]
+        try:
+            record_webhook_latency(runtime.redis, request.endpoint or "unknown", time.perf_counter() - started)
+        except (redis.RedisError, OSError) as exc:
+            _paused_until = time.monotonic() + REDIS_PAUSE_SECONDS
+            log.warning("webhook latency not recorded", error=type(exc).__name__)
+    return response
+
+
+def install(app: Flask) -> None:
+    """Add /metrics and the webhook timer to the app."""
+    app.add_url_rule("/metrics", endpoint="prometheus_metrics", view_func=metrics_endpoint)
+    app.before_request(_start_webhook_timer)
+    app.after_request(_stop_webhook_timer)
+
+
+@bp.record_once
+def _install_on_registration(state: BlueprintSetupState) -> None:
+    install(state.app)

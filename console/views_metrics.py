@@ -1,0 +1,142 @@
+"""The numbers that matter: per queue over a chosen period, with charts and a CSV export."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Response, render_template, request
+from flask.typing import ResponseReturnValue
+
+from console import metrics as metrics_module
+from console.auth import requires, runtime
+from console.blueprint import bp
+from console.charts import bar_chart
+from console.metrics import (
+    NO_QUEUE,
+    TOTAL,
+    InvalidPeriod,
+    QueueNumbers,
+    local_days,
+    numbers_by_queue,
+    numbers_csv,
+    numbers_per_day,
+)
+from console.models import Role
+from console.queries import metric_facts
+from console.texts import tr
+
+
+def _parse_day(raw: str | None, default: date, field: str) -> date:
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidPeriod(field, "must be a date like 2026-11-23") from None
+
+
+def requested_days(args: dict[str, str], today: date) -> tuple[date, date]:
+    """The first and last day asked for (`from`, `to`, inclusive); both default to today."""
+    first = _parse_day(args.get("from"), today, "from")
+    last = _parse_day(args.get("to"), first, "to")
+    return first, last
+
+
+def compute_numbers(
+    first: date, last: date
+) -> tuple[list[QueueNumbers], list[tuple[datetime, QueueNumbers]], datetime, datetime]:
+    rt = runtime()
+    days = local_days(first, last, rt.settings.timezone)
+    start, end = days[0][0], days[-1][1]
+    now = rt.clock.now()
+    with rt.db.session() as session:
+        contacts, promises, queues = metric_facts(session, start, end)
+    rows = numbers_by_queue(contacts, promises, queues, start, end, now)
+    return rows, numbers_per_day(contacts, promises, days, now), start, end
+
+
+metrics_definitions = (metrics_module.__doc__ or "").strip()
+
+
+def queue_label(name: str) -> str:
+    return tr("Total") if name == TOTAL else tr("no queue") if name == NO_QUEUE else name
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+@bp.get("/metrics")
+@requires(Role.SUPERVISOR)
+def metrics_page() -> ResponseReturnValue:
+    """The numbers over a chosen period, per queue, with charts."""
+    rt = runtime()
+    today = rt.clock.now().astimezone(rt.settings.zone).date()
+    error: InvalidPeriod | None = None
+    try:
+        first, last = requested_days(request.args, today)
+        rows, per_day, _start, _end = compute_numbers(first, last)
+    except InvalidPeriod as exc:
+        error = exc
+        first, last = today, today
+        rows, per_day, _start, _end = compute_numbers(today, today)
+    queues = [r for r in rows if r.queue != TOTAL]
+    charts = [
+        bar_chart(
+            tr("First-contact resolution"),
+            [(queue_label(r.queue), r.fcr_rate, _percent(r.fcr_rate)) for r in rows],
+            maximum=1.0,
+        ),
+        bar_chart(
+            tr("Promises kept"),
+            [(queue_label(r.queue), r.kept_rate, _percent(r.kept_rate)) for r in rows],
+            maximum=1.0,
+        ),
+        bar_chart(
+            tr("Repeat-contact rate"),
+            [(queue_label(r.queue), r.repeat_rate, _percent(r.repeat_rate)) for r in rows],
+            maximum=1.0,
+        ),
+    ]
+    if len(per_day) > 1:
+        charts.append(
+            bar_chart(
+                tr("Calls"),
+                [(day.astimezone(rt.settings.zone).strftime("%Y-%m-%d"), n.calls, str(n.calls)) for day, n in per_day],
+            )
+        )
+    status = 422 if error else 200
+    return (
+        render_template(
+            "metrics.html",
+            rows=rows,
+            queues=queues,
+            charts=charts,
+            first=first,
+            last=last,
+            error=error,
+            queue_label=queue_label,
+            percent=_percent,
+            definitions=metrics_definitions,
+        ),
+        status,
+    )
+
+
+@bp.get("/metrics.csv")
+@requires(Role.SUPERVISOR)
+def metrics_csv() -> ResponseReturnValue:
+    """The same numbers as CSV."""
+    rt = runtime()
+    today = rt.clock.now().astimezone(rt.settings.zone).date()
+    try:
+        first, last = requested_days(request.args, today)
+        rows, _per_day, start, end = compute_numbers(first, last)
+    except InvalidPeriod as exc:
+        return Response(f"{exc.field}: {exc.message}\n", status=422, mimetype="text/plain")
+    filename = f"terugbel-numbers-{first.isoformat()}-{last.isoformat()}.csv"
+    return Response(
+        numbers_csv(rows, start, end),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

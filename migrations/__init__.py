@@ -1,0 +1,1 @@
+"""Alembic migrations; `terugbel db upgrade` runs them (terugbel/migrate.py)."""

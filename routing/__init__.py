@@ -1,0 +1,1 @@
+"""Callers and their history, routing rules (pure evaluation), queues, agents, hours, wait estimates."""

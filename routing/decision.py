@@ -1,0 +1,371 @@
+"""Where a contact goes and why: a pure function over a snapshot of plain data (issue 5 §2, §3).
+
+`evaluate_rules(rule_set, snapshot)` applies the built-in behaviour first (a repeat contact goes to
+the agent or team that handled the last one, with raised priority; unresolved and VIP callers get
+raised priority), then the supervisors' rules in order until one says stop, then makes sure the
+result is an existing, open queue (following overflow queues) or offers a callback first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from routing.rules import MAX_PRIORITY, WEEKDAY_NAMES, Conditions, QueueRef, Rule, RuleSet
+from terugbel.logs import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_PREFERRED_WAIT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Decision:
+    queue_id: int
+    queue_name: str
+    preferred_agent_id: int | None
+    priority: int
+    wait_estimate_seconds: int
+    queue_open: bool
+    offer_callback_first: bool
+    announcement: dict[str, str] | None
+    explanation: str
+    rule_name: str | None  # the rule that decided where the contact goes; None: built-in behaviour
+    repeat_count: int
+    # How long the caller waits for the preferred agent before any agent of the queue may take them.
+    preferred_wait_seconds: int = 0
+    matched_rules: tuple[str, ...] = ()
+    skipped_rules: tuple[str, ...] = ()  # rules naming a queue or agent that no longer exists
+
+
+@dataclass(frozen=True)
+class QueueFacts:
+    id: int
+    name: str
+    skill: str
+    open: bool
+    wait_estimate_seconds: int
+    wait_threshold_seconds: int = 120
+    overflow_queue: str | None = None  # name of the overflow queue
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class AgentFacts:
+    id: int
+    name: str
+    skills: frozenset[str]
+    state: str  # routing.models.AgentState value
+    on_shift: bool
+
+
+@dataclass(frozen=True)
+class CallerFacts:
+    caller_id: int | None = None
+    number: str | None = None  # E.164
+    region: str | None = None  # ISO region of the number (NL, GB…)
+    vip: bool = False
+    has_open_promise: bool = False
+    incident_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class HistoryFacts:
+    repeat_count: int = 0  # earlier contacts in the window about the same intent or unresolved
+    last_agent_id: int | None = None  # who handled the last of those
+    last_queue: str | None = None  # the team that handled it
+    has_unresolved: bool = False
+    window_days: int = 7
+
+
+@dataclass(frozen=True)
+class RoutingSnapshot:
+    now: datetime
+    zone: str  # the contact center's zone, for day/time windows
+    language: str
+    intent: str | None
+    default_queue: str  # where the intent goes without rules (or the general queue)
+    queues: Mapping[str, QueueFacts]
+    agents: Mapping[int, AgentFacts]  # active agents, on shift or not
+    caller: CallerFacts = field(default_factory=CallerFacts)
+    history: HistoryFacts = field(default_factory=HistoryFacts)
+    preferred_wait_seconds: int = DEFAULT_PREFERRED_WAIT_SECONDS
+
+
+class NoQueues(ValueError):
+    """There is no queue at all to route to."""
+
+
+@dataclass
+class _Working:
+    queue: str
+    agent_id: int | None = None
+    priority: int = 0
+    offer_callback: bool | None = None  # None: not said by a rule; the wait threshold decides
+    announcement: dict[str, str] | None = None
+    decider: str | None = None  # rule name
+    decider_why: str = ""
+    notes: list[str] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def evaluate_rules(rule_set: RuleSet, snapshot: RoutingSnapshot) -> Decision:
+    """Decide queue, preferred agent, priority and callback offer for one contact, and say why."""
+    if not snapshot.queues:
+        raise NoQueues("no queue to route to")
+    work = _Working(queue=_start_queue(snapshot))
+    built_in_why = _apply_built_in(snapshot, work)
+    for rule in rule_set.rules:
+        if not rule.enabled:
+            continue
+        missing = _missing_reference(rule, snapshot)
+        if missing:
+            # A rule that names something deleted since publishing must never fail a call.
+            log.warning("routing rule skipped", rule=rule.name, reason=missing)
+            work.skipped.append(rule.name)
+            work.notes.append(f"rule '{rule.name}' skipped: {missing}")
+            continue
+        reasons = _match(rule.conditions, snapshot, work)
+        if reasons is None:
+            continue
+        work.matched.append(rule.name)
+        _apply_actions(rule, ", ".join(reasons), snapshot, work)
+        if rule.actions.stop:
+            break
+    return _finish(snapshot, work, built_in_why)
+
+
+def _start_queue(snapshot: RoutingSnapshot) -> str:
+    if snapshot.default_queue in snapshot.queues:
+        return snapshot.default_queue
+    return min(snapshot.queues.values(), key=lambda q: q.id).name
+
+
+def _apply_built_in(snapshot: RoutingSnapshot, work: _Working) -> str:
+    history, caller = snapshot.history, snapshot.caller
+    if snapshot.intent and snapshot.default_queue in snapshot.queues:
+        why = f"intent {snapshot.intent} goes to {snapshot.default_queue}"
+    else:
+        why = f"default queue {work.queue}"
+    raised: list[str] = []
+    if history.repeat_count > 0:
+        nth = _ordinal(history.repeat_count + 1)
+        raised.append(f"repeat contact ({nth} in {history.window_days} days)")
+        if history.last_queue in snapshot.queues:
+            work.queue = history.last_queue
+        agent = snapshot.agents.get(history.last_agent_id) if history.last_agent_id else None
+        if agent is not None and agent.on_shift:
+            work.agent_id = agent.id
+            why = f"repeat contact, last handled by {agent.name} in {work.queue}"
+        elif agent is not None:
+            why = f"repeat contact, {agent.name} is not on shift, so the same team {work.queue}"
+        else:
+            why = f"repeat contact, back to the same team {work.queue}"
+    if history.has_unresolved:
+        raised.append("an unresolved contact")
+    if caller.vip:
+        raised.append("VIP")
+    if raised:
+        work.priority += len(raised)
+        work.notes.append(f"priority {work.priority} (built-in): {', '.join(raised)}")
+    return why
+
+
+def _missing_reference(rule: Rule, snapshot: RoutingSnapshot) -> str | None:
+    actions, conditions = rule.actions, rule.conditions
+    if actions.route_to_queue is not None and actions.route_to_queue not in snapshot.queues:
+        return f"queue '{actions.route_to_queue}' no longer exists"
+    if actions.route_to_agent is not None and actions.route_to_agent not in snapshot.agents:
+        return f"agent {actions.route_to_agent} no longer works here"
+    wait = conditions.wait_estimate_above_seconds
+    for ref in (conditions.queue_open, conditions.queue_closed, wait.queue if wait else None):
+        if ref is not None and ref.name is not None and ref.name not in snapshot.queues:
+            return f"queue '{ref.name}' no longer exists"
+    return None
+
+
+def _match(conditions: Conditions, snapshot: RoutingSnapshot, work: _Working) -> list[str] | None:
+    """The reasons, in supervisor words, when every condition holds; None when one does not."""
+    reasons: list[str] = []
+    caller, history = snapshot.caller, snapshot.history
+    if conditions.always:
+        reasons.append("applies to every call")
+    if conditions.intent_in is not None:
+        if snapshot.intent not in conditions.intent_in:
+            return None
+        reasons.append(f"intent is {snapshot.intent}")
+    if conditions.language is not None:
+        if snapshot.language != conditions.language:
+            return None
+        reasons.append(f"language is {snapshot.language}")
+    if conditions.vip is not None:
+        if caller.vip != conditions.vip:
+            return None
+        reasons.append("caller is VIP" if caller.vip else "caller is not VIP")
+    if conditions.repeat_count_at_least is not None:
+        if history.repeat_count < conditions.repeat_count_at_least:
+            return None
+        reasons.append(f"{history.repeat_count} earlier contact(s) in {history.window_days} days")
+    if conditions.has_open_promise is not None:
+        if caller.has_open_promise != conditions.has_open_promise:
+            return None
+        reasons.append("has an open callback" if caller.has_open_promise else "has no open callback")
+    if conditions.matches_incident is not None:
+        matches = bool(caller.incident_ids)
+        if matches != conditions.matches_incident:
+            return None
+        reasons.append("matches an active incident" if matches else "matches no incident")
+    if conditions.number_prefix is not None:
+        number = caller.number or ""
+        prefix = next((p for p in conditions.number_prefix if number.startswith(p)), None)
+        if prefix is None:
+            return None
+        reasons.append(f"number starts with {prefix}")
+    if conditions.region is not None:
+        if caller.region not in conditions.region:
+            return None
+        reasons.append(f"number is from {caller.region}")
+    if conditions.day_time is not None:
+        window = conditions.day_time
+        local = snapshot.now.astimezone(ZoneInfo(snapshot.zone))
+        clock = local.time().replace(tzinfo=None)
+        if local.weekday() not in window.weekdays or not window.start <= clock < window.end:
+            return None
+        end = "24:00" if window.end.hour == 23 and window.end.minute == 59 else window.end.strftime("%H:%M")
+        reasons.append(f"{WEEKDAY_NAMES[local.weekday()]} {local:%H:%M} is within {window.start:%H:%M}–{end}")
+    if conditions.wait_estimate_above_seconds is not None:
+        wait = conditions.wait_estimate_above_seconds
+        queue = snapshot.queues[_queue_name(wait.queue, work)]
+        if queue.wait_estimate_seconds <= wait.seconds:
+            return None
+        reasons.append(f"wait for {queue.name} is {queue.wait_estimate_seconds} s (over {wait.seconds} s)")
+    if conditions.queue_open is not None:
+        queue = snapshot.queues[_queue_name(conditions.queue_open, work)]
+        if not queue.open:
+            return None
+        reasons.append(f"{queue.name} is open")
+    if conditions.queue_closed is not None:
+        queue = snapshot.queues[_queue_name(conditions.queue_closed, work)]
+        if queue.open:
+            return None
+        reasons.append(f"{queue.name} is closed")
+    return reasons
+
+
+def _queue_name(ref: QueueRef, work: _Working) -> str:
+    return ref.name if ref.name is not None else work.queue
+
+
+def _apply_actions(rule: Rule, why: str, snapshot: RoutingSnapshot, work: _Working) -> None:
+    actions = rule.actions
+    did: list[str] = []
+    routed = False
+    if actions.route_to_queue is not None:
+        if actions.route_to_queue != work.queue:
+            work.agent_id = None  # the built-in preferred agent belonged to the other team
+        work.queue = actions.route_to_queue
+        routed = True
+    if actions.route_to_agent is not None:
+        agent = snapshot.agents[actions.route_to_agent]
+        if agent.on_shift:
+            work.agent_id = agent.id
+            if snapshot.queues[work.queue].skill not in agent.skills:
+                served = sorted(q.name for q in snapshot.queues.values() if q.skill in agent.skills)
+                if served:
+                    work.queue = served[0]
+            routed = True
+        else:
+            did.append(f"{agent.name} is not on shift, so any agent of {work.queue}")
+    if actions.set_priority is not None:
+        work.priority = actions.set_priority
+        did.append(f"priority set to {work.priority}")
+    if actions.raise_priority is not None:
+        work.priority = min(MAX_PRIORITY, work.priority + actions.raise_priority)
+        did.append(f"priority raised to {work.priority}")
+    if actions.offer_callback_first is not None:
+        work.offer_callback = actions.offer_callback_first
+        did.append("offer a callback first" if actions.offer_callback_first else "no callback offer first")
+    if actions.announce is not None:
+        work.announcement = dict(actions.announce)
+        did.append("play its announcement")
+    if actions.stop:
+        did.append("stop")
+    if routed:
+        if work.decider is not None:
+            work.notes.append(f"rule '{work.decider}' ({work.decider_why}) overruled by a later rule")
+        work.decider, work.decider_why = rule.name, why
+        if did:
+            work.notes.append(f"rule '{rule.name}': {', '.join(did)}")
+    else:
+        work.notes.append(f"rule '{rule.name}' ({why}): {', '.join(did)}")
+
+
+def _finish(snapshot: RoutingSnapshot, work: _Working, built_in_why: str) -> Decision:
+    chosen = work.queue
+    queue = snapshot.queues[chosen]
+    if not queue.open:
+        open_overflow = _open_overflow(snapshot, queue)
+        if open_overflow is not None:
+            work.notes.append(f"{queue.name} is closed, so its overflow {open_overflow.name}")
+            queue = open_overflow
+            work.agent_id = None
+        else:
+            work.notes.append(f"{queue.name} is closed: offer a callback")
+    offer_callback = not queue.open or bool(work.offer_callback)
+    agent = snapshot.agents.get(work.agent_id) if work.agent_id is not None else None
+    waiting_for_agent = agent is not None and agent.state == "available"
+    if (
+        queue.open
+        and work.offer_callback is None
+        and not waiting_for_agent
+        and queue.wait_estimate_seconds > queue.wait_threshold_seconds
+    ):
+        offer_callback = True
+        work.notes.append(
+            f"wait {queue.wait_estimate_seconds} s is over {queue.wait_threshold_seconds} s: offer a callback first"
+        )
+    head = f"→ {queue.name}"
+    if agent is not None:
+        head += f", {agent.name} first (up to {snapshot.preferred_wait_seconds} s)"
+    if work.decider is not None:
+        head += f" (rule '{work.decider}')" + (f": {work.decider_why}" if work.decider_why else "")
+    else:
+        head += f" (built-in): {built_in_why}"
+    explanation = "; ".join([head, *work.notes])
+    rule_name = work.decider or (work.matched[-1] if work.matched else None)
+    return Decision(
+        queue_id=queue.id,
+        queue_name=queue.name,
+        preferred_agent_id=agent.id if agent is not None else None,
+        priority=max(0, min(MAX_PRIORITY, work.priority)),
+        wait_estimate_seconds=queue.wait_estimate_seconds,
+        queue_open=queue.open,
+        offer_callback_first=offer_callback,
+        announcement=work.announcement,
+        explanation=explanation,
+        rule_name=rule_name,
+        repeat_count=snapshot.history.repeat_count,
+        preferred_wait_seconds=snapshot.preferred_wait_seconds if agent is not None else 0,
+        matched_rules=tuple(work.matched),
+        skipped_rules=tuple(work.skipped),
+    )
+
+
+def _open_overflow(snapshot: RoutingSnapshot, queue: QueueFacts) -> QueueFacts | None:
+    seen = {queue.name}
+    name = queue.overflow_queue
+    while name is not None and name in snapshot.queues and name not in seen:
+        candidate = snapshot.queues[name]
+        if candidate.open:
+            return candidate
+        seen.add(name)
+        name = candidate.overflow_queue
+    return None
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

@@ -1,0 +1,829 @@
+"""Routing services: callers and their history, the routing snapshot, rule-set versions, dry runs.
+
+Each function takes a Session inside the caller's transaction (`with db.session() as session:`) and
+only flushes: the transaction commits or rolls back as one, with the audit entries it added.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
+from routing.decision import (
+    DEFAULT_PREFERRED_WAIT_SECONDS,
+    AgentFacts,
+    CallerFacts,
+    Decision,
+    HistoryFacts,
+    QueueFacts,
+    RoutingSnapshot,
+    evaluate_rules,
+)
+from routing.hours import OpeningPeriod, QueueHours, is_open
+from routing.models import (
+    Agent,
+    AgentState,
+    BusinessHours,
+    Caller,
+    Contact,
+    ContactOutcome,
+    Holiday,
+    Incident,
+    IncidentState,
+    Intent,
+    Queue,
+    QueueEntry,
+    QueueEntryState,
+    RuleSetVersion,
+    Shift,
+)
+from routing.repeats import REPEAT_WINDOW_DAYS, makes_repeat
+from routing.rules import InvalidRuleSet, RuleError, RuleSet, parse_rule_set, validate_rule_set
+from routing.wait import HANDLE_SAMPLE, average_handle_seconds, estimate_wait_seconds
+from terugbel.audit import record_audit
+from terugbel.clock import ensure_utc
+from terugbel.logs import get_logger
+from terugbel.phone import region_of, try_e164
+
+log = get_logger(__name__)
+
+GENERAL_QUEUE = "algemeen"  # where a contact without a known intent goes, when such a queue exists
+SERVING_STATES = (AgentState.AVAILABLE, AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
+# A callback promise kept by a dial that also left a "callback" contact is shown once: the contact.
+_CALLBACK_CONTACT_SLACK = timedelta(hours=1)
+
+
+class UnknownRuleSetVersion(LookupError):
+    """There is no rule-set version with that number."""
+
+
+class UnknownIntent(LookupError):
+    """The intent name is not one of the active intents."""
+
+
+# -- callers and history -------------------------------------------------------------------------
+
+
+def find_caller(session: Session, number: str | None, region: str = "NL") -> Caller | None:
+    """The known caller with this number (any format; parsed to E.164), or None."""
+    e164 = try_e164(number, region)
+    if not e164:
+        return None
+    return session.scalar(select(Caller).where(Caller.number == e164))
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One contact on a caller's timeline (a call, a kept callback, an SMS exchange…)."""
+
+    kind: str  # call, callback, sms, web
+    started_at: datetime
+    contact_id: int | None
+    promise_id: int | None
+    intent: str | None
+    intent_label: str | None
+    agent_id: int | None
+    agent_name: str | None
+    queue: str | None
+    outcome: str
+    resolved: bool | None
+    ended_at: datetime | None = None
+    routing_explanation: str | None = None
+    transcript: str | None = None  # the caller's words: shown to agents, never logged
+
+
+def caller_history(
+    session: Session,
+    caller_id: int,
+    now: datetime,
+    days: int = REPEAT_WINDOW_DAYS,
+    *,
+    exclude_contact_id: int | None = None,
+) -> list[HistoryEntry]:
+    """The caller's contacts of the last `days` days, newest first, kept callbacks included."""
+    since = ensure_utc(now) - timedelta(days=days)
+    rows = session.execute(
+        select(
+            Contact.id,
+            Contact.channel,
+            Contact.started_at,
+            Contact.ended_at,
+            Contact.agent_id,
+            Contact.outcome,
+            Contact.resolved,
+            Contact.routing_explanation,
+            Contact.transcript,
+            Intent.name.label("intent_name"),
+            Intent.label_nl.label("intent_label"),
+            Agent.name.label("agent_name"),
+            Queue.name.label("queue_name"),
+        )
+        .outerjoin(Intent, Intent.id == Contact.intent_id)
+        .outerjoin(Agent, Agent.id == Contact.agent_id)
+        .outerjoin(Queue, Queue.id == Contact.queue_id)
+        .where(Contact.caller_id == caller_id, Contact.started_at >= since, Contact.started_at <= now)
+        .order_by(Contact.started_at.desc(), Contact.id.desc())
+    ).all()
+    entries = [
+        HistoryEntry(
+            kind=row.channel,
+            started_at=row.started_at,
+            contact_id=row.id,
+            promise_id=None,
+            intent=row.intent_name,
+            intent_label=row.intent_label,
+            agent_id=row.agent_id,
+            agent_name=row.agent_name,
+            queue=row.queue_name,
+            outcome=row.outcome,
+            resolved=row.resolved,
+            ended_at=row.ended_at,
+            routing_explanation=row.routing_explanation,
+            transcript=row.transcript,
+        )
+        for row in rows
+        if row.id != exclude_contact_id
+    ]
+    callback_contacts = [e.started_at for e in entries if e.kind == "callback"]
+    promises = session.execute(
+        select(
+            CallbackPromise.id,
+            CallbackPromise.agent_id,
+            CallbackPromise.connected_at,
+            CallbackPromise.ended_at,
+            Intent.name.label("intent_name"),
+            Intent.label_nl.label("intent_label"),
+            Agent.name.label("agent_name"),
+            Queue.name.label("queue_name"),
+        )
+        .outerjoin(Intent, Intent.id == CallbackPromise.intent_id)
+        .outerjoin(Agent, Agent.id == CallbackPromise.agent_id)
+        .outerjoin(Queue, Queue.id == CallbackPromise.queue_id)
+        .where(
+            CallbackPromise.caller_id == caller_id,
+            CallbackPromise.connected_at.is_not(None),
+            CallbackPromise.connected_at >= since,
+            CallbackPromise.connected_at <= now,
+        )
+    ).all()
+    for promise in promises:
+        connected = promise.connected_at
+        if connected is None or any(abs(at - connected) <= _CALLBACK_CONTACT_SLACK for at in callback_contacts):
+            continue
+        entries.append(
+            HistoryEntry(
+                kind="callback",
+                started_at=connected,
+                contact_id=None,
+                promise_id=promise.id,
+                intent=promise.intent_name,
+                intent_label=promise.intent_label,
+                agent_id=promise.agent_id,
+                agent_name=promise.agent_name,
+                queue=promise.queue_name,
+                outcome=ContactOutcome.AGENT.value,
+                resolved=None,
+                ended_at=promise.ended_at,
+            )
+        )
+    entries.sort(key=lambda e: e.started_at, reverse=True)
+    return entries
+
+
+def is_repeat_of(entry: HistoryEntry, intent_name: str | None) -> bool:
+    """A contact makes the next one a repeat: same intent, or it was left unresolved."""
+    return makes_repeat(entry.intent, entry.resolved, intent_name)
+
+
+def history_facts(
+    history: Sequence[HistoryEntry], intent_name: str | None, days: int = REPEAT_WINDOW_DAYS
+) -> HistoryFacts:
+    """Repeat count, last agent and team, and unresolved contacts from a timeline (newest first)."""
+    earlier = [entry for entry in history if is_repeat_of(entry, intent_name)]
+    last_agent = next((e.agent_id for e in earlier if e.agent_id is not None), None)
+    last_queue = next((e.queue for e in earlier if e.queue is not None), None)
+    return HistoryFacts(
+        repeat_count=len(earlier),
+        last_agent_id=last_agent,
+        last_queue=last_queue,
+        has_unresolved=any(e.resolved is False for e in history),
+        window_days=days,
+    )
+
+
+def repeat_count(
+    session: Session,
+    caller_id: int,
+    intent_name: str | None,
+    now: datetime,
+    days: int = REPEAT_WINDOW_DAYS,
+    *,
+    exclude_contact_id: int | None = None,
+) -> int:
+    """How many earlier contacts within `days` make a contact about `intent_name` now a repeat."""
+    history = caller_history(session, caller_id, now, days, exclude_contact_id=exclude_contact_id)
+    return history_facts(history, intent_name, days).repeat_count
+
+
+def resolved_at_first_contact(
+    session: Session, contact_id: int, now: datetime, days: int = REPEAT_WINDOW_DAYS
+) -> bool | None:
+    """True when no repeat followed the contact within the window (and it was not marked unresolved).
+
+    None while the window is still running and nothing followed yet: it may still be repeated.
+    """
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.caller_id is None:
+        return None
+    if contact.resolved is False:
+        return False
+    intent_name = session.scalar(select(Intent.name).where(Intent.id == contact.intent_id))
+    window_end = contact.started_at + timedelta(days=days)
+    later = caller_history(session, contact.caller_id, min(ensure_utc(now), window_end), days)
+    repeated = intent_name is not None and any(
+        entry.started_at > contact.started_at and entry.contact_id != contact.id and entry.intent == intent_name
+        for entry in later
+    )
+    if repeated:
+        return False
+    if ensure_utc(now) < window_end and contact.resolved is not True:
+        return None
+    return True
+
+
+def active_incidents_for(session: Session, caller: Caller | str | None, now: datetime) -> list[Incident]:
+    """Active incidents that match the caller: everyone, a number prefix, or one of their products."""
+    number = caller if isinstance(caller, str) else (caller.number if caller is not None else None)
+    products = set(caller.products or []) if isinstance(caller, Caller) else set()
+    incidents = session.scalars(
+        select(Incident)
+        .where(Incident.state == IncidentState.ACTIVE.value, Incident.started_at <= now)
+        .order_by(Incident.started_at.desc(), Incident.id.desc())
+    ).all()
+    matching = []
+    for incident in incidents:
+        by_prefix = bool(number) and any(number.startswith(p) for p in incident.match_prefixes or [])
+        by_product = bool(products & set(incident.match_products or []))
+        if incident.match_all or by_prefix or by_product:
+            matching.append(incident)
+    return matching
+
+
+# -- the live state of queues and agents ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """A queue as the routing sees it at one moment (also shown by /api/queues)."""
+
+    id: int
+    name: str
+    label: str
+    skill: str
+    open: bool
+    waiting: int
+    available_agents: int
+    serving_agents: int
+    average_handle_seconds: float
+    wait_estimate_seconds: int
+    wait_threshold_seconds: int
+    overflow_queue: str | None
+    timezone: str
+
+
+def queue_hours(session: Session, queue: Queue) -> tuple[QueueHours, set[date]]:
+    """The queue's opening hours and custom closed days (its own and the ones for every queue)."""
+    periods = [
+        OpeningPeriod(row.weekday, row.opens, row.closes)
+        for row in session.scalars(select(BusinessHours).where(BusinessHours.queue_id == queue.id))
+    ]
+    days = set(
+        session.scalars(select(Holiday.day).where(or_(Holiday.queue_id == queue.id, Holiday.queue_id.is_(None))))
+    )
+    return QueueHours.of(queue.timezone, periods, queue.holiday_country), days
+
+
+def queue_is_open(session: Session, queue: Queue, now: datetime) -> bool:
+    hours, days = queue_hours(session, queue)
+    return is_open(hours, days, now)
+
+
+def agents_on_shift(session: Session, now: datetime) -> set[int]:
+    return set(session.scalars(select(Shift.agent_id).where(Shift.starts_at <= now, Shift.ends_at > now).distinct()))
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    id: int
+    name: str
+    skills: tuple[str, ...]
+    state: str
+    on_shift: bool
+
+
+@dataclass(frozen=True)
+class CenterState:
+    """Queues and agents at one moment: what a routing snapshot and the queue board need."""
+
+    queues: list[QueueStatus]
+    agents: list[AgentRow]  # active agents, on shift or not
+
+
+def queue_statuses(session: Session, now: datetime, *, fresh: bool = False) -> list[QueueStatus]:
+    """Every queue at `now`: open or closed, callers waiting, agents on shift, handle time, wait estimate.
+
+    A dry run for another time keeps the live load (callers waiting, agent states) and judges
+    hours and shifts at that time. `fresh` recomputes the handle times instead of using the ones
+    measured in the last minute.
+    """
+    return center_state(session, now, fresh=fresh).queues
+
+
+def center_state(session: Session, now: datetime, *, fresh: bool = False) -> CenterState:
+    """Read queues, hours, holidays, agents, shifts and waiting callers in a handful of queries."""
+    queues = session.execute(
+        select(
+            Queue.id,
+            Queue.name,
+            Queue.label,
+            Queue.skill,
+            Queue.timezone,
+            Queue.holiday_country,
+            Queue.overflow_queue_id,
+            Queue.wait_threshold_seconds,
+            Queue.default_handle_seconds,
+            select(func.max(Contact.id)).scalar_subquery().label("last_contact_id"),
+            select(func.count(QueueEntry.id))
+            .where(QueueEntry.queue_id == Queue.id, QueueEntry.state == QueueEntryState.WAITING.value)
+            .scalar_subquery()
+            .label("waiting"),
+        ).order_by(Queue.id)
+    ).all()
+    names = {q.id: q.name for q in queues}
+    working = select(Shift.id).where(Shift.agent_id == Agent.id, Shift.starts_at <= now, Shift.ends_at > now).exists()
+    agents = [
+        AgentRow(row.id, row.name, tuple(row.skills or ()), row.state, bool(row.on_shift))
+        for row in session.execute(
+            select(Agent.id, Agent.name, Agent.skills, Agent.state, working.label("on_shift"))
+            .where(Agent.active.is_(True))
+            .order_by(Agent.id)
+        )
+    ]
+    periods: dict[int, list[OpeningPeriod]] = {}
+    for row in session.execute(
+        select(BusinessHours.queue_id, BusinessHours.weekday, BusinessHours.opens, BusinessHours.closes)
+    ):
+        periods.setdefault(row.queue_id, []).append(OpeningPeriod(row.weekday, row.opens, row.closes))
+    holidays = session.execute(select(Holiday.queue_id, Holiday.day)).all()
+    handle_times = _handle_times(session, queues, now, fresh)
+    statuses = []
+    for queue in queues:
+        hours = QueueHours.of(queue.timezone, periods.get(queue.id, []), queue.holiday_country)
+        days = {day for queue_id, day in holidays if queue_id in (None, queue.id)}
+        skilled = [a for a in agents if a.on_shift and queue.skill in a.skills]
+        serving = sum(1 for a in skilled if a.state in SERVING_STATES)
+        available = sum(1 for a in skilled if a.state == AgentState.AVAILABLE.value)
+        aht = handle_times[queue.id]
+        statuses.append(
+            QueueStatus(
+                id=queue.id,
+                name=queue.name,
+                label=queue.label,
+                skill=queue.skill,
+                open=is_open(hours, days, now),
+                waiting=queue.waiting,
+                available_agents=available,
+                serving_agents=serving,
+                average_handle_seconds=aht,
+                wait_estimate_seconds=estimate_wait_seconds(
+                    waiting=queue.waiting,
+                    available_agents=available,
+                    serving_agents=serving,
+                    aht_seconds=aht,
+                ),
+                wait_threshold_seconds=queue.wait_threshold_seconds,
+                overflow_queue=names.get(queue.overflow_queue_id) if queue.overflow_queue_id else None,
+                timezone=queue.timezone,
+            )
+        )
+    return CenterState(queues=statuses, agents=agents)
+
+
+# Handle times move slowly (a mean over the last 50 contacts), so each process measures a queue's
+# at most once a minute instead of on every decision. An entry also records the highest contact id
+# it saw: ids only grow, so a lower one means another database (a test run emptied the tables).
+HANDLE_TIME_REFRESH = timedelta(seconds=60)
+_handle_time_cache: dict[tuple[str, int, int], tuple[datetime, int, float]] = {}
+
+
+def _handle_times(session: Session, queues: Sequence[Any], now: datetime, fresh: bool) -> dict[int, float]:
+    database = str(session.get_bind().url)
+    result: dict[int, float] = {}
+    for queue in queues:
+        key = (database, queue.id, queue.default_handle_seconds)
+        last_contact_id = queue.last_contact_id or 0
+        measured = _handle_time_cache.get(key)
+        if (
+            not fresh
+            and measured is not None
+            and timedelta(0) <= now - measured[0] < HANDLE_TIME_REFRESH
+            and last_contact_id >= measured[1]
+        ):
+            result[queue.id] = measured[2]
+            continue
+        mean = average_handle_seconds(_recent_handle_times(session, queue.id), queue.default_handle_seconds)
+        if not fresh:
+            _handle_time_cache[key] = (now, last_contact_id, mean)
+        result[queue.id] = mean
+    return result
+
+
+def _recent_handle_times(session: Session, queue_id: int) -> list[float]:
+    """Durations of the queue's latest contacts that reached an agent, newest first (routing.wait)."""
+    connected_at = (
+        select(func.max(QueueEntry.left_at))
+        .where(QueueEntry.contact_id == Contact.id, QueueEntry.state == QueueEntryState.CONNECTED.value)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Contact.routed_at, Contact.started_at, Contact.ended_at, connected_at)
+        .where(
+            Contact.queue_id == queue_id,
+            Contact.outcome == ContactOutcome.AGENT.value,
+            Contact.ended_at.is_not(None),
+        )
+        .order_by(Contact.ended_at.desc())
+        .limit(HANDLE_SAMPLE)
+    ).all()
+    durations = []
+    for routed_at, started_at, ended_at, connected in rows:
+        start = connected or routed_at or started_at
+        durations.append((ended_at - start).total_seconds())
+    return durations
+
+
+# -- rule-set versions ---------------------------------------------------------------------------
+
+
+def live_rule_set(session: Session) -> RuleSetVersion | None:
+    """The live version (the highest), or None before anything was published."""
+    return session.scalar(select(RuleSetVersion).order_by(RuleSetVersion.version.desc()).limit(1))
+
+
+_parsed_cache: dict[tuple[int, int, str], RuleSet] = {}
+
+
+def live_rules(session: Session) -> RuleSet:
+    """The live rules, parsed; an empty set before the first publish.
+
+    Versions never change, so the parsed set is kept per process; the key holds the rules' stored
+    text, so a version id reused by another database (tests) can never hit a stale entry.
+    """
+    row = session.execute(
+        select(RuleSetVersion.id, RuleSetVersion.version, cast(RuleSetVersion.rules, Text))
+        .order_by(RuleSetVersion.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return RuleSet()
+    key = (row[0], row[1], row[2])
+    cached = _parsed_cache.get(key)
+    if cached is None:
+        try:
+            cached = parse_rule_set(json.loads(row[2]), version=row[1])
+        except (InvalidRuleSet, ValueError) as exc:
+            # Only validated sets are published; a hand-edited row must still never fail a call.
+            log.error("live rule set does not parse; routing without rules", version=row[1], error=str(exc))
+            cached = RuleSet(version=row[1])
+        if len(_parsed_cache) > 32:
+            _parsed_cache.clear()
+        _parsed_cache[key] = cached
+    return cached
+
+
+def list_versions(session: Session) -> list[RuleSetVersion]:
+    """Every version, newest first."""
+    return list(session.scalars(select(RuleSetVersion).order_by(RuleSetVersion.version.desc())))
+
+
+def check_rule_set(session: Session, rules: Any) -> list[RuleError]:
+    """Validate rules against the queues, active agents and active intents that exist now."""
+    known_queues = set(session.scalars(select(Queue.name)))
+    known_agents = set(session.scalars(select(Agent.id).where(Agent.active.is_(True))))
+    known_intents = set(session.scalars(select(Intent.name).where(Intent.active.is_(True))))
+    return validate_rule_set(rules, known_queues, known_agents, known_intents)
+
+
+def publish_rule_set(
+    session: Session, rules: Any, actor: str, now: datetime, note: str | None = None
+) -> RuleSetVersion:
+    """Validate `rules` and make them the live version; raise InvalidRuleSet and change nothing if bad."""
+    errors = check_rule_set(session, rules)
+    if errors:
+        raise InvalidRuleSet(errors)
+    version = _add_version(session, rules, actor, now, note, rolled_back_from=None)
+    record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="routing.rules.publish",
+        subject=f"rule set version {version.version}",
+        details={"version": version.version, "rules": len(rules), "note": note},
+    )
+    return version
+
+
+def rollback_rule_set(session: Session, to_version: int, actor: str, now: datetime) -> RuleSetVersion:
+    """Publish a new version holding the rules of `to_version`; history only grows."""
+    old = session.scalar(select(RuleSetVersion).where(RuleSetVersion.version == to_version))
+    if old is None:
+        raise UnknownRuleSetVersion(f"there is no rule set version {to_version}")
+    errors = check_rule_set(session, old.rules)
+    if errors:
+        # The old rules name something deleted since: they must not go live.
+        raise InvalidRuleSet(errors)
+    previous = live_rule_set(session)
+    version = _add_version(
+        session, old.rules, actor, now, f"rollback to version {to_version}", rolled_back_from=to_version
+    )
+    record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="routing.rules.rollback",
+        subject=f"rule set version {version.version}",
+        details={
+            "version": version.version,
+            "restored_version": to_version,
+            "replaced_version": previous.version if previous else None,
+        },
+    )
+    return version
+
+
+def _add_version(
+    session: Session, rules: Any, actor: str, now: datetime, note: str | None, rolled_back_from: int | None
+) -> RuleSetVersion:
+    latest = session.scalar(select(func.max(RuleSetVersion.version))) or 0
+    version = RuleSetVersion(
+        version=latest + 1,
+        rules=rules,
+        created_at=now,
+        created_by=actor,
+        note=note,
+        rolled_back_from=rolled_back_from,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+# -- the decision --------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\w\s]")
+
+
+def _normalise(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_WORD.sub(" ", stripped).split())
+
+
+def intent_from_words(session: Session, words: str, language: str | None = None) -> Intent | None:
+    """The active intent whose phrase occurs in the caller's words (the longest phrase wins).
+
+    A plain keyword match for dry runs and as a fallback; the IVR's classifier (ivr/classify.py)
+    handles the caller's speech during a call.
+    """
+    spoken = f" {_normalise(words)} "
+    best: tuple[int, Intent] | None = None
+    for intent in session.scalars(select(Intent).where(Intent.active.is_(True)).order_by(Intent.id)):
+        phrases = list(intent.phrases_nl or []) + list(intent.phrases_en or [])
+        if language == "en":
+            phrases = list(intent.phrases_en or []) + list(intent.phrases_nl or [])
+        for phrase in phrases:
+            normal = _normalise(phrase)
+            if normal and f" {normal} " in spoken and (best is None or len(normal) > best[0]):
+                best = (len(normal), intent)
+    return best[1] if best else None
+
+
+@dataclass(frozen=True)
+class SnapshotInputs:
+    """What the snapshot was built from, for the dry run's answer."""
+
+    caller: Caller | None
+    intent: Intent | None
+    incidents: list[Incident] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+
+def load_snapshot(
+    session: Session,
+    *,
+    caller: Caller | None,
+    number: str | None,
+    intent: Intent | None,
+    language: str | None,
+    now: datetime,
+    exclude_contact_id: int | None = None,
+    window_days: int = REPEAT_WINDOW_DAYS,
+    preferred_wait_seconds: int = DEFAULT_PREFERRED_WAIT_SECONDS,
+    zone: str = "Europe/Amsterdam",
+) -> tuple[RoutingSnapshot, SnapshotInputs]:
+    """Everything evaluate_rules needs, read in this transaction."""
+    now = ensure_utc(now)
+    center = center_state(session, now)
+    queues = {
+        s.name: QueueFacts(
+            id=s.id,
+            name=s.name,
+            skill=s.skill,
+            open=s.open,
+            wait_estimate_seconds=s.wait_estimate_seconds,
+            wait_threshold_seconds=s.wait_threshold_seconds,
+            overflow_queue=s.overflow_queue,
+            label=s.label,
+        )
+        for s in center.queues
+    }
+    agents = {a.id: AgentFacts(a.id, a.name, frozenset(a.skills), a.state, a.on_shift) for a in center.agents}
+    number = caller.number if caller is not None else number
+    intent_name = intent.name if intent is not None else None
+    history: list[HistoryEntry] = []
+    if caller is not None:
+        history = caller_history(session, caller.id, now, window_days, exclude_contact_id=exclude_contact_id)
+    incidents = active_incidents_for(session, caller if caller is not None else number, now)
+    has_promise = bool(number) and (
+        session.scalar(
+            select(CallbackPromise.id)
+            .where(
+                CallbackPromise.number == number,
+                CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES]),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+    default_queue = _default_queue(session, intent, queues)
+    snapshot = RoutingSnapshot(
+        now=now,
+        zone=zone,
+        language=language or (caller.language if caller is not None else None) or "nl",
+        intent=intent_name,
+        default_queue=default_queue,
+        queues=queues,
+        agents=agents,
+        caller=CallerFacts(
+            caller_id=caller.id if caller is not None else None,
+            number=number,
+            region=region_of(number) if number else None,
+            vip=bool(caller.vip) if caller is not None else False,
+            has_open_promise=has_promise,
+            incident_ids=tuple(i.id for i in incidents),
+        ),
+        history=history_facts(history, intent_name, window_days),
+        preferred_wait_seconds=preferred_wait_seconds,
+    )
+    return snapshot, SnapshotInputs(caller=caller, intent=intent, incidents=incidents, history=history)
+
+
+def _default_queue(session: Session, intent: Intent | None, queues: dict[str, QueueFacts]) -> str:
+    by_id = {q.id: q.name for q in queues.values()}
+    if intent is not None and intent.queue_id in by_id:
+        return by_id[intent.queue_id]
+    if GENERAL_QUEUE in queues:
+        return GENERAL_QUEUE
+    return by_id[min(by_id)] if by_id else ""
+
+
+def _intent(session: Session, intent_name: str | None, words: str | None, language: str | None) -> Intent | None:
+    if intent_name:
+        intent = session.scalar(select(Intent).where(Intent.name == intent_name))
+        if intent is None:
+            raise UnknownIntent(f"unknown intent '{intent_name}'")
+        return intent
+    if words:
+        return intent_from_words(session, words, language)
+    return None
+
+
+def route_contact(
+    session: Session,
+    *,
+    caller_id: int | None,
+    intent_name: str | None,
+    words: str | None,
+    language: str | None,
+    now: datetime,
+    contact_id: int | None = None,
+    number: str | None = None,
+    window_days: int = REPEAT_WINDOW_DAYS,
+    preferred_wait_seconds: int = DEFAULT_PREFERRED_WAIT_SECONDS,
+    zone: str = "Europe/Amsterdam",
+) -> Decision:
+    """Decide where a contact goes with the live rules, and record it on the contact when given.
+
+    An unknown intent name, or words that match no intent, route by the general queue.
+    """
+    caller = session.get(Caller, caller_id) if caller_id is not None else None
+    try:
+        intent = _intent(session, intent_name, words, language)
+    except UnknownIntent:
+        log.warning("routing an unknown intent by the general queue", intent=intent_name)
+        intent = None
+    contact = session.get(Contact, contact_id) if contact_id is not None else None
+    if caller is None and contact is not None and contact.caller_id is not None:
+        caller = session.get(Caller, contact.caller_id)
+    if caller is None and number:
+        caller = find_caller(session, number)
+    snapshot, _ = load_snapshot(
+        session,
+        caller=caller,
+        number=number,
+        intent=intent,
+        language=language,
+        now=now,
+        exclude_contact_id=contact_id,
+        window_days=window_days,
+        preferred_wait_seconds=preferred_wait_seconds,
+        zone=zone,
+    )
+    decision = evaluate_rules(live_rules(session), snapshot)
+    if contact is not None:
+        contact.queue_id = decision.queue_id
+        contact.priority = decision.priority
+        contact.routing_explanation = decision.explanation
+        contact.routed_at = ensure_utc(now)
+        if intent is not None and contact.intent_id is None:
+            contact.intent_id = intent.id
+        session.flush()
+    log.info(
+        "contact routed",
+        contact_id=contact_id,
+        queue=decision.queue_name,
+        rule=decision.rule_name,
+        priority=decision.priority,
+        repeat_count=decision.repeat_count,
+    )
+    return decision
+
+
+@dataclass(frozen=True)
+class DryRun:
+    decision: Decision
+    intent: str | None
+    caller_known: bool
+    caller_name: str | None
+    incidents: list[str]
+    rule_set_version: int | None  # None: a draft
+
+
+def dry_run(
+    session: Session,
+    *,
+    number: str | None,
+    intent_name: str | None = None,
+    words: str | None = None,
+    at: datetime,
+    rules: Any = None,
+    language: str | None = None,
+    region: str = "NL",
+    zone: str = "Europe/Amsterdam",
+) -> DryRun:
+    """Decide for a pretend contact against the live rules or a draft, recording nothing.
+
+    Raises InvalidRuleSet for a draft that does not validate, UnknownIntent for an unknown name.
+    """
+    if rules is not None:
+        errors = check_rule_set(session, rules)
+        if errors:
+            raise InvalidRuleSet(errors)
+        rule_set = parse_rule_set(rules)
+        version = None
+    else:
+        rule_set = live_rules(session)
+        version = rule_set.version
+    e164 = try_e164(number, region) if number else None
+    caller = find_caller(session, e164) if e164 else None
+    intent = _intent(session, intent_name, words, language)
+    snapshot, inputs = load_snapshot(
+        session, caller=caller, number=e164, intent=intent, language=language, now=at, zone=zone
+    )
+    return DryRun(
+        decision=evaluate_rules(rule_set, snapshot),
+        intent=intent.name if intent is not None else None,
+        caller_known=caller is not None,
+        caller_name=caller.name if caller is not None else None,
+        incidents=[i.title for i in inputs.incidents],
+        rule_set_version=version,
+    )

@@ -1,0 +1,32 @@
+"""A record of every text message sent and received, for idempotency and for the caller's history."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from terugbel.db import Base
+
+
+class SmsDirection(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class SmsMessage(Base):
+    __tablename__ = "sms_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str | None] = mapped_column(String(40), unique=True)  # MessageSid: seen twice, acted on once
+    direction: Mapped[str] = mapped_column(String(8))
+    number: Mapped[str] = mapped_column(String(20), index=True)  # the caller's side, E.164
+    body: Mapped[str] = mapped_column(Text)  # personal data: never logged
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    purpose: Mapped[str | None] = mapped_column(String(40))  # confirmation, reminder, incident_fixed...
+    promise_id: Mapped[int | None] = mapped_column(ForeignKey("callback_promises.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),)

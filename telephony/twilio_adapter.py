@@ -1,0 +1,140 @@
+"""`Telephony` over Twilio's REST API with the official client (DESIGN.md §2: telephony).
+
+The same adapter talks to api.twilio.com or to the simulator: only the http client differs.
+"""
+
+from __future__ import annotations
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http import HttpClient
+from twilio.rest import Client
+
+from telephony.port import (
+    CallRecord,
+    InvalidNumberError,
+    OutboundCall,
+    PermanentTelephonyError,
+    PlacedCall,
+    RetryableTelephonyError,
+    SentMessage,
+    TelephonyError,
+)
+
+# Twilio error codes that say "this number will never work": invalid, not mobile, unsubscribed,
+# not reachable, geo-permission refused, landline for SMS.
+INVALID_NUMBER_CODES = frozenset(
+    {
+        13223,
+        13224,
+        21210,
+        21211,
+        21212,
+        21214,
+        21215,
+        21216,
+        21217,
+        21401,
+        21407,
+        21408,
+        21421,
+        21601,
+        21604,
+        21610,
+        21612,
+        21614,
+    }
+)
+RETRYABLE_CODES = frozenset({20429, 20500, 20503, 31005})
+
+
+def telephony_error_from(exc: TwilioRestException) -> TelephonyError:
+    """Translate a REST exception into the domain error that says what the caller of the port can do."""
+    code = exc.code if isinstance(exc.code, int) else None
+    message = f"Twilio {exc.status} {code or ''}: {exc.msg}".strip()
+    if code in RETRYABLE_CODES or exc.status == 429 or exc.status >= 500:
+        return RetryableTelephonyError(message, code=code, status=exc.status)
+    if code in INVALID_NUMBER_CODES:
+        return InvalidNumberError(message, code=code, status=exc.status)
+    return PermanentTelephonyError(message, code=code, status=exc.status)
+
+
+class TwilioTelephony:
+    """Place, steer and end calls and send SMS through Twilio (or the simulator playing Twilio)."""
+
+    def __init__(
+        self, account_sid: str, auth_token: str, from_number: str, http_client: HttpClient | None = None
+    ) -> None:
+        self.from_number = from_number
+        self.client = Client(account_sid, auth_token, http_client=http_client)
+
+    def place_call(self, call: OutboundCall) -> PlacedCall:
+        options: dict[str, object] = {
+            "to": call.to,
+            "from_": call.from_ or self.from_number,
+            "url": call.url,
+            "timeout": call.timeout_seconds,
+        }
+        if call.status_callback:
+            options["status_callback"] = call.status_callback
+            options["status_callback_event"] = list(call.status_callback_events)
+            options["status_callback_method"] = "POST"
+        if call.machine_detection:
+            options["machine_detection"] = call.machine_detection
+            if call.async_amd:
+                options["async_amd"] = "true"
+                if call.async_amd_status_callback:
+                    options["async_amd_status_callback"] = call.async_amd_status_callback
+                    options["async_amd_status_callback_method"] = "POST"
+        if call.time_limit_seconds:
+            options["time_limit"] = call.time_limit_seconds
+        if call.fallback_url:
+            options["fallback_url"] = call.fallback_url
+        created = self._do(lambda: self.client.calls.create(**options))
+        return PlacedCall(sid=created.sid, status=created.status)
+
+    def redirect_call(self, call_sid: str, *, url: str | None = None, twiml: str | None = None) -> None:
+        if (url is None) == (twiml is None):
+            raise ValueError("give exactly one of url or twiml")
+        if url is not None:
+            self._do(lambda: self.client.calls(call_sid).update(url=url, method="POST"))
+        else:
+            self._do(lambda: self.client.calls(call_sid).update(twiml=twiml))
+
+    def end_call(self, call_sid: str) -> None:
+        current = self.fetch_call(call_sid)
+        # Twilio refuses "completed" for a call that has not been answered yet: cancel those instead.
+        status = "canceled" if current.status in {"queued", "ringing"} else "completed"
+        if current.status in {"completed", "busy", "no-answer", "failed", "canceled"}:
+            return
+        self._do(lambda: self.client.calls(call_sid).update(status=status))
+
+    def fetch_call(self, call_sid: str) -> CallRecord:
+        call = self._do(lambda: self.client.calls(call_sid).fetch())
+        return CallRecord(
+            sid=call.sid,
+            status=call.status,
+            to=call.to,
+            from_=call._from,
+            duration_seconds=int(call.duration) if call.duration not in (None, "") else None,
+            answered_by=call.answered_by,
+            extra={"direction": call.direction or "", "parent_call_sid": call.parent_call_sid or ""},
+        )
+
+    def send_sms(self, to: str, body: str, *, status_callback: str | None = None) -> SentMessage:
+        options: dict[str, object] = {"to": to, "from_": self.from_number, "body": body}
+        if status_callback:
+            options["status_callback"] = status_callback
+        message = self._do(lambda: self.client.messages.create(**options))
+        return SentMessage(sid=message.sid, status=message.status)
+
+    @staticmethod
+    def _do(request):  # type: ignore[no-untyped-def]
+        try:
+            return request()
+        except TwilioRestException as exc:
+            raise telephony_error_from(exc) from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetryableTelephonyError(f"network error talking to Twilio: {type(exc).__name__}") from exc
+        except TwilioException as exc:
+            raise RetryableTelephonyError(f"Twilio client error: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Terugbel: a problem-first contact-center IVR and callback scheduler."""

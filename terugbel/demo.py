@@ -1,0 +1,129 @@
+"""`terugbel demo`: the whole product on a laptop, with the telephony simulator playing Twilio."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import click
+import requests
+
+from terugbel.clock import SystemClock
+from terugbel.db import Database
+from terugbel.migrate import upgrade
+from terugbel.redis_conn import connect_redis
+from terugbel.seed import DEMO_PASSWORD, seed_demo
+from terugbel.settings import Settings
+
+DEMO_SAYING = "mijn internet doet het niet"
+
+
+def run_demo(settings: Settings, *, port: int, simulator_port: int) -> None:
+    """Migrate, seed, start simulator + web app + worker, and stop them all on Ctrl-C."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.database_url)
+    upgrade(database.engine)
+    with database.session() as session:
+        seed_demo(session, SystemClock().now(), settings.zone)
+    database.dispose()
+
+    # Start the embedded Redis here, so the web app and the worker share this one server.
+    redis_client = connect_redis(settings)
+    redis_client.ping()
+
+    app_url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PUBLIC_BASE_URL=settings.public_base_url or app_url)
+    # `kill`, a service manager or `timeout` stop the demo with SIGTERM: treat it like Ctrl-C, so the
+    # children are stopped too instead of being orphaned.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with _simulator(settings, simulator_port, env["PUBLIC_BASE_URL"]) as simulator_url:
+            if simulator_url:
+                env["TERUGBEL_TWILIO_API_BASE_URL"] = simulator_url
+            with _processes(
+                [
+                    [sys.executable, "-m", "terugbel.cli", "serve", "--port", str(port)],
+                    [sys.executable, "-m", "terugbel.cli", "worker"],
+                ],
+                env,
+            ) as children:
+                _wait_for_health(app_url, children)
+                _print_welcome(app_url, simulator_url)
+                _wait_while_running(children)
+    except KeyboardInterrupt:
+        # Ctrl-C at any moment, starting up included: the context managers above stopped everything.
+        click.echo("\nstopped.")
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_welcome(app_url: str, simulator_url: str | None) -> None:
+    click.echo(f"\nTerugbel is running: {app_url}/console/  (karin / {DEMO_PASSWORD}: supervisor)")
+    click.echo(f"Health: {app_url}/healthz")
+    if simulator_url:
+        click.echo(f"Try a call:  terugbel simulate call --from +31612345678 --say {DEMO_SAYING!r}")
+    else:
+        click.echo("The telephony simulator is not available in this build: calls cannot be simulated.")
+    click.echo("Ctrl-C stops everything.\n", nl=True)
+
+
+@contextmanager
+def _simulator(settings: Settings, port: int, app_url: str) -> Iterator[str | None]:
+    try:
+        from telephony.simulator import Simulator
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("telephony"):
+            raise
+        yield None
+        return
+    simulator = Simulator.for_demo(settings, port=port, app_url=app_url)
+    simulator.start()
+    try:
+        yield simulator.rest_base_url
+    finally:
+        simulator.stop()
+
+
+@contextmanager
+def _processes(commands: list[list[str]], env: dict[str, str]) -> Iterator[list[subprocess.Popen[Any]]]:
+    children = [subprocess.Popen(command, env=env, start_new_session=True) for command in commands]
+    try:
+        yield children
+    finally:
+        for child in children:
+            with suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+
+
+def _wait_for_health(app_url: str, children: list[subprocess.Popen[Any]]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise click.ClickException("a demo process stopped while starting; see its output above")
+        with suppress(requests.RequestException):
+            if requests.get(f"{app_url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise click.ClickException(f"the web app did not become healthy at {app_url}/healthz")
+
+
+def _wait_while_running(children: list[subprocess.Popen[Any]]) -> None:
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    raise click.ClickException("a demo process stopped unexpectedly; see its output above")

@@ -1,0 +1,63 @@
+"""Structured logs with the CallSid bound where known; phone numbers masked, transcripts never logged."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from terugbel.phone import mask
+
+# Keys whose values are personal data: dropped from every log line, whoever passes them.
+_SECRET_KEYS = {"transcript", "speech", "speech_result", "body", "words", "name", "password", "token"}
+_NUMBER_KEYS = {"number", "from_", "from", "to", "caller", "phone"}
+_E164 = re.compile(r"\+\d{8,15}")
+
+
+def _mask_personal_data(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        if key in _SECRET_KEYS:
+            event[key] = "[redacted]"
+        elif key in _NUMBER_KEYS and isinstance(event[key], str):
+            event[key] = mask(event[key])
+    message = event.get("event")
+    if isinstance(message, str):
+        event["event"] = _E164.sub(lambda m: mask(m.group(0)), message)
+    return event
+
+
+def configure_logging(level: int = logging.INFO, *, json: bool = False) -> None:
+    """Configure structlog and the stdlib root logger once per process."""
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level, force=True)
+    # Alembic narrates every plugin and step at INFO; operators want only problems from it.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The twilio client dumps every request and response at INFO: noise, and it can carry numbers.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _mask_personal_data,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)
+
+
+def bind_call(call_sid: str | None) -> None:
+    """Bind the CallSid to every log line of this request or job."""
+    structlog.contextvars.clear_contextvars()
+    if call_sid:
+        structlog.contextvars.bind_contextvars(call_sid=call_sid)

@@ -1,0 +1,93 @@
+"""Phone numbers: parsed once at the boundary, stored E.164, masked in logs (DESIGN.md §4: Numbers)."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+
+class InvalidPhoneNumber(ValueError):
+    """The text is not a phone number we can call or text."""
+
+
+class NotAMobileNumber(InvalidPhoneNumber):
+    """The number is valid but cannot receive text messages."""
+
+
+class PremiumRateNumber(InvalidPhoneNumber):
+    """The number is a premium-rate or shared-cost line: we never call or text those."""
+
+
+_FORBIDDEN_TYPES = {PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST, PhoneNumberType.UAN}
+
+
+def to_e164(raw: str, region: str = "NL") -> str:
+    """Parse `raw` as a number in `region` (when it has no +country) and return E.164."""
+    try:
+        parsed = phonenumbers.parse((raw or "").strip(), region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(str(exc)) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhoneNumber("not a valid number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def callable_number(raw: str, region: str = "NL", *, needs_sms: bool = False) -> str:
+    """Return E.164 for a number we may dial (and text, if asked); refuse premium ranges."""
+    e164 = to_e164(raw, region)
+    kind = phonenumbers.number_type(phonenumbers.parse(e164))
+    if kind in _FORBIDDEN_TYPES:
+        raise PremiumRateNumber("premium-rate and shared-cost numbers are refused")
+    if needs_sms and kind not in {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}:
+        raise NotAMobileNumber("this number cannot receive text messages")
+    return e164
+
+
+# What Twilio puts in From when the caller's number is withheld or unknown.
+WITHHELD_CALLER_IDS = {
+    "anonymous",
+    "restricted",
+    "unknown",
+    "+266696687",
+    "+7378742833",
+    "+2562533",
+    "+8656696",
+}
+
+
+def try_e164(raw: str | None, region: str = "NL") -> str | None:
+    """E.164 for a number from the network, or None for withheld or unparseable callers.
+
+    The network already connected this number, so a possible number is enough: new and test ranges
+    that libphonenumber does not know as assigned are still the caller's real number.
+    """
+    if not raw or raw.strip().lower() in WITHHELD_CALLER_IDS:
+        return None
+    try:
+        parsed = phonenumbers.parse(raw.strip(), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def region_of(e164: str) -> str | None:
+    """The ISO region a stored E.164 number belongs to (NL, BE, GB…), or None."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def mask(number: str | None) -> str:
+    """Keep the country and first digits for debugging, hide the subscriber (`+3161234****`)."""
+    if not number:
+        return "-"
+    return number[:-4] + "****" if len(number) > 6 else "****"
+
+
+def spoken_digits(e164: str) -> str:
+    """Digits separated by spaces so a text-to-speech voice reads them one by one."""
+    national = phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL)
+    return " ".join(ch for ch in national if ch.isdigit())

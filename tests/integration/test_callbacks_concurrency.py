@@ -1,0 +1,181 @@
+"""Booking under real concurrency: threads racing for the last places, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot
+from callbacks.service import CallbackError, book_callback, ensure_slots
+from terugbel.clock import ManualClock
+from terugbel.db import Database
+
+AMS = ZoneInfo("Europe/Amsterdam")
+OPEN = [s.value for s in OPEN_PROMISE_STATES]
+
+
+def local(d: int, hh: int, mm: int = 0) -> datetime:
+    return datetime(2026, 11, d, hh, mm, tzinfo=AMS).astimezone(UTC)
+
+
+def last_places(db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], now: datetime) -> Any:
+    """A queue whose only places left are 2 at 09:30 and 3 at 09:45 today."""
+    queue = make_queue("technisch")
+    for i in range(4):
+        make_agent(f"Agent {i}", f"+3161111000{i}", ("technisch",), shifts=[(local(23, 8), local(23, 21))])
+    with db.session() as session:
+        for slot in ensure_slots(session, queue.id, now, local(24, 0), now):
+            if slot.starts_at == local(23, 9, 30):
+                slot.capacity_override, slot.capacity = 2, 2
+            elif slot.starts_at == local(23, 9, 45):
+                slot.capacity_override, slot.capacity = 3, 3
+            else:
+                slot.closed = True
+    return queue
+
+
+def race(count: int, attempt: Callable[[int], None]) -> list[BaseException]:
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            attempt(i)
+        except CallbackError:
+            pass  # no place left: the expected answer for most
+        except BaseException as exc:  # anything else is a bug the test must show
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
+
+
+def book_in_thread(db: Database, queue: Any, now: datetime, number: str, **kwargs: Any) -> None:
+    with db.session() as session:
+        book_callback(
+            session, queue_id=queue.id, number=number, language="nl", timezone="Europe/Amsterdam", now=now, **kwargs
+        )
+
+
+def assert_consistent(db: Database) -> dict[str, int]:
+    with db.session() as session:
+        slots = list(session.scalars(select(CallbackSlot)))
+        open_promises = session.execute(
+            select(CallbackPromise.slot_id, CallbackPromise.number).where(CallbackPromise.state.in_(OPEN))
+        ).all()
+        per_number = session.execute(
+            select(CallbackPromise.number, func.count())
+            .where(CallbackPromise.state.in_(OPEN))
+            .group_by(CallbackPromise.number)
+        ).all()
+    assert all(slot.booked <= slot.capacity for slot in slots), "a slot is over capacity"
+    for slot in slots:
+        assert slot.booked == sum(1 for slot_id, _ in open_promises if slot_id == slot.id)
+    assert all(count == 1 for _, count in per_number), "a caller has two open promises"
+    return {"open": len(open_promises), "booked": sum(slot.booked for slot in slots)}
+
+
+def test_50_threads_race_for_the_last_5_places(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    now = clock.now()
+    queue = last_places(db, make_queue, make_agent, now)
+    errors = race(50, lambda i: book_in_thread(db, queue, now, f"+316200000{i:02d}"))
+    assert errors == []
+    assert assert_consistent(db) == {"open": 5, "booked": 5}
+
+
+def test_50_threads_race_for_one_slot_by_id(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    now = clock.now()
+    queue = last_places(db, make_queue, make_agent, now)
+    with db.session() as session:
+        slot_id = session.scalar(select(CallbackSlot.id).where(CallbackSlot.starts_at == local(23, 9, 45)))
+    errors = race(50, lambda i: book_in_thread(db, queue, now, f"+316200000{i:02d}", slot_id=slot_id))
+    assert errors == []
+    assert assert_consistent(db) == {"open": 3, "booked": 3}
+
+
+def test_one_caller_booking_from_many_threads_keeps_one_promise(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    now = clock.now()
+    queue = last_places(db, make_queue, make_agent, now)
+    # Twelve tries by the same number, some for 09:30 and some for 09:45, plus other callers.
+    errors = race(
+        20,
+        lambda i: book_in_thread(
+            db,
+            queue,
+            now,
+            "+31612345678" if i < 12 else f"+316200000{i:02d}",
+            near=local(23, 9, 30) if i % 2 else local(23, 9, 45),
+        ),
+    )
+    assert errors == []
+    state = assert_consistent(db)
+    assert state["open"] == state["booked"] <= 5
+    with db.session() as session:
+        mine = session.scalars(select(CallbackPromise).where(CallbackPromise.number == "+31612345678")).all()
+    mine_open = sum(1 for p in mine if p.state in OPEN)
+    assert mine_open <= 1
+    assert all(p.state in (*OPEN, "moved") for p in mine)
+    # A move never loses the place it held: every moved promise points at its successor.
+    assert all(p.moved_to_id is not None for p in mine if p.state == "moved")
+    if mine_open == 0:
+        # Legitimate only when the other callers took every place before any of these tries landed.
+        assert mine == [] and state["booked"] == 5
+
+
+def test_moves_in_opposite_directions_all_land(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    from callbacks.service import move_promise
+
+    now = clock.now()
+    queue = make_queue("technisch")
+    for i in range(4):
+        make_agent(f"Agent {i}", f"+3161111000{i}", ("technisch",), shifts=[(local(23, 8), local(23, 21))])
+    with db.session() as session:
+        slots = {s.starts_at: s for s in ensure_slots(session, queue.id, local(23, 10), local(23, 11), now)}
+        a, b = slots[local(23, 10)], slots[local(23, 10, 15)]
+        for slot in (a, b):
+            slot.capacity_override = slot.capacity = 20
+        a_id, b_id = a.id, b.id
+    promises = []
+    for i in range(20):
+        with db.session() as session:
+            promise = book_callback(
+                session,
+                queue_id=queue.id,
+                number=f"+316300000{i:02d}",
+                language="nl",
+                timezone="Europe/Amsterdam",
+                now=now,
+                slot_id=a_id if i % 2 else b_id,
+            )
+            promises.append((promise.id, b_id if i % 2 else a_id))
+
+    def move(i: int) -> None:
+        promise_id, target = promises[i]
+        with db.session() as session:
+            move_promise(session, promise_id, now, slot_id=target)
+
+    assert race(20, move) == []
+    assert assert_consistent(db) == {"open": 20, "booked": 20}
+    with db.session() as session:
+        moved = session.scalar(
+            select(func.count()).select_from(CallbackPromise).where(CallbackPromise.state == "moved")
+        )
+    assert moved == 20

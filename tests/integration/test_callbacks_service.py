@@ -1,0 +1,333 @@
+"""Slots, offers and booking against a real database (SQLite by default, PostgreSQL via env)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
+from callbacks.outbox import pending_messages
+from callbacks.service import (
+    NoSlotAvailable,
+    SlotFull,
+    UnusableNumber,
+    book_callback,
+    cancel_promise,
+    close_promise_resolved_by_contact,
+    due_reminders,
+    ensure_slots,
+    move_promise,
+    offer_slots,
+    open_promise_for,
+    recompute_capacity,
+)
+from routing.models import Holiday, Shift
+from telephony.models import SmsMessage
+from terugbel.clock import ManualClock
+from terugbel.db import Database
+
+AMS = ZoneInfo("Europe/Amsterdam")
+JAN = "+31612345678"
+
+
+def local(d: int, hh: int, mm: int = 0) -> datetime:
+    return datetime(2026, 11, d, hh, mm, tzinfo=AMS).astimezone(UTC)
+
+
+def day_shift(d: int, start: int = 8, end: int = 21) -> tuple[datetime, datetime]:
+    return local(d, start), local(d, end)
+
+
+@pytest.fixture
+def technisch(make_queue: Callable[..., Any], make_agent: Callable[..., Any]) -> Any:
+    """Technical queue, 08:00–21:00 every day; 4 agents today → 60 × 0.3 ÷ 6 = 3 places a slot."""
+    queue = make_queue("technisch")
+    for i in range(4):
+        make_agent(f"Agent {i}", f"+3161111000{i}", ("technisch",), shifts=[day_shift(23), day_shift(24)])
+    return queue
+
+
+def book(db: Database, queue: Any, now: datetime, number: str = JAN, **kwargs: Any) -> CallbackPromise:
+    with db.session() as session:
+        defaults = {"language": "nl", "timezone": "Europe/Amsterdam", "problem": "mijn modem knippert rood"}
+        return book_callback(session, queue_id=queue.id, number=number, now=now, **{**defaults, **kwargs})
+
+
+def slot_at(db: Database, queue: Any, start: datetime) -> CallbackSlot:
+    with db.session() as session:
+        return session.scalars(
+            select(CallbackSlot).where(CallbackSlot.queue_id == queue.id, CallbackSlot.starts_at == start)
+        ).one()
+
+
+def test_capacity_comes_from_the_shifts_of_skilled_agents(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    queue = make_queue("facturen", default_handle_seconds=300)
+    for i in range(3):
+        make_agent(f"F{i}", f"+3161111100{i}", ("facturen",), shifts=[day_shift(24)])
+    make_agent("Part-timer", "+31611112000", ("facturen",), shifts=[(local(24, 10), local(24, 10, 10))])
+    make_agent("Other skill", "+31611112001", ("technisch",), shifts=[day_shift(24)])
+    with db.session() as session:
+        session.add(Holiday(queue_id=queue.id, day=datetime(2026, 11, 25).date(), name="Teamdag"))
+    with db.session() as session:
+        slots = ensure_slots(session, queue.id, local(24, 0), local(26, 0), clock.now())
+        by_start = {s.starts_at: s.capacity for s in slots}
+    assert by_start[local(24, 9)] == 2  # 3 × 15 = 45 × 0.3 = 13.5 ÷ 5 = 2.7
+    assert by_start[local(24, 10)] == 3  # + 10 part-time minutes: 55 × 0.3 ÷ 5 = 3.3
+    assert by_start[local(24, 8)] == 2
+    assert not any(s.astimezone(AMS).day == 25 for s in by_start)  # the custom holiday
+    assert min(by_start) == local(24, 8) and max(by_start) == local(24, 20, 45)
+
+
+def test_story_3_offer_and_book_with_a_confirmation_sms(db: Database, technisch: Any, clock: ManualClock) -> None:
+    clock.set(local(23, 14, 10))
+    with db.session() as session:
+        offers = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/Amsterdam")
+    assert [(o.window_start, o.window_end) for o in offers] == [
+        (local(23, 14, 30), local(23, 14, 45)),
+        (local(23, 14, 45), local(23, 15)),
+        (local(23, 15), local(23, 15, 15)),
+    ]
+    promise = book(db, technisch, clock.now(), slot_id=offers[0].slot_id)
+    assert (promise.window_start, promise.window_end, promise.state) == (local(23, 14, 30), local(23, 14, 45), "booked")
+    assert promise.planned_dial_at == local(23, 14, 30)
+    assert slot_at(db, technisch, local(23, 14, 30)).booked == 1
+    with db.session() as session:
+        [sms] = pending_messages(session)
+    assert sms.number == JAN and sms.purpose == "confirmation" and sms.promise_id == promise.id
+    assert "vandaag tussen 14:30 en 14:45" in sms.body
+    assert "+31 6 12345678" in sms.body
+    assert "modem knippert rood" in sms.body
+    assert "1 = ok, 2 = ander tijdstip, 3 = annuleren" in sms.body
+
+
+def test_confirmation_in_english_in_the_callers_zone(db: Database, technisch: Any, clock: ManualClock) -> None:
+    clock.set(local(23, 14, 10))
+    book(db, technisch, clock.now(), number="+447911123456", language="en", timezone="Europe/London")
+    with db.session() as session:
+        [sms] = pending_messages(session)
+    assert "today between 13:30 and 13:45" in sms.body  # 14:30 Amsterdam is 13:30 in London
+    assert "1 = ok, 2 = other time, 3 = cancel" in sms.body
+
+
+def test_story_6_after_hours_near_a_requested_time(db: Database, technisch: Any, clock: ManualClock) -> None:
+    clock.set(local(23, 21, 30))
+    with db.session() as session:
+        first = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/London")
+        wished = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/London", near=local(24, 12))
+    assert first[0].window_start == local(24, 8)  # the first slot of the next opening
+    assert (wished[0].window_start, wished[0].window_end) == (local(24, 12), local(24, 12, 15))
+
+
+def test_dial_times_spread_over_the_slot(db: Database, technisch: Any, clock: ManualClock) -> None:
+    slot = None
+    times = []
+    for i in range(3):
+        promise = book(db, technisch, clock.now(), number=f"+3161234500{i}", near=local(23, 11))
+        slot = promise.slot_id if slot is None else slot
+        assert promise.slot_id == slot
+        times.append(promise.planned_dial_at)
+    assert times == [local(23, 11), local(23, 11, 5), local(23, 11, 10)]
+    # The slot is full now: the next caller asking for 11:00 gets the nearest slot with room.
+    assert book(db, technisch, clock.now(), number="+31612345009", near=local(23, 11)).window_start == local(23, 11, 15)
+    with pytest.raises(SlotFull):
+        book(db, technisch, clock.now(), number="+31612345010", slot_id=slot)
+
+
+def test_booking_again_moves_the_open_promise(db: Database, technisch: Any, clock: ManualClock) -> None:
+    first = book(db, technisch, clock.now(), near=local(23, 11))
+    second = book(db, technisch, clock.now(), near=local(23, 15))
+    with db.session() as session:
+        old = session.get(CallbackPromise, first.id)
+        assert old.state == "moved" and old.moved_to_id == second.id
+        assert [t.to_state for t in old.transitions] == ["booked", "moved"]
+        assert open_promise_for(session, JAN).id == second.id
+        assert (
+            session.scalar(select(func.count()).select_from(CallbackPromise).where(CallbackPromise.state == "booked"))
+            == 1
+        )
+    assert slot_at(db, technisch, local(23, 11)).booked == 0
+    assert slot_at(db, technisch, local(23, 15)).booked == 1
+
+
+def test_closed_slot_and_override(db: Database, technisch: Any, clock: ManualClock) -> None:
+    with db.session() as session:
+        ensure_slots(session, technisch.id, local(23, 9), local(23, 12), clock.now())
+    with db.session() as session:
+        for slot in session.scalars(select(CallbackSlot).where(CallbackSlot.starts_at < local(23, 10))):
+            slot.closed = True
+        eleven = session.scalars(select(CallbackSlot).where(CallbackSlot.starts_at == local(23, 11))).one()
+        eleven.capacity_override = 5
+        eleven.capacity = 5
+    with db.session() as session:
+        offers = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/Amsterdam")
+        assert offers[0].window_start == local(23, 10)
+        closed = session.scalars(select(CallbackSlot).where(CallbackSlot.starts_at == local(23, 9, 30))).one()
+        with pytest.raises(SlotFull):
+            book_callback(
+                session,
+                queue_id=technisch.id,
+                number=JAN,
+                language="nl",
+                timezone="Europe/Amsterdam",
+                now=clock.now(),
+                slot_id=closed.id,
+            )
+        # The override survives staffing: ensure_slots does not lower it back to 3.
+        ensure_slots(session, technisch.id, local(23, 9), local(23, 12), clock.now(), refresh=True)
+    assert slot_at(db, technisch, local(23, 11)).capacity == 5
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [
+        ("12345", "cb_number_invalid"),
+        ("not a number", "cb_number_invalid"),
+        ("+31201234567", "cb_number_not_mobile"),  # a landline cannot get the SMS
+        ("09001234567", "cb_number_premium"),
+    ],
+)
+def test_unusable_numbers_are_refused_and_never_stored(
+    db: Database, technisch: Any, clock: ManualClock, number: str, reason: str
+) -> None:
+    with pytest.raises(UnusableNumber) as refused:
+        book(db, technisch, clock.now(), number=number)
+    assert refused.value.reason == reason
+    assert refused.value.message("nl") and refused.value.message("en") != refused.value.message("nl")
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(CallbackPromise)) == 0
+        assert session.scalar(select(func.count()).select_from(SmsMessage)) == 0
+
+
+def test_no_staff_no_offer(db: Database, make_queue: Callable[..., Any], clock: ManualClock) -> None:
+    queue = make_queue("leeg")
+    with db.session() as session:
+        assert offer_slots(session, queue_id=queue.id, now=clock.now(), zone="Europe/Amsterdam") == []
+    with pytest.raises(NoSlotAvailable):
+        book(db, queue, clock.now())
+
+
+def test_cancel_and_move_free_their_place(db: Database, technisch: Any, clock: ManualClock) -> None:
+    promise = book(db, technisch, clock.now(), near=local(23, 11))
+    with db.session() as session:
+        moved = move_promise(session, promise.id, clock.now(), near=local(23, 16))
+    assert moved.window_start == local(23, 16) and slot_at(db, technisch, local(23, 11)).booked == 0
+    with db.session() as session:
+        cancelled = cancel_promise(session, moved.id, clock.now(), "cancelled by API", notify=True)
+        assert cancelled.state == "cancelled" and cancelled.ended_at == clock.now()
+    assert slot_at(db, technisch, local(23, 16)).booked == 0
+    with db.session() as session:
+        purposes = [m.purpose for m in pending_messages(session)]
+    assert purposes == ["confirmation", "confirmation", "cancelled"]
+
+
+def test_story_5_capacity_drop_moves_the_latest_booking_at_once(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    queue = make_queue("facturen", default_handle_seconds=300)
+    agents = [
+        make_agent(f"F{i}", f"+3161111100{i}", ("facturen",), shifts=[day_shift(24, 8, 17)]) for i in range(4)
+    ]  # 60 × 0.3 ÷ 5 = 3.6 → 3 places a slot
+    clock.set(local(23, 16))
+    promises = []
+    for i in range(3):
+        clock.advance(minutes=1)
+        promises.append(book(db, queue, clock.now(), number=f"+3161234560{i}", near=local(24, 9)))
+    assert {p.window_start for p in promises} == {local(24, 9)}
+
+    clock.set(local(23, 20))  # the evening before: Sanne calls in sick
+    with db.session() as session:
+        session.execute(delete(Shift).where(Shift.agent_id == agents[0].id))
+    with db.session() as session:
+        moved = recompute_capacity(session, queue.id, local(24, 0), local(25, 0), clock.now())
+    assert [m.old_id for m in moved] == [promises[2].id]  # the latest-booked moves
+    with db.session() as session:
+        assert slot_at(db, queue, local(24, 9)).capacity == 2
+        assert slot_at(db, queue, local(24, 9)).booked == 2
+        new = session.get(CallbackPromise, moved[0].new_id)
+        assert (new.window_start, new.window_end) == (local(24, 9, 15), local(24, 9, 30))
+        assert new.moved_by_us and new.state == "booked" and new.number == promises[2].number
+        assert session.get(CallbackPromise, promises[2].id).state == "moved"
+        [sms] = [m for m in pending_messages(session) if m.purpose == "moved_by_us"]
+    assert sms.number == promises[2].number and sms.created_at == clock.now()
+    assert "niet morgen tussen 09:00 en 09:15" in sms.body and "morgen tussen 09:15 en 09:30" in sms.body
+
+
+def test_capacity_drop_with_nowhere_to_go_tells_the_caller(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    queue = make_queue("klein", default_handle_seconds=60, hours=(9, 10))
+    agent = make_agent("Solo", "+31611110009", ("klein",), shifts=[(local(24, 9), local(24, 9, 15))])
+    promise = book(db, queue, clock.now(), near=local(24, 9))  # 15 × 0.3 ÷ 1 = 4 places, one slot
+    with db.session() as session:
+        session.execute(delete(Shift).where(Shift.agent_id == agent.id))
+    with db.session() as session:
+        moved = recompute_capacity(session, queue.id, local(24, 0), local(25, 0), clock.now())
+        assert moved[0].new_id is None
+        assert session.get(CallbackPromise, promise.id).state == PromiseState.MISSED.value
+        assert [m.purpose for m in pending_messages(session)][-1] == "cannot_keep"
+
+
+def test_a_contact_that_solved_it_closes_the_promise(
+    db: Database, technisch: Any, clock: ManualClock, make_intent: Callable[..., Any]
+) -> None:
+    modem = make_intent("modem", technisch)
+    other = make_intent("factuur", technisch)
+    promise = book(db, technisch, clock.now(), near=local(23, 15), intent_id=modem.id)
+    with db.session() as session:
+        assert close_promise_resolved_by_contact(session, JAN, other.id, clock.now()) is None
+        closed = close_promise_resolved_by_contact(session, JAN, modem.id, clock.now())
+        assert closed is not None and closed.id == promise.id and closed.state == "cancelled"
+        assert closed.reason == "resolved by another contact"
+        resolved = [m for m in pending_messages(session) if m.purpose == "resolved"]
+        assert len(resolved) == 1 and "15:00" in resolved[0].body
+    assert slot_at(db, technisch, local(23, 15)).booked == 0
+
+
+def test_reminders_only_for_promises_booked_well_ahead(db: Database, technisch: Any, clock: ManualClock) -> None:
+    far = book(db, technisch, clock.now(), near=local(23, 15))
+    near = book(db, technisch, clock.now() + timedelta(hours=5), number="+31612345671", near=local(23, 15))
+    clock.set(local(23, 14, 40))
+    with db.session() as session:
+        reminders = due_reminders(session, clock.now())
+        assert [m.promise_id for m in reminders] == [far.id]
+        assert "vandaag tussen 15:00 en 15:15" in reminders[0].body
+        assert near.id not in {m.promise_id for m in reminders}
+    with db.session() as session:
+        assert due_reminders(session, clock.now()) == []  # once only
+
+
+def test_capacity_uses_the_measured_handle_time(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    from routing.models import Contact
+
+    queue = make_queue("facturen")  # default 6 minutes: one agent gives 4.5 ÷ 6 → 0 places
+    make_agent("Solo", "+31611110009", ("facturen",), shifts=[day_shift(24)])
+    with db.session() as session:
+        for i in range(20):  # measured: two minutes a contact
+            start = local(23, 8) + timedelta(minutes=5 * i)
+            session.add(
+                Contact(
+                    channel="call", queue_id=queue.id, outcome="agent", started_at=start,
+                    routed_at=start, ended_at=start + timedelta(minutes=2),
+                )
+            )  # fmt: skip
+    with db.session() as session:
+        [slot] = ensure_slots(session, queue.id, local(24, 9), local(24, 9, 15), clock.now())
+    assert slot.capacity == 2  # 15 × 0.3 = 4.5 agent-minutes ÷ 2
+
+
+def test_a_landline_may_be_called_back_but_gets_no_sms(db: Database, technisch: Any, clock: ManualClock) -> None:
+    promise = book(db, technisch, clock.now(), number="+31201234567", needs_sms=False)
+    assert promise.state == "booked" and promise.number == "+31201234567"
+    with db.session() as session:
+        assert pending_messages(session) == []
+        cancel_promise(session, promise.id, clock.now(), "test", notify=True)
+        assert pending_messages(session) == []

@@ -1,0 +1,228 @@
+"""The SMS conversation about a promise, and the outbox that sends each text once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from callbacks.models import CallbackPromise, CallbackSlot
+from callbacks.outbox import PENDING, SENT, pending_messages, queue_sms, send_pending, send_queued_sms
+from callbacks.service import book_callback, callback_session, handle_sms_reply, open_promise_for
+from telephony.models import SmsMessage
+from telephony.simulator import Simulator
+from terugbel.clock import ManualClock
+from terugbel.db import Database
+from terugbel.runtime import Runtime
+
+AMS = ZoneInfo("Europe/Amsterdam")
+JAN = "+31612345678"
+
+
+def local(d: int, hh: int, mm: int = 0) -> datetime:
+    return datetime(2026, 11, d, hh, mm, tzinfo=AMS).astimezone(UTC)
+
+
+@pytest.fixture
+def technisch(make_queue: Callable[..., Any], make_agent: Callable[..., Any]) -> Any:
+    queue = make_queue("technisch")
+    for i in range(4):
+        make_agent(
+            f"Agent {i}", f"+3161111000{i}", ("technisch",), shifts=[(local(d, 8), local(d, 21)) for d in (23, 24)]
+        )
+    return queue
+
+
+@pytest.fixture
+def promise(db: Database, technisch: Any, clock: ManualClock) -> CallbackPromise:
+    clock.set(local(23, 14, 10))
+    with db.session() as session:
+        return book_callback(
+            session,
+            queue_id=technisch.id,
+            number=JAN,
+            language="nl",
+            timezone="Europe/Amsterdam",
+            now=clock.now(),
+            problem="modem knippert rood",
+        )
+
+
+_sids = iter(range(10_000))
+
+
+def reply(db: Database, clock: ManualClock, body: str, number: str = JAN, sid: str | None = None) -> str:
+    with db.session() as session:
+        return handle_sms_reply(
+            session,
+            from_number=number,
+            body=body,
+            message_sid=sid or f"SM{next(_sids):032d}",
+            now=clock.now(),
+        )
+
+
+def current(db: Database) -> CallbackPromise | None:
+    with db.session() as session:
+        return open_promise_for(session, JAN)
+
+
+def test_1_confirms(db: Database, clock: ManualClock, promise: CallbackPromise) -> None:
+    answer = reply(db, clock, " OK ")
+    assert answer == "Dank u. We bellen u vandaag tussen 14:30 en 14:45 op +31 6 12345678."
+    assert current(db).id == promise.id
+
+
+def test_2_offers_three_windows_and_a_digit_picks_one(
+    db: Database, clock: ManualClock, promise: CallbackPromise
+) -> None:
+    offer = reply(db, clock, "2")
+    assert "1 = vandaag tussen 14:45 en 15:00" in offer
+    assert "2 = vandaag tussen 15:00 en 15:15" in offer
+    assert "3 = vandaag tussen 15:15 en 15:30" in offer
+    answer = reply(db, clock, "2")
+    assert answer.startswith("Verzet: we bellen u nu vandaag tussen 15:00 en 15:15")
+    moved = current(db)
+    assert moved.id != promise.id and moved.window_start == local(23, 15) and moved.source == "sms"
+    with db.session() as session:
+        assert session.get(CallbackPromise, promise.id).state == "moved"
+        booked = dict(session.execute(select(CallbackSlot.starts_at, CallbackSlot.booked)).all())
+    assert booked[local(23, 14, 30)] == 0 and booked[local(23, 15)] == 1
+    # The offer is used up: "1" now means "ok" again.
+    assert reply(db, clock, "1").startswith("Dank u.")
+
+
+def test_a_time_in_words_moves_to_the_nearest_window(
+    db: Database, clock: ManualClock, promise: CallbackPromise
+) -> None:
+    answer = reply(db, clock, "vandaag om half vijf")
+    assert "vandaag tussen 16:30 en 16:45" in answer
+    assert current(db).window_start == local(23, 16, 30)
+
+
+def test_3_cancels_and_confirms(db: Database, clock: ManualClock, promise: CallbackPromise) -> None:
+    assert reply(db, clock, "Annuleren") == (
+        "Uw terugbelafspraak van vandaag tussen 14:30 en 14:45 is geannuleerd. U kunt ons altijd opnieuw bellen."
+    )
+    assert current(db) is None
+    with db.session() as session:
+        assert session.get(CallbackPromise, promise.id).state == "cancelled"
+
+
+def test_gibberish_gets_one_short_help_text(db: Database, clock: ManualClock, promise: CallbackPromise) -> None:
+    answer = reply(db, clock, "asdfgh ???")
+    assert answer == "Antwoord 1 = ok, 2 = ander tijdstip, 3 = annuleren. We bellen u vandaag tussen 14:30 en 14:45."
+    assert current(db).id == promise.id
+
+
+def test_unknown_sender_gets_help_in_their_language(db: Database, clock: ManualClock, promise: CallbackPromise) -> None:
+    assert reply(db, clock, "1", number="+31687654321").startswith("Voor dit nummer staat geen terugbelafspraak")
+    assert reply(db, clock, "1", number="+447911123456").startswith("There is no callback booked")
+    assert reply(db, clock, "1", number="anonymous").startswith("Voor dit nummer")
+
+
+def test_a_message_sid_seen_twice_acts_once(db: Database, clock: ManualClock, promise: CallbackPromise) -> None:
+    first = reply(db, clock, "2", sid="SM" + "a" * 32)
+    again = reply(db, clock, "2", sid="SM" + "a" * 32)
+    assert again == first
+    with db.session() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(SmsMessage).where(SmsMessage.direction == "inbound")) == 1
+        )
+    # Still the offer of the first "2": "3" picks its third window, not "cancel".
+    assert "15:15" in reply(db, clock, "3")
+
+
+def test_english_conversation(db: Database, technisch: Any, clock: ManualClock) -> None:
+    clock.set(local(23, 14, 10))
+    number = "+447911123456"
+    with db.session() as session:
+        book_callback(
+            session, queue_id=technisch.id, number=number, language="en", timezone="Europe/London", now=clock.now()
+        )
+    assert "1 = today between 13:45 and 14:00" in reply(db, clock, "other time", number=number)
+    # Story 6's words by SMS: 11:00 in London is 12:00 in the queue's Amsterdam hours.
+    assert reply(db, clock, "tomorrow at eleven", number=number).startswith(
+        "Moved: we will now call you tomorrow between 11:00 and 11:15 on +44 7911 123456."
+    )
+    assert reply(db, clock, "CANCEL", number=number).startswith("Your callback")
+
+
+# --- the outbox ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def simulator(runtime: Runtime, clock: ManualClock) -> Iterator[Simulator]:
+    sim = Simulator.from_settings(runtime.settings, clock=clock).start()
+    runtime.settings = runtime.settings.with_overrides(twilio_api_base_url=sim.rest_base_url)
+    runtime._telephony = None
+    yield sim
+    sim.stop()
+
+
+def test_outbox_sends_once_with_the_sid(runtime: Runtime, simulator: Simulator, clock: ManualClock) -> None:
+    with runtime.db.session() as session:
+        message = queue_sms(session, to=JAN, body="Test", purpose="test", now=clock.now())
+    assert send_queued_sms(runtime, message.id) == SENT
+    assert send_queued_sms(runtime, message.id) == SENT  # already sent: not again
+    sent = [m for m in simulator.sent_messages() if m.to == JAN]
+    assert len(sent) == 1 and sent[0].body == "Test"
+    with runtime.db.session() as session:
+        stored = session.get(SmsMessage, message.id)
+        assert (stored.status, stored.sid) == (SENT, sent[0].sid)
+        assert pending_messages(session) == []
+
+
+def test_retryable_error_leaves_it_pending(runtime: Runtime, simulator: Simulator, clock: ManualClock) -> None:
+    with runtime.db.session() as session:
+        message = queue_sms(session, to=JAN, body="Test", purpose="test", now=clock.now())
+    simulator.faults.rate_limit_next(1)
+    assert send_queued_sms(runtime, message.id) == PENDING
+    assert simulator.sent_messages() == []
+    assert send_pending(runtime) == {message.id: SENT}
+    assert len(simulator.sent_messages()) == 1
+
+
+def test_booking_session_sends_the_confirmation_after_commit(
+    runtime: Runtime, simulator: Simulator, technisch: Any, clock: ManualClock
+) -> None:
+    clock.set(local(23, 14, 10))
+    with callback_session(runtime, send_inline=True) as session:
+        book_callback(
+            session, queue_id=technisch.id, number=JAN, language="nl", timezone="Europe/Amsterdam", now=clock.now()
+        )
+    [sms] = simulator.sent_messages()
+    assert sms.to == JAN and "vandaag tussen 14:30 en 14:45" in sms.body
+
+
+def test_a_picked_window_taken_meanwhile_gets_a_fresh_offer(
+    db: Database, clock: ManualClock, promise: CallbackPromise
+) -> None:
+    assert "1 = vandaag tussen 14:45 en 15:00" in reply(db, clock, "2")
+    with db.session() as session:  # a supervisor closes 14:45 before the caller answers
+        session.scalars(select(CallbackSlot).where(CallbackSlot.starts_at == local(23, 14, 45))).one().closed = True
+    answer = reply(db, clock, "1")
+    assert answer.startswith("Kies een nieuw tijdstip: 1 = vandaag tussen 15:00 en 15:15")
+    assert current(db).id == promise.id
+
+
+def test_reminder_job_texts_promises_booked_well_ahead(
+    runtime: Runtime, simulator: Simulator, technisch: Any, clock: ManualClock
+) -> None:
+    from callbacks.service import send_due_reminders
+
+    with callback_session(runtime, send_inline=True) as session:
+        book_callback(
+            session, queue_id=technisch.id, number=JAN, language="nl", timezone="Europe/Amsterdam",
+            now=clock.now(), near=local(23, 16),
+        )  # fmt: skip
+    clock.set(local(23, 15, 40))
+    assert send_due_reminders(runtime) == 1
+    assert send_due_reminders(runtime) == 0
+    send_pending(runtime)
+    bodies = [m.body for m in simulator.sent_messages()]
+    assert bodies[-1].startswith("Herinnering: we bellen u vandaag tussen 16:00 en 16:15")

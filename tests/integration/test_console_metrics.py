@@ -1,0 +1,125 @@
+"""The numbers that matter: a seeded day checked against hand-computed values, CSV, JSON, Prometheus."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.integration.console_support import EXPECTED_DAY, logged_in_client, seed_numbers_day
+
+AFTER_THE_WEEK = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+
+
+def _cells(page: str, row_id: str) -> dict[str, str]:
+    row = re.search(rf'<tr id="numbers-{row_id}".*?</tr>', page, re.S)
+    assert row, f"no row {row_id}"
+    cells = re.findall(r'<td data-metric="([^"]+)">(.*?)</td>', row.group(0), re.S)
+    return {name: re.sub(r"<[^>]+>.*", "", value, flags=re.S).strip() for name, value in cells}
+
+
+def test_metrics_page_shows_the_hand_computed_numbers_of_a_seeded_day(app: Any, db: Any, clock: Any) -> None:
+    seed_numbers_day(db)
+    clock.set(AFTER_THE_WEEK)
+    client, _ = logged_in_client(app, db, clock.now(), "supervisor")
+    page = client.get("/console/metrics?from=2026-11-23&to=2026-11-23").get_data(as_text=True)
+    for row_id, expected in EXPECTED_DAY.items():
+        assert _cells(page, row_id) == expected, row_id
+    assert "<svg" in page
+
+
+def test_metrics_csv_holds_the_same_numbers(app: Any, db: Any, clock: Any) -> None:
+    seed_numbers_day(db)
+    clock.set(AFTER_THE_WEEK)
+    client, _ = logged_in_client(app, db, clock.now(), "supervisor")
+    response = client.get("/console/metrics.csv?from=2026-11-23&to=2026-11-23")
+    assert response.mimetype == "text/csv"
+    rows = {row["queue"]: row for row in csv.DictReader(io.StringIO(response.get_data(as_text=True)))}
+    assert rows["*"]["calls"] == "6" and rows["*"]["fcr_rate"] == "0.5000" and rows["*"]["repeat_rate"] == "0.4000"
+    assert rows["facturen"]["average_lateness_seconds"] == "150.0000"
+    assert rows["technisch"]["moved_by_us"] == "1"
+    assert rows[""]["informed_by_incident"] == "1"
+    assert rows["*"]["period_start"] == "2026-11-22T23:00:00+00:00"
+
+
+def test_a_reversed_period_is_refused_on_the_field(app: Any, db: Any, clock: Any) -> None:
+    client, _ = logged_in_client(app, db, clock.now(), "supervisor")
+    response = client.get("/console/metrics?from=2026-11-23&to=2026-11-20")
+    assert response.status_code == 422
+    assert 'id="period-to"' in response.get_data(as_text=True)
+    assert 'aria-invalid="true"' in response.get_data(as_text=True)
+    assert client.get("/console/metrics.csv?from=nope").status_code == 422
+
+
+@pytest.mark.parametrize("role", ["agent"])
+def test_agents_cannot_see_the_numbers(app: Any, db: Any, clock: Any, role: str) -> None:
+    client, _ = logged_in_client(app, db, clock.now(), role)
+    assert client.get("/console/metrics").status_code == 403
+    assert client.get("/console/metrics.csv").status_code == 403
+
+
+def test_metrics_json_and_csv_need_a_supervisor_token(client: Any, db: Any, clock: Any, api_token: Any) -> None:
+    seed_numbers_day(db)
+    clock.set(AFTER_THE_WEEK)
+    assert client.get("/api/metrics?from=2026-11-23").status_code == 401
+    assert client.get("/api/metrics?from=2026-11-23", headers=api_token("agent")).status_code == 403
+    response = client.get("/api/metrics?from=2026-11-23", headers=api_token("supervisor"))
+    assert response.status_code == 200
+    total = response.json["queues"][-1]
+    assert total["queue"] == "*" and total["calls"] == 6 and total["kept_rate"] == pytest.approx(1 / 3)
+    bad = client.get("/api/metrics?from=2026-11-23&to=2026-11-01", headers=api_token("supervisor"))
+    assert bad.status_code == 422 and "to" in bad.json["errors"]["query"]
+    csv_text = client.get("/api/metrics.csv?from=2026-11-23", headers=api_token("supervisor")).get_data(as_text=True)
+    assert csv_text.splitlines()[0].startswith("period_start,period_end,queue,calls")
+
+
+def test_prometheus_endpoint_needs_a_token_and_shows_promises_jobs_and_latency(
+    client: Any, db: Any, clock: Any, api_token: Any
+) -> None:
+    seed_numbers_day(db)
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers=api_token("agent")).status_code == 403
+    headers = api_token("supervisor")
+    before = _webhook_count(client.get("/metrics", headers=headers).get_data(as_text=True))
+    client.post("/twilio/voice", data={"CallSid": "CA1"})  # refused (no signature), but answered: timed
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain; version=0.0.4")
+    text = response.get_data(as_text=True)
+    assert 'terugbel_promises{state="missed"} 2' in text
+    assert 'terugbel_promises{state="moved"} 1' in text
+    assert 'terugbel_jobs{queue="dial",status="queued"} 0' in text
+    assert "terugbel_callbacks_late_total 1" in text
+    # Dial delays: 60 s (10:01 for 10:00) and 1200 s (11:20 for 11:00).
+    assert 'terugbel_callback_first_dial_delay_seconds_bucket{le="60"} 1' in text
+    assert 'terugbel_callback_first_dial_delay_seconds_bucket{le="1800"} 2' in text
+    assert _webhook_count(text) >= before + 1
+
+
+def _webhook_count(text: str) -> int:
+    prefix = 'terugbel_webhook_request_duration_seconds_count{endpoint="webhooks.incoming_call"} '
+    return next((int(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix)), 0)
+
+
+def test_a_dead_redis_never_costs_a_webhook_more_than_once(runtime: Any) -> None:
+    import time
+
+    import redis
+
+    from console import prometheus
+    from terugbel.app import create_app
+    from terugbel.runtime import Runtime
+
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    broken = Runtime(settings=runtime.settings, db=runtime.db, redis=dead, clock=runtime.clock)
+    client = create_app(runtime=broken).test_client()
+    try:
+        assert client.post("/twilio/voice", data={"CallSid": "CA1"}).status_code == 403  # answered as always
+        assert prometheus._paused_until > time.monotonic()  # the next webhooks skip the histogram
+    finally:
+        prometheus._paused_until = 0.0

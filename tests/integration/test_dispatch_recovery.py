@@ -1,0 +1,148 @@
+"""Attempts a crashed worker left half done are settled from the database, never by dialling the caller twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rq.registry import ScheduledJobRegistry
+
+from callbacks import dispatch
+from callbacks.dialling import CALLER_CLAIM, promise_timeline, recover_stale_attempts
+from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
+from routing.models import Agent, AgentState
+from terugbel.redis_conn import DIAL_QUEUE, queue
+from tests.integration.dispatch_support import add_promise
+
+
+def _stuck_attempt(runtime, make_queue, make_agent, clock, **fields):
+    agent = make_agent("Ahmed", "+31611110001", ("technisch",), state=AgentState.RESERVED.value)
+    promise = add_promise(
+        runtime.db,
+        queue_id=make_queue().id,
+        number="+31612345678",
+        window_start=clock.now() - timedelta(minutes=1),
+        booked_at=clock.now() - timedelta(hours=1),
+        state=PromiseState.DIALLING.value,
+        attempts=1,
+        first_dial_at=clock.now(),
+    )
+    with runtime.db.session() as session:
+        attempt = CallbackAttempt(
+            promise_id=promise.id,
+            number=1,
+            started_at=clock.now(),
+            stage_at=clock.now(),
+            agent_id=agent.id,
+            agents_tried=[],
+            **fields,
+        )
+        session.add(attempt)
+    return promise, attempt, agent
+
+
+def test_a_fresh_attempt_is_left_alone(runtime, make_queue, make_agent, clock) -> None:
+    _stuck_attempt(runtime, make_queue, make_agent, clock, state=AttemptState.INTENDED.value)
+    clock.advance(seconds=30)
+    assert recover_stale_attempts(runtime) == []
+
+
+def test_an_agent_leg_never_heard_of_is_rung_again(runtime, make_queue, make_agent, clock) -> None:
+    _promise, attempt, agent = _stuck_attempt(runtime, make_queue, make_agent, clock, state=AttemptState.INTENDED.value)
+    clock.advance(minutes=3)
+
+    assert recover_stale_attempts(runtime) == [attempt.id]
+
+    with runtime.db.session() as session:
+        assert session.get(Agent, agent.id).state == AgentState.AVAILABLE.value
+        assert session.get(CallbackAttempt, attempt.id).agent_id is None
+    [job] = queue(runtime.redis, DIAL_QUEUE).jobs
+    assert job.func_name == "callbacks.jobs.ring_agent" and job.args == (attempt.id, 0)
+
+
+def test_a_claimed_caller_leg_without_news_is_never_dialled_again(runtime, make_queue, make_agent, clock) -> None:
+    promise, attempt, agent = _stuck_attempt(
+        runtime, make_queue, make_agent, clock, state=AttemptState.CALLER_RINGING.value, result=CALLER_CLAIM
+    )
+    clock.advance(minutes=3)
+
+    assert recover_stale_attempts(runtime) == [attempt.id]
+
+    with runtime.db.session() as session:
+        stored = session.get(CallbackAttempt, attempt.id)
+        assert (stored.state, stored.result, stored.caller_call_sid) == ("failed", "caller leg lost", None)
+        kept = session.get(CallbackPromise, promise.id)
+        assert kept.state == PromiseState.BOOKED.value and kept.next_attempt_at == clock.now()
+        assert session.get(Agent, agent.id).state == AgentState.AVAILABLE.value
+        timeline, attempts = promise_timeline(session, promise.id)
+        assert attempts == [(1, "failed", "caller leg lost")]
+        assert timeline.attempts == 1 and timeline.lateness is not None
+    # The next attempt (a new number, so never a second call for attempt 1) is on schedule.
+    registry = ScheduledJobRegistry(queue=queue(runtime.redis, DIAL_QUEUE))
+    assert registry.get_job_ids() == [dispatch.job_id_for(promise.id, 2)]
+    assert queue(runtime.redis, DIAL_QUEUE).jobs == []
+
+
+def test_a_promise_cancelled_after_the_agent_accepted_is_not_dialled(runtime, make_queue, make_agent, clock) -> None:
+    from callbacks.dialling import dial_caller
+
+    promise, attempt, agent = _stuck_attempt(
+        runtime, make_queue, make_agent, clock, state=AttemptState.CALLER_RINGING.value
+    )
+    with runtime.db.session() as session:
+        session.get(CallbackPromise, promise.id).state = PromiseState.CANCELLED.value
+
+    assert dial_caller(runtime, attempt.id) == "promise is cancelled"
+
+    with runtime.db.session() as session:
+        stored = session.get(CallbackAttempt, attempt.id)
+        assert (stored.state, stored.caller_call_sid) == ("failed", None)
+        assert session.get(Agent, agent.id).state == AgentState.AVAILABLE.value
+
+
+class _RefusingTelephony:
+    """The Telephony port answering every new call with one error (what a timeout or a 429 looks like)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def place_call(self, call: object) -> object:
+        raise self.error
+
+
+def test_a_caller_leg_with_unknown_outcome_is_never_retried_for_the_same_attempt(
+    runtime, make_queue, make_agent, clock
+) -> None:
+    from callbacks.dialling import dial_caller
+    from telephony.port import RetryableTelephonyError
+
+    _promise, attempt, _agent = _stuck_attempt(
+        runtime, make_queue, make_agent, clock, state=AttemptState.CALLER_RINGING.value
+    )
+    runtime._telephony = _RefusingTelephony(RetryableTelephonyError("network error talking to Twilio: Timeout"))
+
+    assert dial_caller(runtime, attempt.id) == "caller leg outcome unknown"
+
+    with runtime.db.session() as session:
+        assert session.get(CallbackAttempt, attempt.id).result == CALLER_CLAIM  # claimed: nobody dials again
+    assert dial_caller(runtime, attempt.id) == "already dialled or no longer needed"
+    assert ScheduledJobRegistry(queue=queue(runtime.redis, DIAL_QUEUE)).get_job_ids() == []
+
+
+def test_a_caller_leg_refused_with_429_is_retried_after_a_backoff(runtime, make_queue, make_agent, clock) -> None:
+    from callbacks.dialling import dial_caller
+    from telephony.port import RetryableTelephonyError
+
+    _promise, attempt, _agent = _stuck_attempt(
+        runtime, make_queue, make_agent, clock, state=AttemptState.CALLER_RINGING.value
+    )
+    runtime._telephony = _RefusingTelephony(RetryableTelephonyError("Twilio 429 20429", code=20429, status=429))
+
+    assert dial_caller(runtime, attempt.id) == "network refused the caller leg"
+
+    with runtime.db.session() as session:
+        assert session.get(CallbackAttempt, attempt.id).result is None  # free for the retry to claim
+    registry = ScheduledJobRegistry(queue=queue(runtime.redis, DIAL_QUEUE))
+    assert registry.get_job_ids() == [f"attempt-{attempt.id}-caller-1"]
+    assert runtime.redis.zscore(registry.key, f"attempt-{attempt.id}-caller-1") == int(
+        (clock.now() + timedelta(seconds=2)).timestamp()
+    )

@@ -1,0 +1,325 @@
+"""Distribution: priority then waiting time, preferred agents, no answer, and no double hand-out."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from twilio.rest import Client
+
+from routing.distribution import (
+    agent_became_available,
+    agent_did_not_answer,
+    caller_enqueued,
+    change_agent_state,
+    dispatch_waiting,
+    enqueue_caller,
+    enqueue_decision,
+    leave_queue,
+    mark_connected,
+    offer_agent,
+    offer_caller,
+)
+from routing.models import Agent, Contact, QueueEntry
+from routing.service import route_contact
+from telephony import RebasedHttpClient, build_telephony
+from telephony.simulator import Simulator
+from terugbel.clock import ManualClock
+from terugbel.db import Database, import_all_models
+from terugbel.runtime import Runtime
+from terugbel.settings import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
+from tests.integration.routing_fixtures import add_contact, add_waiting
+
+
+def state_of(db: Database, model: Any, row_id: int) -> str:
+    with db.session() as session:
+        return session.get(model, row_id).state
+
+
+def test_priority_then_waiting_time(db: Database, clock: ManualClock, make_queue: Any, make_agent: Any) -> None:
+    now = clock.now()
+    queue = make_queue("technisch")
+    old_low = add_waiting(db, queue, enqueued_at=now - timedelta(minutes=9), priority=0)
+    new_high = add_waiting(db, queue, enqueued_at=now - timedelta(minutes=1), priority=2)
+    old_high = add_waiting(db, queue, enqueued_at=now - timedelta(minutes=3), priority=2)
+    agents = [make_agent(f"A{i}", f"+3161111002{i}", ("technisch",)) for i in range(4)]
+    order = []
+    for agent in agents:
+        with db.session() as session:
+            reservation = offer_agent(session, agent.id, now)
+        order.append(reservation.queue_entry_id if reservation else None)
+    assert order == [old_high.id, new_high.id, old_low.id, None]
+    assert state_of(db, Agent, agents[0].id) == "reserved"
+    assert state_of(db, Agent, agents[3].id) == "available"  # nobody left: stays available
+    assert state_of(db, QueueEntry, old_high.id) == "reserved"
+
+
+def test_only_agents_with_the_skill_and_only_available_ones(
+    db: Database, clock: ManualClock, make_queue: Any, make_agent: Any
+) -> None:
+    now = clock.now()
+    billing = make_queue("facturen")
+    entry = add_waiting(db, billing, enqueued_at=now)
+    tech = make_agent("Ahmed", "+31611110002", ("technisch",))
+    busy = make_agent("Sanne", "+31611110001", ("facturen",), state="on_call")
+    with db.session() as session:
+        assert offer_agent(session, tech.id, now) is None
+        assert offer_agent(session, busy.id, now) is None
+    with db.session() as session:
+        change_agent_state(session, busy.id, "available", now)
+    with db.session() as session:
+        reservation = offer_agent(session, busy.id, now)
+    assert reservation is not None and reservation.queue_entry_id == entry.id
+    assert reservation.agent_phone == "+31611110001" and reservation.connect_path == f"/twilio/voice/connect/{entry.id}"
+
+
+def test_preferred_agent_is_waited_for_until_preferred_until(
+    db: Database, clock: ManualClock, make_queue: Any, make_agent: Any
+) -> None:
+    now = clock.now()
+    billing = make_queue("facturen")
+    sanne = make_agent("Sanne", "+31611110001", ("facturen",), state="on_call")
+    eva = make_agent("Eva", "+31611110004", ("facturen",))
+    monique = add_waiting(
+        db, billing, enqueued_at=now, priority=2, preferred_agent=sanne, preferred_until=now + timedelta(seconds=60)
+    )
+    other = add_waiting(db, billing, enqueued_at=now + timedelta(seconds=1))
+    with db.session() as session:
+        first = offer_agent(session, eva.id, now)
+    assert first is not None and first.queue_entry_id == other.id  # Monique waits for Sanne
+    with db.session() as session:
+        change_agent_state(session, eva.id, "available", now)
+        assert offer_caller(session, monique.id, now) is None
+    clock.advance(seconds=61)
+    with db.session() as session:
+        late = offer_agent(session, eva.id, clock.now())
+    assert late is not None and late.queue_entry_id == monique.id and not late.preferred
+
+
+def test_preferred_agent_gets_their_caller_first(
+    db: Database, clock: ManualClock, make_queue: Any, make_agent: Any
+) -> None:
+    now = clock.now()
+    billing = make_queue("facturen")
+    tech = make_queue("technisch")
+    sanne = make_agent("Sanne", "+31611110001", ("facturen",), state="on_call")
+    add_waiting(db, billing, enqueued_at=now - timedelta(minutes=5), priority=5)
+    mine = add_waiting(db, tech, enqueued_at=now, preferred_agent=sanne, preferred_until=now + timedelta(seconds=60))
+    with db.session() as session:
+        change_agent_state(session, sanne.id, "available", now)
+    with db.session() as session:
+        reservation = offer_agent(session, sanne.id, now)
+    # Preferred even from a queue whose skill Sanne lacks, and before a higher priority.
+    assert reservation is not None and reservation.queue_entry_id == mine.id and reservation.preferred
+
+
+def test_new_caller_gets_a_free_agent_longest_idle_first(
+    db: Database, clock: ManualClock, make_queue: Any, make_agent: Any
+) -> None:
+    now = clock.now()
+    queue = make_queue("technisch")
+    make_agent("Recent", "+31611110031", ("technisch",))
+    clock.advance(seconds=-600)
+    idle = make_agent("Idle", "+31611110032", ("technisch",))
+    clock.advance(seconds=600)
+    with db.session() as session:
+        entry = enqueue_caller(session, call_sid="CA" + "1" * 32, queue_id=queue.id, now=now)
+        again = enqueue_caller(session, call_sid="CA" + "1" * 32, queue_id=queue.id, now=now)
+        assert again.id == entry.id
+    with db.session() as session:
+        reservation = offer_caller(session, entry.id, now)
+    assert reservation is not None and reservation.agent_id == idle.id
+
+
+def test_agent_did_not_answer_goes_away_and_caller_back_to_the_head(
+    db: Database, clock: ManualClock, make_queue: Any, make_agent: Any
+) -> None:
+    now = clock.now()
+    queue = make_queue("technisch")
+    first = add_waiting(db, queue, enqueued_at=now - timedelta(minutes=5))
+    add_waiting(db, queue, enqueued_at=now - timedelta(minutes=1))
+    silent = make_agent("Stil", "+31611110041", ("technisch",))
+    other = make_agent("Wakker", "+31611110042", ("technisch",))
+    with db.session() as session:
+        assert offer_agent(session, silent.id, now).queue_entry_id == first.id
+    clock.advance(seconds=30)
+    with db.session() as session:
+        entry = agent_did_not_answer(session, first.id, clock.now())
+        assert entry.state == "waiting" and entry.reserved_agent_id is None
+    assert state_of(db, Agent, silent.id) == "away"
+    with db.session() as session:
+        assert offer_agent(session, other.id, clock.now()).queue_entry_id == first.id
+
+
+def test_connected_caller_sets_agent_on_call_and_handle_time_starts(
+    db: Database, clock: ManualClock, make_queue: Any, make_agent: Any, make_caller: Any, make_intent: Any
+) -> None:
+    now = clock.now()
+    queue = make_queue("facturen")
+    make_intent("factuur", queue)
+    sanne = make_agent("Sanne", "+31611110001", ("facturen",))
+    contact = add_contact(db, make_caller(), started_at=now, outcome="in_progress")
+    with db.session() as session:
+        decision = route_contact(
+            session, caller_id=None, intent_name="factuur", words=None, language="nl", now=now, contact_id=contact.id
+        )
+        entry = enqueue_decision(session, call_sid="CA" + "2" * 32, decision=decision, now=now, contact_id=contact.id)
+    with db.session() as session:
+        offer_agent(session, sanne.id, now)
+    clock.advance(seconds=20)
+    with db.session() as session:
+        connected = mark_connected(session, entry.id, clock.now())
+        assert connected.state == "connected" and connected.left_at == clock.now()
+    assert state_of(db, Agent, sanne.id) == "on_call"
+    with db.session() as session:
+        assert session.get(Contact, contact.id).agent_id == sanne.id
+
+
+def test_caller_who_hangs_up_frees_the_reserved_agent(
+    db: Database, clock: ManualClock, make_queue: Any, make_agent: Any
+) -> None:
+    now = clock.now()
+    queue = make_queue("technisch")
+    entry = add_waiting(db, queue, enqueued_at=now)
+    agent = make_agent("A", "+31611110051", ("technisch",))
+    with db.session() as session:
+        offer_agent(session, agent.id, now)
+    with db.session() as session:
+        assert leave_queue(session, entry.call_sid, now).state == "left"
+        assert leave_queue(session, "CA-unknown", now) is None
+    assert state_of(db, Agent, agent.id) == "available"
+
+
+def test_reserved_is_not_set_by_hand(db: Database, clock: ManualClock, make_agent: Any) -> None:
+    agent = make_agent()
+    with pytest.raises(ValueError), db.session() as session:
+        change_agent_state(session, agent.id, "reserved", clock.now())
+
+
+# -- two processes freeing agents at once -----------------------------------------------------
+
+
+def _free_agents(url: str, agent_ids: list[int], now_iso: str, barrier: Any, results: Any) -> None:
+    """In a separate process: make each agent available and offer them the best waiting caller."""
+    from datetime import datetime
+
+    import_all_models()
+    database = Database(url)
+    now = datetime.fromisoformat(now_iso)
+    barrier.wait(timeout=30)
+    got = []
+    for agent_id in agent_ids:
+        with database.session() as session:
+            change_agent_state(session, agent_id, "available", now)
+        with database.session() as session:
+            reservation = offer_agent(session, agent_id, now)
+        got.append((agent_id, reservation.queue_entry_id if reservation else None))
+    database.dispose()
+    results.put(got)
+
+
+def test_two_processes_never_hand_out_an_agent_or_caller_twice(
+    db: Database, clock: ManualClock, make_queue: Any, make_agent: Any
+) -> None:
+    now = clock.now()
+    queue = make_queue("technisch")
+    entries = [
+        add_waiting(db, queue, enqueued_at=now - timedelta(seconds=7 * i % 300), priority=i % 3) for i in range(30)
+    ]
+    agents = [make_agent(f"A{i}", f"+316111101{i:02d}", ("technisch",), state="on_call") for i in range(20)]
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    halves = [[a.id for a in agents[0::2]], [a.id for a in agents[1::2]]]
+    workers = [
+        context.Process(target=_free_agents, args=(db.url, half, now.isoformat(), barrier, results)) for half in halves
+    ]
+    for worker in workers:
+        worker.start()
+    per_process = [results.get(timeout=90) for _ in workers]
+    handed = [pair for got in per_process for pair in got]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    taken = [entry_id for _, entry_id in handed if entry_id is not None]
+    assert len(handed) == 20 and len(taken) == 20
+    assert len(set(taken)) == 20  # no caller twice
+    best = sorted(entries, key=lambda e: (-e.priority, e.enqueued_at, e.id))[:20]
+    assert set(taken) == {e.id for e in best}  # priority, then waiting time
+    rank = {e.id: position for position, e in enumerate(best)}
+    for got in per_process:  # each process took the best caller still waiting each time
+        ranks = [rank[entry_id] for _, entry_id in got]
+        assert ranks == sorted(ranks)
+    with db.session() as session:
+        reserved = session.scalars(select(QueueEntry).where(QueueEntry.state == "reserved")).all()
+        assert len({e.reserved_agent_id for e in reserved}) == 20  # no agent twice
+        assert {a.state for a in session.scalars(select(Agent))} == {"reserved"}
+
+
+# -- through the Telephony port, against the simulated Twilio ---------------------------------
+
+
+@pytest.fixture
+def sim_runtime(runtime: Runtime, clock: ManualClock) -> Iterator[tuple[Runtime, Simulator]]:
+    """The test runtime with its Telephony pointed at a running simulator."""
+    simulator = Simulator(clock=clock).start()
+    runtime._telephony = build_telephony(runtime.settings.with_overrides(twilio_api_base_url=simulator.rest_base_url))
+    yield runtime, simulator
+    simulator.stop()
+
+
+def _live_call(simulator: Simulator) -> str:
+    client = Client(SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, http_client=RebasedHttpClient(simulator.rest_base_url))
+    return client.calls.create(to="+31612345678", from_="+3197010000000", url="https://app.example/wait").sid
+
+
+def test_agent_became_available_redirects_the_waiting_call(
+    sim_runtime: tuple[Runtime, Simulator], make_queue: Any, make_agent: Any
+) -> None:
+    runtime, simulator = sim_runtime
+    now = runtime.clock.now()
+    queue = make_queue("technisch")
+    agent = make_agent("Ahmed", "+31611110002", ("technisch",), state="wrap_up")
+    call_sid = _live_call(simulator)
+    with runtime.db.session() as session:
+        entry = enqueue_caller(session, call_sid=call_sid, queue_id=queue.id, now=now)
+        change_agent_state(session, agent.id, "available", now)
+    reservation = agent_became_available(runtime, agent.id)
+    assert reservation is not None and reservation.call_sid == call_sid
+    assert simulator.call(call_sid).pending_update["url"] == runtime.url(f"/twilio/voice/connect/{entry.id}")
+    assert state_of(runtime.db, QueueEntry, entry.id) == "reserved"
+
+
+def test_a_caller_gone_from_the_network_is_dropped_and_the_next_one_served(
+    sim_runtime: tuple[Runtime, Simulator], make_queue: Any, make_agent: Any
+) -> None:
+    runtime, simulator = sim_runtime
+    now = runtime.clock.now()
+    queue = make_queue("technisch")
+    gone = add_waiting(runtime.db, queue, enqueued_at=now - timedelta(minutes=2))  # unknown to the network
+    call_sid = _live_call(simulator)
+    agent = make_agent("Ahmed", "+31611110002", ("technisch",), state="away")
+    with runtime.db.session() as session:
+        waiting = enqueue_caller(session, call_sid=call_sid, queue_id=queue.id, now=now)
+        change_agent_state(session, agent.id, "available", now)
+    reservation = agent_became_available(runtime, agent.id)
+    assert reservation is not None and reservation.queue_entry_id == waiting.id
+    assert state_of(runtime.db, QueueEntry, gone.id) == "left"
+    assert [r.call_sid for r in dispatch_waiting(runtime)] == []  # nothing left to match
+
+
+def test_caller_enqueued_connects_to_a_free_agent(
+    sim_runtime: tuple[Runtime, Simulator], make_queue: Any, make_agent: Any
+) -> None:
+    runtime, simulator = sim_runtime
+    queue = make_queue("technisch")
+    agent = make_agent("Ahmed", "+31611110002", ("technisch",))
+    call_sid = _live_call(simulator)
+    with runtime.db.session() as session:
+        entry = enqueue_caller(session, call_sid=call_sid, queue_id=queue.id, now=runtime.clock.now())
+    reservation = caller_enqueued(runtime, entry.id)
+    assert reservation is not None and reservation.agent_id == agent.id
+    assert simulator.call(call_sid).pending_update["url"].endswith(f"/twilio/voice/connect/{entry.id}")

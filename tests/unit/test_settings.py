@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from terugbel.settings import SIMULATOR_ACCOUNT_SID, SettingsError, load_settings
+
+
+def test_defaults_are_the_embedded_laptop_setup(tmp_path: Path) -> None:
+    settings = load_settings({"TERUGBEL_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'terugbel.sqlite3'}"
+    assert settings.redis_url is None
+    assert settings.timezone == "Europe/Amsterdam"
+    assert settings.default_region == "NL"
+    assert settings.uses_simulator
+    assert settings.twilio_account_sid == SIMULATOR_ACCOUNT_SID
+
+
+def test_plain_postgresql_url_gets_the_psycopg_driver() -> None:
+    settings = load_settings({"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"})
+    assert settings.database_url.startswith("postgresql+psycopg://")
+
+
+def test_real_twilio_credentials_turn_the_simulator_off() -> None:
+    settings = load_settings(
+        {
+            "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+            "TWILIO_AUTH_TOKEN": "x" * 32,
+            "TWILIO_FROM_NUMBER": "020 123 4567",
+        }
+    )
+    assert not settings.uses_simulator
+    assert settings.twilio_from_number == "+31201234567"
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"DATABASE_URL": "not a url at all"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://root@localhost/x"}, "DATABASE_URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"TERUGBEL_TIMEZONE": "Mars/Olympus"}, "TERUGBEL_TIMEZONE"),
+        ({"TERUGBEL_DEFAULT_REGION": "XX"}, "TERUGBEL_DEFAULT_REGION"),
+        ({"TWILIO_ACCOUNT_SID": "AC123"}, "TWILIO_AUTH_TOKEN"),
+        ({"TWILIO_FROM_NUMBER": "12"}, "TWILIO_FROM_NUMBER"),
+        ({"PUBLIC_BASE_URL": "example.org"}, "PUBLIC_BASE_URL"),
+    ],
+)
+def test_bad_settings_name_the_setting(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    assert caught.value.setting == setting
+    assert str(caught.value).startswith(setting)

@@ -1,0 +1,1 @@
+"""Twilio-facing HTTP: voice, gather, sms, status callbacks; signature check; TwiML rendering."""
