@@ -5,9 +5,11 @@ Pure functions over plain data with an injected `now`; the service feeds them ro
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from callbacks.capacity import room
@@ -67,25 +69,44 @@ def slot_windows(
 ) -> list[tuple[datetime, datetime]]:
     """Return the slot windows (aware UTC) inside opening hours that start in [start, end)."""
     tz = ZoneInfo(zone)
-    step = timedelta(minutes=slot_minutes)
     windows: list[tuple[datetime, datetime]] = []
     day = start.astimezone(tz).date() - timedelta(days=1)
     last_day = end.astimezone(tz).date()
     while day <= last_day:
         if day not in closed:
-            for period in sorted((p for p in hours if p.weekday == day.weekday()), key=lambda p: p.opens):
-                # Step in wall-clock time so a DST change does not shift the grid.
-                local = datetime.combine(day, period.opens, tzinfo=tz)
-                closes = datetime.combine(day, period.closes, tzinfo=tz)
-                while local + step <= closes:
-                    window_start = local.astimezone(UTC)
-                    window_end = (local + step).astimezone(UTC)
-                    if start <= window_start < end:
-                        windows.append((window_start, window_end))
-                    local += step
+            periods = tuple(sorted((p for p in hours if p.weekday == day.weekday()), key=lambda p: p.opens))
+            day_windows = _day_windows(day, periods, zone, slot_minutes)  # sorted
+            if day_windows and start <= day_windows[0][0] and day_windows[-1][0] < end:
+                windows.extend(day_windows)
+            else:
+                lo = bisect_left(day_windows, start, key=_window_start)
+                hi = bisect_left(day_windows, end, lo, key=_window_start)
+                windows.extend(day_windows[lo:hi])
         day += timedelta(days=1)
     windows.sort()
     return windows
+
+
+def _window_start(window: tuple[datetime, datetime]) -> datetime:
+    return window[0]
+
+
+@lru_cache(maxsize=4096)
+def _day_windows(
+    day: date, periods: tuple[OpeningHours, ...], zone: str, slot_minutes: int
+) -> tuple[tuple[datetime, datetime], ...]:
+    # Every offer walks up to three weeks of days; a day's grid depends only on these arguments.
+    tz = ZoneInfo(zone)
+    step = timedelta(minutes=slot_minutes)
+    windows: list[tuple[datetime, datetime]] = []
+    for period in periods:
+        # Step in wall-clock time so a DST change does not shift the grid.
+        local = datetime.combine(day, period.opens, tzinfo=tz)
+        closes = datetime.combine(day, period.closes, tzinfo=tz)
+        while local + step <= closes:
+            windows.append((local.astimezone(UTC), (local + step).astimezone(UTC)))
+            local += step
+    return tuple(sorted(windows))
 
 
 def earliest_start(now: datetime, lead_minutes: int) -> datetime:
