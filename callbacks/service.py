@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import select, text, update
+from sqlalchemy import and_, bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -172,17 +172,23 @@ def _queue(session: Session, queue_id: int) -> Queue:
     return queue
 
 
+# Plain rows and statements built once: these run in every offer (see _SLOTS_WITH_ROOM below).
+_OPENING_HOURS = select(BusinessHours.weekday, BusinessHours.opens, BusinessHours.closes).where(
+    BusinessHours.queue_id == bindparam("queue_id")
+)
+_CUSTOM_HOLIDAYS = select(Holiday.day).where(
+    (Holiday.queue_id == bindparam("queue_id")) | Holiday.queue_id.is_(None),
+    Holiday.day.between(bindparam("first", type_=Holiday.day.type), bindparam("last", type_=Holiday.day.type)),
+)
+
+
 def _opening_hours(session: Session, queue: Queue) -> list[OpeningHours]:
-    rows = session.scalars(select(BusinessHours).where(BusinessHours.queue_id == queue.id))
-    return [OpeningHours(row.weekday, row.opens, row.closes) for row in rows]
+    rows = session.execute(_OPENING_HOURS, {"queue_id": queue.id})
+    return [OpeningHours(weekday, opens, closes) for weekday, opens, closes in rows]
 
 
 def _closed_days(session: Session, queue: Queue, first: date, last: date) -> frozenset[date]:
-    custom = session.scalars(
-        select(Holiday.day).where(
-            (Holiday.queue_id == queue.id) | Holiday.queue_id.is_(None), Holiday.day.between(first, last)
-        )
-    )
+    custom = session.scalars(_CUSTOM_HOLIDAYS, {"queue_id": queue.id, "first": first, "last": last})
     return closed_days(queue.holiday_country, list(custom), first, last)
 
 
@@ -248,44 +254,162 @@ def ensure_slots(
     return _slots_between(session, queue_id, start, end)
 
 
-def _materialise(session: Session, queue: Queue, start: datetime, end: datetime, *, refresh: bool = False) -> None:
-    """Insert the missing slots of [start, end); with `refresh` let existing ones follow staffing."""
+class _Calendar:
+    """A queue's opening hours and closed days, read at most once for all the ranges of one offer."""
+
+    def __init__(self, session: Session, queue: Queue, start: datetime, end: datetime) -> None:
+        self._session, self._queue = session, queue
+        zone = queue_zone(queue)
+        self._first = start.astimezone(zone).date() - timedelta(days=1)
+        self._last = end.astimezone(zone).date() + timedelta(days=1)
+        self._read: tuple[list[OpeningHours], frozenset[date]] | None = None
+
+    def read(self) -> tuple[list[OpeningHours], frozenset[date]]:
+        if self._read is None:
+            self._read = (
+                _opening_hours(self._session, self._queue),
+                _closed_days(self._session, self._queue, self._first, self._last),
+            )
+        return self._read
+
+
+def _covered(done: Iterable[tuple[int, datetime, datetime]], queue_id: int, start: datetime, end: datetime) -> bool:
+    """Return whether the ranges materialised so far together cover [start, end)."""
+    reach = start
+    for q, lo, hi in sorted(done):
+        if q == queue_id and lo <= reach < hi:
+            reach = hi
+    return reach >= end
+
+
+def _claim_range(session: Session, queue: Queue, start: datetime, end: datetime, *, refresh: bool) -> bool:
+    """Return False when [start, end) of the queue was already materialised in this transaction."""
     # Remember per (innermost) transaction: a rolled-back savepoint takes its inserts with it.
     transaction = session.get_nested_transaction() or session.get_transaction()
     memo = session.info.get("callbacks.materialised")
     if memo is None or memo[0] is not transaction:
-        memo = session.info["callbacks.materialised"] = (transaction, set())
-    done: set[tuple[int, datetime, datetime]] = memo[1]
-    if not refresh and any(q == queue.id and lo <= start and end <= hi for q, lo, hi in done):
-        return  # already done in this transaction (a booking retries its offer)
-    done.add((queue.id, start, end))
-    tz_first = start.astimezone(queue_zone(queue)).date() - timedelta(days=1)
-    tz_last = end.astimezone(queue_zone(queue)).date() + timedelta(days=1)
-    windows = slot_windows(
-        _opening_hours(session, queue),
-        _closed_days(session, queue, tz_first, tz_last),
-        queue.timezone,
-        queue.slot_minutes,
-        start,
-        end,
+        memo = session.info["callbacks.materialised"] = (transaction, [])
+    done: list[tuple[int, datetime, datetime]] = memo[1]
+    if not refresh and _covered(done, queue.id, start, end):
+        return False  # already done in this transaction (a booking retries its offer)
+    done.append((queue.id, start, end))
+    return True
+
+
+def _windows(
+    session: Session, queue: Queue, start: datetime, end: datetime, calendar: _Calendar | None
+) -> list[tuple[datetime, datetime]]:
+    hours, closed = (calendar or _Calendar(session, queue, start, end)).read()
+    return slot_windows(hours, closed, queue.timezone, queue.slot_minutes, start, end)
+
+
+# Built once: these run several times in every offer and booking, and SQLAlchemy's compiled cache
+# then finds them without rebuilding and re-keying the expression each time.
+_IN_RANGE = (
+    CallbackSlot.queue_id == bindparam("queue_id"),
+    CallbackSlot.starts_at >= bindparam("start", type_=CallbackSlot.starts_at.type),
+    CallbackSlot.starts_at < bindparam("end", type_=CallbackSlot.starts_at.type),
+)
+_HAS_ROOM = (CallbackSlot.closed.is_(False), CallbackSlot.booked < CallbackSlot.capacity)
+_SLOT_STATE_COLUMNS = (
+    CallbackSlot.id,
+    CallbackSlot.starts_at,
+    CallbackSlot.ends_at,
+    CallbackSlot.capacity,
+    CallbackSlot.booked,
+    CallbackSlot.closed,
+)
+_SLOTS_WITH_ROOM = select(*_SLOT_STATE_COLUMNS).where(*_IN_RANGE, *_HAS_ROOM).order_by(CallbackSlot.starts_at)
+# Every slot's start (to see which are missing) and, for those with room, what an offer needs:
+# one read instead of two, and the full slots cost only their start.
+_SLOT_STARTS_AND_ROOM = (
+    select(
+        CallbackSlot.starts_at,
+        case((and_(*_HAS_ROOM), CallbackSlot.id)),
+        case((and_(*_HAS_ROOM), CallbackSlot.ends_at)),
+        CallbackSlot.capacity,
+        CallbackSlot.booked,
+        CallbackSlot.closed,
     )
+    .where(*_IN_RANGE)
+    .order_by(CallbackSlot.starts_at)
+)
+_SLOT_STARTS = select(CallbackSlot.starts_at).where(*_IN_RANGE)
+_SLOT_CAPACITIES = select(
+    CallbackSlot.starts_at, CallbackSlot.id, CallbackSlot.capacity, CallbackSlot.capacity_override
+).where(*_IN_RANGE)
+
+
+def _materialise(
+    session: Session,
+    queue: Queue,
+    start: datetime,
+    end: datetime,
+    *,
+    refresh: bool = False,
+    calendar: _Calendar | None = None,
+) -> None:
+    """Insert the missing slots of [start, end); with `refresh` let existing ones follow staffing.
+
+    `calendar` must cover [start, end).
+    """
+    if not _claim_range(session, queue, start, end, refresh=refresh):
+        return
+    windows = _windows(session, queue, start, end, calendar)
     if not windows:
         return
     # Plain rows, not ORM objects: this runs on every offer and booking.
-    in_range = (CallbackSlot.queue_id == queue.id, CallbackSlot.starts_at >= start, CallbackSlot.starts_at < end)
+    params = {"queue_id": queue.id, "start": start, "end": end}
     existing: dict[datetime, tuple[int, int, int | None]] = {}
     if refresh:
-        rows = session.execute(
-            select(
-                CallbackSlot.starts_at, CallbackSlot.id, CallbackSlot.capacity, CallbackSlot.capacity_override
-            ).where(*in_range)
-        )
+        rows = session.execute(_SLOT_CAPACITIES, params)
         existing = {starts_at: (slot_id, capacity, override) for starts_at, slot_id, capacity, override in rows}
     else:
-        existing = dict.fromkeys(session.scalars(select(CallbackSlot.starts_at).where(*in_range)), (0, 0, 0))
+        existing = dict.fromkeys(session.scalars(_SLOT_STARTS, params), (0, 0, 0))
+    _add_missing(session, queue, windows, existing, refresh=refresh)
+
+
+def _materialise_with_room(
+    session: Session, queue: Queue, start: datetime, end: datetime, calendar: _Calendar
+) -> list[SlotState]:
+    """Materialise [start, end) like `_materialise` and return its slots with room, by start.
+
+    When no slot is missing (nearly always) that is one read of the range instead of two.
+    """
+    if not _claim_range(session, queue, start, end, refresh=False):
+        return _slots_with_room(session, queue.id, start, end)
+    windows = _windows(session, queue, start, end, calendar)
+    if not windows:
+        return _slots_with_room(session, queue.id, start, end)
+    existing: dict[datetime, tuple[int, int, int | None]] = {}
+    with_room: list[SlotState] = []
+    placeholder = (0, 0, 0)
+    for starts_at, slot_id, ends_at, capacity, booked, closed in session.execute(
+        _SLOT_STARTS_AND_ROOM, {"queue_id": queue.id, "start": start, "end": end}
+    ):
+        existing[starts_at] = placeholder
+        if slot_id is not None:
+            with_room.append(SlotState(slot_id, starts_at, ends_at, capacity, booked, closed))
+    if _add_missing(session, queue, windows, existing, refresh=False):
+        return _slots_with_room(session, queue.id, start, end)
+    return with_room
+
+
+def _add_missing(
+    session: Session,
+    queue: Queue,
+    windows: Sequence[tuple[datetime, datetime]],
+    existing: dict[datetime, tuple[int, int, int | None]],
+    *,
+    refresh: bool,
+) -> bool:
+    """Insert the windows not in `existing`; with `refresh` let existing ones follow staffing.
+
+    Return whether any slot was written.
+    """
     todo = windows if refresh else [w for w in windows if w[0] not in existing]
     if not todo:
-        return
+        return False
     shifts = _shifts(session, queue, todo[0][0], todo[-1][1])
     handle = handle_seconds(session, queue)
     missing = []
@@ -318,27 +442,11 @@ def _materialise(session: Session, queue: Queue, start: datetime, end: datetime,
         # Two processes may materialise the same slot at once: the unique (queue, start) decides.
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         session.execute(dialect.insert(CallbackSlot).on_conflict_do_nothing(), missing)
+    return True
 
 
 def _slots_with_room(session: Session, queue_id: int, start: datetime, end: datetime) -> list[SlotState]:
-    rows = session.execute(
-        select(
-            CallbackSlot.id,
-            CallbackSlot.starts_at,
-            CallbackSlot.ends_at,
-            CallbackSlot.capacity,
-            CallbackSlot.booked,
-            CallbackSlot.closed,
-        )
-        .where(
-            CallbackSlot.queue_id == queue_id,
-            CallbackSlot.starts_at >= start,
-            CallbackSlot.starts_at < end,
-            CallbackSlot.closed.is_(False),
-            CallbackSlot.booked < CallbackSlot.capacity,
-        )
-        .order_by(CallbackSlot.starts_at)
-    )
+    rows = session.execute(_SLOTS_WITH_ROOM, {"queue_id": queue_id, "start": start, "end": end})
     return [SlotState(*row) for row in rows]
 
 
@@ -364,11 +472,18 @@ def offer_slots(
     anchor = max(start, near) if near is not None else start
     skip = list(exclude)
     offers: list[SlotOffer] = []
+    calendar = _Calendar(session, queue, start, anchor + WIDE_HORIZON)
+    # Each wider horizon reads only the days the narrower one did not: the same slots, once.
+    slots: list[SlotState] = []
+    covered = start
     for horizon in (FIRST_HORIZON, OFFER_HORIZON, WIDE_HORIZON):
         if materialise:
-            _materialise(session, queue, start, anchor + horizon)
+            slots.extend(_materialise_with_room(session, queue, covered, anchor + horizon, calendar))
+        else:
+            slots.extend(_slots_with_room(session, queue_id, covered, anchor + horizon))
+        covered = anchor + horizon
         offers = choose_offers(
-            _slots_with_room(session, queue_id, start, anchor + horizon),
+            slots,
             now=now,
             lead_minutes=queue.callback_lead_minutes,
             zone=zone,
@@ -479,12 +594,7 @@ def _move_by_us(session: Session, promise: CallbackPromise, now: datetime) -> Mo
 def open_promise_for(session: Session, number: str) -> CallbackPromise | None:
     """Return the open promise of this number (E.164), if there is one."""
     e164 = try_e164(number) or number
-    return session.scalars(
-        select(CallbackPromise).where(
-            CallbackPromise.number == e164,
-            CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES]),
-        )
-    ).first()
+    return session.scalars(_OPEN_PROMISE, {"number": e164}).first()
 
 
 def book_callback(
@@ -535,7 +645,7 @@ def book_callback(
     if session.get_bind().dialect.name == "postgresql":
         # Bookings of one number take turns (until commit), so they never wait on each other's
         # slot rows while holding their own; other numbers are not held up.
-        session.execute(text("SELECT pg_advisory_xact_lock(6, hashtext(:number))"), {"number": e164})
+        session.execute(_NUMBER_LOCK, {"number": e164})
 
     def book() -> CallbackPromise:
         existing = _lock_open_promise(session, e164)
@@ -778,12 +888,7 @@ def _take_place_and_create(
         _followups(session).unschedule.add(replaces.id)
         session.flush()  # the old promise leaves the open-number index before the new one enters it
 
-    dial_times = session.scalars(
-        select(CallbackPromise.planned_dial_at).where(
-            CallbackPromise.slot_id == slot.id,
-            CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES]),
-        )
-    )
+    dial_times = session.scalars(_OPEN_DIAL_TIMES, {"slot_id": slot.id})
     dial_at = planned_dial_time(slot.starts_at, slot.ends_at, capacity, list(dial_times))
     promise = CallbackPromise(
         **details,
@@ -811,21 +916,39 @@ class _Place:
     ends_at: datetime
 
 
+_OPEN_STATES = [s.value for s in OPEN_PROMISE_STATES]
+_OPEN_DIAL_TIMES = select(CallbackPromise.planned_dial_at).where(
+    CallbackPromise.slot_id == bindparam("slot_id"), CallbackPromise.state.in_(_OPEN_STATES)
+)
+# The conditional update that decides who gets a place, built once (it runs in every booking).
+_TAKE_PLACE = (
+    update(CallbackSlot)
+    .where(
+        CallbackSlot.id == bindparam("slot_id"),
+        CallbackSlot.queue_id == bindparam("in_queue"),  # not "queue_id": a column's name, reserved in updates
+        CallbackSlot.closed.is_(False),
+        CallbackSlot.booked < CallbackSlot.capacity,
+        CallbackSlot.starts_at > bindparam("now", type_=CallbackSlot.starts_at.type),
+    )
+    .values(booked=CallbackSlot.booked + 1)
+    .returning(CallbackSlot.id, CallbackSlot.starts_at, CallbackSlot.ends_at, CallbackSlot.capacity)
+    .execution_options(synchronize_session=False)
+)
+_LOCK_OPEN_PROMISE = (
+    select(CallbackPromise)
+    .where(CallbackPromise.number == bindparam("number"), CallbackPromise.state.in_(_OPEN_STATES))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_OPEN_PROMISE = select(CallbackPromise).where(
+    CallbackPromise.number == bindparam("number"), CallbackPromise.state.in_(_OPEN_STATES)
+)
+_NUMBER_LOCK = text("SELECT pg_advisory_xact_lock(6, hashtext(:number))")
+
+
 def _take_place(session: Session, slot_id: int, queue_id: int, now: datetime) -> tuple[_Place, int] | None:
     """Take one place in the slot if it has one: the conditional update is the whole decision."""
-    row = session.execute(
-        update(CallbackSlot)
-        .where(
-            CallbackSlot.id == slot_id,
-            CallbackSlot.queue_id == queue_id,
-            CallbackSlot.closed.is_(False),
-            CallbackSlot.booked < CallbackSlot.capacity,
-            CallbackSlot.starts_at > now,
-        )
-        .values(booked=CallbackSlot.booked + 1)
-        .returning(CallbackSlot.id, CallbackSlot.starts_at, CallbackSlot.ends_at, CallbackSlot.capacity)
-        .execution_options(synchronize_session=False)
-    ).first()
+    row = session.execute(_TAKE_PLACE, {"slot_id": slot_id, "in_queue": queue_id, "now": now}).first()
     if row is None:
         return None
     return _Place(row[0], row[1], row[2]), row[3]
@@ -843,15 +966,7 @@ def _release_place(session: Session, slot_id: int | None) -> None:
 
 
 def _lock_open_promise(session: Session, number: str) -> CallbackPromise | None:
-    return session.scalars(
-        select(CallbackPromise)
-        .where(
-            CallbackPromise.number == number,
-            CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES]),
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    return session.scalars(_LOCK_OPEN_PROMISE, {"number": number}).first()
 
 
 def _lock_promise(session: Session, promise_id: int) -> CallbackPromise:

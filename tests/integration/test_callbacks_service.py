@@ -156,6 +156,35 @@ def test_booking_again_moves_the_open_promise(db: Database, technisch: Any, cloc
     assert slot_at(db, technisch, local(23, 15)).booked == 1
 
 
+def test_offers_join_the_horizons_in_order_and_look_beyond_the_week_only_when_it_is_full(
+    db: Database, technisch: Any, make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    december = local(30, 8) + timedelta(days=7)
+    for i in range(2):  # two agents for a quarter of an hour: one place a slot
+        make_agent(f"Saturday {i}", f"+3161111300{i}", ("technisch",), shifts=[day_shift(28, 8, 9)])
+        make_agent(
+            f"December {i}", f"+3161111310{i}", ("technisch",), shifts=[(december, december + timedelta(hours=1))]
+        )
+    clock.set(local(24, 20, 10))
+    with db.session() as session:
+        offers = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/Amsterdam", count=4)
+        # Two places tonight (the first day), then Saturday (within the week); not the 7th of December.
+        tonight, saturday = [local(24, 20, 30), local(24, 20, 45)], [local(28, 8), local(28, 8, 15)]
+        assert [o.window_start for o in offers] == tonight + saturday
+        again = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/Amsterdam", count=4)
+        assert again == offers
+        # The slots of the coming eight days exist, each once: tonight's two, seven whole days, and
+        # the next day up to the same time tonight.
+        starts = list(session.scalars(select(CallbackSlot.starts_at).where(CallbackSlot.queue_id == technisch.id)))
+        assert len(set(starts)) == len(starts) == 2 + 7 * 52 + 50
+        assert max(starts) == local(24, 20, 15) + timedelta(days=8)
+    clock.set(local(29, 9))
+    with db.session() as session:
+        offers = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/Amsterdam")
+    # Nobody works in the coming week: the first places after it.
+    assert [o.window_start for o in offers][:1] == [december]
+
+
 def test_closed_slot_and_override(db: Database, technisch: Any, clock: ManualClock) -> None:
     with db.session() as session:
         ensure_slots(session, technisch.id, local(23, 9), local(23, 12), clock.now())
