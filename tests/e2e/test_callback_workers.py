@@ -130,13 +130,13 @@ class WorkerProcesses:
             first = redis.zrange(ScheduledJobRegistry(queue=queue(redis, name)).key, 0, 0, withscores=True)
             if first and first[0][1] <= now:
                 return False
-        # A job in a started registry is running, unless the worker running it is one we killed.
-        # (Worker registrations are no help here: a flushed Redis forgets them while workers go on.)
-        for name in ALL_QUEUES:
-            for job_id in StartedJobRegistry(queue=queue(redis, name)).get_job_ids():
-                job = Job.fetch(job_id, connection=redis) if redis.exists(f"rq:job:{job_id}") else None
-                if job is not None and job.worker_name not in self.killed_names:
-                    return False
+        # A job is in flight while its hash says queued or started, unless the worker running it is
+        # one we killed. The registries alone cannot tell: a worker listening on several queues pops a
+        # job before it enters the started registry, and a flushed Redis forgets worker registrations.
+        for key in redis.scan_iter(match="rq:job:*", _type="hash"):
+            status, worker_name = redis.hmget(key, "status", "worker_name")
+            if status == b"queued" or (status == b"started" and (worker_name or b"").decode() not in self.killed_names):
+                return False
         return True
 
     def _next_scheduled(self) -> datetime | None:
