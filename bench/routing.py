@@ -216,6 +216,8 @@ def main() -> None:
         full_decision()
         event.remove(db.engine, "before_cursor_execute", count)
         print(f"  {len(statements)} SQL statements per decision")
+        if os.environ.get("BENCH_SHOW_SQL"):
+            print("\n\n".join(statements))
         measure("route_contact (load + evaluate)", args.runs, full_decision)
         measure("evaluate_rules (pure)", args.runs * 5, lambda: evaluate_rules(rule_set, snapshot))
     finally:

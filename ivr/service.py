@@ -27,6 +27,7 @@ from ivr.flow import Action, CallerInput, CallFacts, Command, Event, FlowState
 from ivr.models import CallSession
 from routing import distribution
 from routing import service as routing
+from routing.config import center_config
 from routing.models import (
     Agent,
     AgentState,
@@ -723,7 +724,10 @@ def _facts_for(session: Session, runtime: Runtime, call: CallSession, now: datet
 def _facts(session: Session, runtime: Runtime, number: str | None, caller: Caller | None, now: datetime) -> CallFacts:
     incidents = routing.active_incidents_for(session, caller if caller is not None else number, now)
     promise = callbacks.open_promise_for(session, number) if number else None
-    intents = session.scalars(select(Intent).where(Intent.active.is_(True)).order_by(Intent.key, Intent.name)).all()
+    # By menu key, intents without one last, then by name.
+    intents = sorted(
+        (i for i in center_config(session).intents if i.active), key=lambda i: (i.key is None, i.key or "", i.name)
+    )
     return CallFacts(
         number=number,
         caller_name=caller.name if caller else None,

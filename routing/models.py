@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import date, datetime, time
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
 
 from terugbel.db import Base
 
@@ -284,3 +287,53 @@ class QueueEntry(Base):
         CheckConstraint(_in("state", QueueEntryState), name="state"),
         Index("ix_queue_entries_waiting", "queue_id", "state", "priority", "enqueued_at"),
     )
+
+
+# -- the configuration stamp -----------------------------------------------------------------------------------
+
+
+class ConfigurationStamp(Base):
+    """One row whose token changes with every write to the contact center's configuration.
+
+    Processes keep a copy of the configuration (routing/config.py) for as long as the token they read
+    is the one they loaded it with. A random token, not a counter: a database emptied and filled again
+    (tests, a restore) can never show an old token again, so a stale copy is never mistaken for new.
+    """
+
+    __tablename__ = "configuration_stamp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    token: Mapped[str] = mapped_column(String(32))
+
+
+# What routing/config.py keeps per process: a write to any of these sets a new stamp.
+CONFIGURATION_MODELS: tuple[type[Base], ...] = (Queue, BusinessHours, Holiday, Intent, Incident, RuleSetVersion)
+_STAMP_ID = 1
+# Where a session holds the configuration its transaction read (routing/config.py).
+SESSION_CONFIG_KEY = "routing.center_config"
+
+
+def restamp_configuration(session: Session) -> None:
+    """Set a new token, in the session's transaction: it commits or rolls back with the change."""
+    values = {"id": _STAMP_ID, "token": secrets.token_hex(16)}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ConfigurationStamp.__table__).values(values)
+    upsert = statement.on_conflict_do_update(index_elements=["id"], set_={"token": statement.excluded.token})
+    session.connection().execute(upsert)
+    session.info.pop(SESSION_CONFIG_KEY, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _restamp_on_flush(session: Session, _flush_context: Any, _instances: Any) -> None:
+    if any(isinstance(obj, CONFIGURATION_MODELS) for obj in chain(session.new, session.dirty, session.deleted)):
+        restamp_configuration(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _restamp_on_bulk_write(state: ORMExecuteState) -> None:
+    # update(Queue)…, delete(Holiday)… through the session skip the flush: catch them here.
+    if (state.is_update or state.is_delete or state.is_insert) and any(
+        mapper.class_ in CONFIGURATION_MODELS for mapper in state.all_mappers
+    ):
+        restamp_configuration(state.session)

@@ -6,7 +6,6 @@ only flushes: the transaction commits or rolls back as one, with the audit entri
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -14,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
+from routing.config import CenterConfig, IncidentConfig, IntentConfig, center_config
 from routing.decision import (
     DEFAULT_PREFERRED_WAIT_SECONDS,
     AgentFacts,
@@ -37,8 +37,6 @@ from routing.models import (
     Contact,
     ContactOutcome,
     Holiday,
-    Incident,
-    IncidentState,
     Intent,
     Queue,
     QueueEntry,
@@ -111,28 +109,8 @@ def caller_history(
 ) -> list[HistoryEntry]:
     """The caller's contacts of the last `days` days, newest first, kept callbacks included."""
     since = ensure_utc(now) - timedelta(days=days)
-    rows = session.execute(
-        select(
-            Contact.id,
-            Contact.channel,
-            Contact.started_at,
-            Contact.ended_at,
-            Contact.agent_id,
-            Contact.outcome,
-            Contact.resolved,
-            Contact.routing_explanation,
-            Contact.transcript,
-            Intent.name.label("intent_name"),
-            Intent.label_nl.label("intent_label"),
-            Agent.name.label("agent_name"),
-            Queue.name.label("queue_name"),
-        )
-        .outerjoin(Intent, Intent.id == Contact.intent_id)
-        .outerjoin(Agent, Agent.id == Contact.agent_id)
-        .outerjoin(Queue, Queue.id == Contact.queue_id)
-        .where(Contact.caller_id == caller_id, Contact.started_at >= since, Contact.started_at <= now)
-        .order_by(Contact.started_at.desc(), Contact.id.desc())
-    ).all()
+    window = {"caller_id": caller_id, "since": since, "until": now}
+    rows = session.execute(_HISTORY_CONTACTS, window).all()
     entries = [
         HistoryEntry(
             kind=row.channel,
@@ -154,27 +132,7 @@ def caller_history(
         if row.id != exclude_contact_id
     ]
     callback_contacts = [e.started_at for e in entries if e.kind == "callback"]
-    promises = session.execute(
-        select(
-            CallbackPromise.id,
-            CallbackPromise.agent_id,
-            CallbackPromise.connected_at,
-            CallbackPromise.ended_at,
-            Intent.name.label("intent_name"),
-            Intent.label_nl.label("intent_label"),
-            Agent.name.label("agent_name"),
-            Queue.name.label("queue_name"),
-        )
-        .outerjoin(Intent, Intent.id == CallbackPromise.intent_id)
-        .outerjoin(Agent, Agent.id == CallbackPromise.agent_id)
-        .outerjoin(Queue, Queue.id == CallbackPromise.queue_id)
-        .where(
-            CallbackPromise.caller_id == caller_id,
-            CallbackPromise.connected_at.is_not(None),
-            CallbackPromise.connected_at >= since,
-            CallbackPromise.connected_at <= now,
-        )
-    ).all()
+    promises = session.execute(_HISTORY_CALLBACKS, window).all()
     for promise in promises:
         connected = promise.connected_at
         if connected is None or any(abs(at - connected) <= _CALLBACK_CONTACT_SLACK for at in callback_contacts):
@@ -197,6 +155,61 @@ def caller_history(
         )
     entries.sort(key=lambda e: e.started_at, reverse=True)
     return entries
+
+
+def _with_names(*columns: Any, intent_id: Any, agent_id: Any, queue_id: Any) -> Select[Any]:
+    """`columns` with the names of the intent, agent and queue they point at (each may be missing)."""
+    return (
+        select(
+            *columns,
+            Intent.name.label("intent_name"),
+            Intent.label_nl.label("intent_label"),
+            Agent.name.label("agent_name"),
+            Queue.name.label("queue_name"),
+        )
+        .outerjoin(Intent, Intent.id == intent_id)
+        .outerjoin(Agent, Agent.id == agent_id)
+        .outerjoin(Queue, Queue.id == queue_id)
+    )
+
+
+_HISTORY_CONTACTS = (
+    _with_names(
+        Contact.id,
+        Contact.channel,
+        Contact.started_at,
+        Contact.ended_at,
+        Contact.agent_id,
+        Contact.outcome,
+        Contact.resolved,
+        Contact.routing_explanation,
+        Contact.transcript,
+        intent_id=Contact.intent_id,
+        agent_id=Contact.agent_id,
+        queue_id=Contact.queue_id,
+    )
+    .where(
+        Contact.caller_id == bindparam("caller_id"),
+        Contact.started_at >= bindparam("since"),
+        Contact.started_at <= bindparam("until"),
+    )
+    .order_by(Contact.started_at.desc(), Contact.id.desc())
+)
+# Kept callbacks: shown from the promise when the dial left no "callback" contact of its own.
+_HISTORY_CALLBACKS = _with_names(
+    CallbackPromise.id,
+    CallbackPromise.agent_id,
+    CallbackPromise.connected_at,
+    CallbackPromise.ended_at,
+    intent_id=CallbackPromise.intent_id,
+    agent_id=CallbackPromise.agent_id,
+    queue_id=CallbackPromise.queue_id,
+).where(
+    CallbackPromise.caller_id == bindparam("caller_id"),
+    CallbackPromise.connected_at.is_not(None),
+    CallbackPromise.connected_at >= bindparam("since"),
+    CallbackPromise.connected_at <= bindparam("until"),
+)
 
 
 def is_repeat_of(entry: HistoryEntry, intent_name: str | None) -> bool:
@@ -260,22 +273,11 @@ def resolved_at_first_contact(
     return True
 
 
-def active_incidents_for(session: Session, caller: Caller | str | None, now: datetime) -> list[Incident]:
+def active_incidents_for(session: Session, caller: Caller | str | None, now: datetime) -> list[IncidentConfig]:
     """Active incidents that match the caller: everyone, a number prefix, or one of their products."""
     number = caller if isinstance(caller, str) else (caller.number if caller is not None else None)
-    products = set(caller.products or []) if isinstance(caller, Caller) else set()
-    incidents = session.scalars(
-        select(Incident)
-        .where(Incident.state == IncidentState.ACTIVE.value, Incident.started_at <= now)
-        .order_by(Incident.started_at.desc(), Incident.id.desc())
-    ).all()
-    matching = []
-    for incident in incidents:
-        by_prefix = bool(number) and any(number.startswith(p) for p in incident.match_prefixes or [])
-        by_product = bool(products & set(incident.match_products or []))
-        if incident.match_all or by_prefix or by_product:
-            matching.append(incident)
-    return matching
+    products = caller.products or [] if isinstance(caller, Caller) else []
+    return [i for i in center_config(session).active_incidents(now) if i.matches(number, products)]
 
 
 # -- the live state of queues and agents ---------------------------------------------------------
@@ -349,63 +351,35 @@ def queue_statuses(session: Session, now: datetime, *, fresh: bool = False) -> l
 
 
 def center_state(session: Session, now: datetime, *, fresh: bool = False) -> CenterState:
-    """Read queues, hours, holidays, agents, shifts and waiting callers in a handful of queries."""
-    queues = session.execute(
-        select(
-            Queue.id,
-            Queue.name,
-            Queue.label,
-            Queue.skill,
-            Queue.timezone,
-            Queue.holiday_country,
-            Queue.overflow_queue_id,
-            Queue.wait_threshold_seconds,
-            Queue.default_handle_seconds,
-            select(func.max(Contact.id)).scalar_subquery().label("last_contact_id"),
-            select(func.count(QueueEntry.id))
-            .where(QueueEntry.queue_id == Queue.id, QueueEntry.state == QueueEntryState.WAITING.value)
-            .scalar_subquery()
-            .label("waiting"),
-        ).order_by(Queue.id)
-    ).all()
-    names = {q.id: q.name for q in queues}
-    working = select(Shift.id).where(Shift.agent_id == Agent.id, Shift.starts_at <= now, Shift.ends_at > now).exists()
+    """Queues with their hours and load, agents and their shifts: the kept configuration and two queries."""
+    config = center_config(session)
+    waiting: dict[int, int] = {queue_id: count for queue_id, count in session.execute(_WAITING_PER_QUEUE)}
     agents = [
         AgentRow(row.id, row.name, tuple(row.skills or ()), row.state, bool(row.on_shift))
-        for row in session.execute(
-            select(Agent.id, Agent.name, Agent.skills, Agent.state, working.label("on_shift"))
-            .where(Agent.active.is_(True))
-            .order_by(Agent.id)
-        )
+        for row in session.execute(_ACTIVE_AGENTS, {"now": now})
     ]
-    periods: dict[int, list[OpeningPeriod]] = {}
-    for row in session.execute(
-        select(BusinessHours.queue_id, BusinessHours.weekday, BusinessHours.opens, BusinessHours.closes)
-    ):
-        periods.setdefault(row.queue_id, []).append(OpeningPeriod(row.weekday, row.opens, row.closes))
-    holidays = session.execute(select(Holiday.queue_id, Holiday.day)).all()
-    handle_times = _handle_times(session, queues, now, fresh)
+    names = {q.id: q.name for q in config.queues}
+    handle_times = _handle_times(session, config, now, fresh)
     statuses = []
-    for queue in queues:
-        hours = QueueHours.of(queue.timezone, periods.get(queue.id, []), queue.holiday_country)
-        days = {day for queue_id, day in holidays if queue_id in (None, queue.id)}
+    for queue in config.queues:
         skilled = [a for a in agents if a.on_shift and queue.skill in a.skills]
         serving = sum(1 for a in skilled if a.state in SERVING_STATES)
         available = sum(1 for a in skilled if a.state == AgentState.AVAILABLE.value)
         aht = handle_times[queue.id]
+        queue_waiting = waiting.get(queue.id, 0)
         statuses.append(
             QueueStatus(
                 id=queue.id,
                 name=queue.name,
                 label=queue.label,
                 skill=queue.skill,
-                open=is_open(hours, days, now),
-                waiting=queue.waiting,
+                open=queue.is_open(now),
+                waiting=queue_waiting,
                 available_agents=available,
                 serving_agents=serving,
                 average_handle_seconds=aht,
                 wait_estimate_seconds=estimate_wait_seconds(
-                    waiting=queue.waiting,
+                    waiting=queue_waiting,
                     available_agents=available,
                     serving_agents=serving,
                     aht_seconds=aht,
@@ -418,31 +392,54 @@ def center_state(session: Session, now: datetime, *, fresh: bool = False) -> Cen
     return CenterState(queues=statuses, agents=agents)
 
 
+# Built once: SQLAlchemy then finds their compiled form in its cache instead of building them per call.
+_WAITING_PER_QUEUE = (
+    select(QueueEntry.queue_id, func.count(QueueEntry.id))
+    .where(QueueEntry.state == QueueEntryState.WAITING.value)
+    .group_by(QueueEntry.queue_id)
+)
+_ACTIVE_AGENTS = (
+    select(
+        Agent.id,
+        Agent.name,
+        Agent.skills,
+        Agent.state,
+        select(Shift.id)
+        .where(Shift.agent_id == Agent.id, Shift.starts_at <= bindparam("now"), Shift.ends_at > bindparam("now"))
+        .exists()
+        .label("on_shift"),
+    )
+    .where(Agent.active.is_(True))
+    .order_by(Agent.id)
+)
+
+
 # Handle times move slowly (a mean over the last 50 contacts), so each process measures a queue's
-# at most once a minute instead of on every decision. An entry also records the highest contact id
-# it saw: ids only grow, so a lower one means another database (a test run emptied the tables).
+# at most once a minute instead of on every decision, and again as soon as the configuration
+# changed (a new stamp: also what an emptied and refilled database shows).
 HANDLE_TIME_REFRESH = timedelta(seconds=60)
-_handle_time_cache: dict[tuple[str, int, int], tuple[datetime, int, float]] = {}
+_handle_time_cache: dict[tuple[str, str, int, int], tuple[datetime, float]] = {}
 
 
-def _handle_times(session: Session, queues: Sequence[Any], now: datetime, fresh: bool) -> dict[int, float]:
+def _handle_times(session: Session, config: CenterConfig, now: datetime, fresh: bool) -> dict[int, float]:
     database = str(session.get_bind().url)
     result: dict[int, float] = {}
-    for queue in queues:
-        key = (database, queue.id, queue.default_handle_seconds)
-        last_contact_id = queue.last_contact_id or 0
+    for queue in config.queues:
+        key = (database, config.token or "", queue.id, queue.default_handle_seconds)
         measured = _handle_time_cache.get(key)
         if (
             not fresh
+            and config.token is not None
             and measured is not None
             and timedelta(0) <= now - measured[0] < HANDLE_TIME_REFRESH
-            and last_contact_id >= measured[1]
         ):
-            result[queue.id] = measured[2]
+            result[queue.id] = measured[1]
             continue
         mean = average_handle_seconds(_recent_handle_times(session, queue.id), queue.default_handle_seconds)
-        if not fresh:
-            _handle_time_cache[key] = (now, last_contact_id, mean)
+        if not fresh and config.token is not None:
+            if len(_handle_time_cache) > 1024:
+                _handle_time_cache.clear()
+            _handle_time_cache[key] = (now, mean)
         result[queue.id] = mean
     return result
 
@@ -479,35 +476,9 @@ def live_rule_set(session: Session) -> RuleSetVersion | None:
     return session.scalar(select(RuleSetVersion).order_by(RuleSetVersion.version.desc()).limit(1))
 
 
-_parsed_cache: dict[tuple[int, int, str], RuleSet] = {}
-
-
 def live_rules(session: Session) -> RuleSet:
-    """The live rules, parsed; an empty set before the first publish.
-
-    Versions never change, so the parsed set is kept per process; the key holds the rules' stored
-    text, so a version id reused by another database (tests) can never hit a stale entry.
-    """
-    row = session.execute(
-        select(RuleSetVersion.id, RuleSetVersion.version, cast(RuleSetVersion.rules, Text))
-        .order_by(RuleSetVersion.version.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return RuleSet()
-    key = (row[0], row[1], row[2])
-    cached = _parsed_cache.get(key)
-    if cached is None:
-        try:
-            cached = parse_rule_set(json.loads(row[2]), version=row[1])
-        except (InvalidRuleSet, ValueError) as exc:
-            # Only validated sets are published; a hand-edited row must still never fail a call.
-            log.error("live rule set does not parse; routing without rules", version=row[1], error=str(exc))
-            cached = RuleSet(version=row[1])
-        if len(_parsed_cache) > 32:
-            _parsed_cache.clear()
-        _parsed_cache[key] = cached
-    return cached
+    """The live rules, parsed; an empty set before the first publish."""
+    return center_config(session).rules
 
 
 def list_versions(session: Session) -> list[RuleSetVersion]:
@@ -598,18 +569,18 @@ def _normalise(text: str) -> str:
     return " ".join(_WORD.sub(" ", stripped).split())
 
 
-def intent_from_words(session: Session, words: str, language: str | None = None) -> Intent | None:
+def intent_from_words(session: Session, words: str, language: str | None = None) -> IntentConfig | None:
     """The active intent whose phrase occurs in the caller's words (the longest phrase wins).
 
     A plain keyword match for dry runs and as a fallback; the IVR's classifier (ivr/classify.py)
     handles the caller's speech during a call.
     """
     spoken = f" {_normalise(words)} "
-    best: tuple[int, Intent] | None = None
-    for intent in session.scalars(select(Intent).where(Intent.active.is_(True)).order_by(Intent.id)):
-        phrases = list(intent.phrases_nl or []) + list(intent.phrases_en or [])
-        if language == "en":
-            phrases = list(intent.phrases_en or []) + list(intent.phrases_nl or [])
+    best: tuple[int, IntentConfig] | None = None
+    for intent in center_config(session).intents:
+        if not intent.active:
+            continue
+        phrases = intent.phrases_en + intent.phrases_nl if language == "en" else intent.phrases_nl + intent.phrases_en
         for phrase in phrases:
             normal = _normalise(phrase)
             if normal and f" {normal} " in spoken and (best is None or len(normal) > best[0]):
@@ -622,8 +593,8 @@ class SnapshotInputs:
     """What the snapshot was built from, for the dry run's answer."""
 
     caller: Caller | None
-    intent: Intent | None
-    incidents: list[Incident] = field(default_factory=list)
+    intent: IntentConfig | None
+    incidents: list[IncidentConfig] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
 
 
@@ -632,7 +603,7 @@ def load_snapshot(
     *,
     caller: Caller | None,
     number: str | None,
-    intent: Intent | None,
+    intent: IntentConfig | None,
     language: str | None,
     now: datetime,
     exclude_contact_id: int | None = None,
@@ -663,18 +634,8 @@ def load_snapshot(
     if caller is not None:
         history = caller_history(session, caller.id, now, window_days, exclude_contact_id=exclude_contact_id)
     incidents = active_incidents_for(session, caller if caller is not None else number, now)
-    has_promise = bool(number) and (
-        session.scalar(
-            select(CallbackPromise.id)
-            .where(
-                CallbackPromise.number == number,
-                CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES]),
-            )
-            .limit(1)
-        )
-        is not None
-    )
-    default_queue = _default_queue(session, intent, queues)
+    has_promise = bool(number) and session.execute(_OPEN_PROMISE_OF, {"number": number}).first() is not None
+    default_queue = _default_queue(intent, queues)
     snapshot = RoutingSnapshot(
         now=now,
         zone=zone,
@@ -697,7 +658,17 @@ def load_snapshot(
     return snapshot, SnapshotInputs(caller=caller, intent=intent, incidents=incidents, history=history)
 
 
-def _default_queue(session: Session, intent: Intent | None, queues: dict[str, QueueFacts]) -> str:
+_OPEN_PROMISE_OF = (
+    select(CallbackPromise.id)
+    .where(
+        CallbackPromise.number == bindparam("number"),
+        CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES]),
+    )
+    .limit(1)
+)
+
+
+def _default_queue(intent: IntentConfig | None, queues: dict[str, QueueFacts]) -> str:
     by_id = {q.id: q.name for q in queues.values()}
     if intent is not None and intent.queue_id in by_id:
         return by_id[intent.queue_id]
@@ -706,9 +677,9 @@ def _default_queue(session: Session, intent: Intent | None, queues: dict[str, Qu
     return by_id[min(by_id)] if by_id else ""
 
 
-def _intent(session: Session, intent_name: str | None, words: str | None, language: str | None) -> Intent | None:
+def _intent(session: Session, intent_name: str | None, words: str | None, language: str | None) -> IntentConfig | None:
     if intent_name:
-        intent = session.scalar(select(Intent).where(Intent.name == intent_name))
+        intent = center_config(session).intent_named(intent_name)
         if intent is None:
             raise UnknownIntent(f"unknown intent '{intent_name}'")
         return intent

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-22 14:40:53.974442
+Create Date: 2026-11-22 15:59:19.581355
 """
 
 from collections.abc import Sequence
@@ -60,6 +60,12 @@ def upgrade() -> None:
         sa.CheckConstraint("language IS NULL OR language IN ('nl', 'en')", name=op.f("ck_callers_language")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_callers")),
         sa.UniqueConstraint("number", name=op.f("uq_callers_number")),
+    )
+    op.create_table(
+        "configuration_stamp",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_configuration_stamp")),
     )
     op.create_table(
         "incidents",
@@ -561,6 +567,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_incidents_state"))
 
     op.drop_table("incidents")
+    op.drop_table("configuration_stamp")
     op.drop_table("callers")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
