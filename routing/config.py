@@ -31,6 +31,7 @@ from routing.models import (
     RuleSetVersion,
 )
 from routing.rules import InvalidRuleSet, RuleSet, parse_rule_set
+from terugbel.db import plain_rows
 from terugbel.logs import get_logger
 
 log = get_logger(__name__)
@@ -122,7 +123,7 @@ def center_config(session: Session) -> CenterConfig:
 
 
 def _current_config(session: Session) -> CenterConfig:
-    token = session.execute(_TOKEN).scalar()
+    token = plain_rows(session, _TOKEN).scalar()
     if token is None:
         return load_center_config(session, None)
     key = (str(session.get_bind().url), token)

@@ -6,12 +6,12 @@ commit or roll back themselves. Models live in each package's `models.py`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, Executable, MetaData, Result, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -120,3 +120,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def plain_rows(session: Session, statement: Executable, params: Mapping[str, Any] | None = None) -> Result[Any]:
+    """Run a select of columns (never entities) on the session's connection, in its transaction.
+
+    The ORM's row processing costs about a millisecond on a hundred rows; hot reads that name
+    columns skip it. Pending changes are flushed first, as the ORM's autoflush would.
+    """
+    session.flush()
+    return session.connection().execute(statement, params or {})
