@@ -27,19 +27,19 @@ from terugbel.runtime import Runtime
 
 log = get_logger(__name__)
 
-LATENCY_KEY = "terugbel:metrics:webhook_latency"
+# Per-bucket counts (not cumulative: three commands per webhook instead of eleven), summed on render.
+LATENCY_KEY = "terugbel:metrics:webhook_latency:buckets"
 LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 DIAL_DELAY_BUCKETS = (0, 60, 300, 600, 900, 1800, 3600)  # seconds after the window opened
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def record_webhook_latency(connection: redis.Redis, endpoint: str, seconds: float) -> None:
-    """Add one webhook answer to the shared histogram (cumulative buckets, as Prometheus reads them)."""
+    """Add one webhook answer to the shared histogram: its bucket, the count and the sum."""
+    bucket = next((bound for bound in LATENCY_BUCKETS if seconds <= bound), "+Inf")
     pipe = connection.pipeline(transaction=False)
-    for bound in LATENCY_BUCKETS:
-        if seconds <= bound:
-            pipe.hincrby(LATENCY_KEY, f"{endpoint}|{bound}", 1)
-    pipe.hincrby(LATENCY_KEY, f"{endpoint}|+Inf", 1)
+    pipe.hincrby(LATENCY_KEY, f"{endpoint}|{bucket}", 1)
+    pipe.hincrby(LATENCY_KEY, f"{endpoint}|count", 1)
     pipe.hincrbyfloat(LATENCY_KEY, f"{endpoint}|sum", seconds)
     pipe.execute()
 
@@ -118,10 +118,11 @@ def _latency_lines(connection: redis.Redis) -> list[str]:
         return lines
     endpoints = sorted({field.split("|", 1)[0] for field in raw})
     for endpoint in endpoints:
+        cumulative = 0
         for bound in LATENCY_BUCKETS:
-            count = raw.get(f"{endpoint}|{bound}", "0")
-            lines.append(f'{name}_bucket{{endpoint="{endpoint}",le="{_number(bound)}"}} {count}')
-        total = raw.get(f"{endpoint}|+Inf", "0")
+            cumulative += int(raw.get(f"{endpoint}|{bound}", "0"))
+            lines.append(f'{name}_bucket{{endpoint="{endpoint}",le="{_number(bound)}"}} {cumulative}')
+        total = raw.get(f"{endpoint}|count", "0")
         lines.append(f'{name}_bucket{{endpoint="{endpoint}",le="+Inf"}} {total}')
         lines.append(f'{name}_sum{{endpoint="{endpoint}"}} {float(raw.get(f"{endpoint}|sum", "0")):.4f}')
         lines.append(f'{name}_count{{endpoint="{endpoint}"}} {total}')

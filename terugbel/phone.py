@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
@@ -55,6 +57,9 @@ WITHHELD_CALLER_IDS = {
 }
 
 
+# One webhook asks for the same number's E.164 and region several times (caller lookup, open
+# promise, time zone, routing region); parsing costs a tenth of a millisecond each time.
+@lru_cache(maxsize=4096)
 def try_e164(raw: str | None, region: str = "NL") -> str | None:
     """E.164 for a number from the network, or None for withheld or unparseable callers.
 
@@ -72,6 +77,7 @@ def try_e164(raw: str | None, region: str = "NL") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)
 def region_of(e164: str) -> str | None:
     """The ISO region a stored E.164 number belongs to (NL, BE, GB…), or None."""
     try:

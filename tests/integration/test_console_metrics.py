@@ -123,3 +123,19 @@ def test_a_dead_redis_never_costs_a_webhook_more_than_once(runtime: Any) -> None
         assert prometheus._paused_until > time.monotonic()  # the next webhooks skip the histogram
     finally:
         prometheus._paused_until = 0.0
+
+
+def test_webhook_latency_buckets_are_cumulative_as_prometheus_reads_them(redis_conn: Any) -> None:
+    from console.prometheus import _latency_lines, record_webhook_latency
+
+    for seconds in (0.01, 0.03, 0.3, 20.0):
+        record_webhook_latency(redis_conn, "webhooks.incoming_call", seconds)
+    lines = _latency_lines(redis_conn)
+    name = 'terugbel_webhook_request_duration_seconds_bucket{endpoint="webhooks.incoming_call"'
+    buckets = {line.split('le="')[1].split('"')[0]: line.rsplit(" ", 1)[1] for line in lines if line.startswith(name)}
+    assert buckets == {
+        "0.025": "1", "0.05": "2", "0.1": "2", "0.25": "2", "0.5": "3",
+        "1": "3", "2.5": "3", "5": "3", "10": "3", "+Inf": "4",
+    }  # fmt: skip
+    assert 'terugbel_webhook_request_duration_seconds_count{endpoint="webhooks.incoming_call"} 4' in lines
+    assert 'terugbel_webhook_request_duration_seconds_sum{endpoint="webhooks.incoming_call"} 20.3400' in lines
