@@ -16,18 +16,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import phonenumbers.timezone
-from sqlalchemy import select
+from sqlalchemy import String, and_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callbacks import service as callbacks
+from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
 from callbacks.outbox import dispatch_pending, queue_sms
 from ivr import flow
 from ivr.flow import Action, CallerInput, CallFacts, Command, Event, FlowState
 from ivr.models import CallSession
 from routing import distribution
 from routing import service as routing
-from routing.config import center_config
+from routing.config import STAMP_TOKEN, center_config, center_config_at
 from routing.models import (
     Agent,
     AgentState,
@@ -89,8 +90,7 @@ def answer_call(runtime: Runtime, *, call_sid: str, from_: str | None, now: date
         # change nothing twice. Found by the unique CallSid, so the common case costs no extra query.
         with runtime.db.session() as session:
             existing = _require_session(session, call_sid)
-            caller = session.get(Caller, existing.caller_id) if existing.caller_id is not None else None
-            facts = _facts(session, runtime, existing.number, caller, now)
+            _, facts = _caller_and_facts(session, runtime, existing.number, now)
             _, out = flow.start(facts, existing.language, now)
             if isinstance(out, Command):
                 raise RuntimeError("the first step of a call is never a command") from None
@@ -99,39 +99,47 @@ def answer_call(runtime: Runtime, *, call_sid: str, from_: str | None, now: date
 
 def _open_call(runtime: Runtime, call_sid: str, number: str | None, now: datetime) -> Action:
     with callbacks.callback_session(runtime) as session:
-        caller = routing.find_caller(session, number, runtime.settings.default_region) if number else None
-        facts = _facts(session, runtime, number, caller, now)
+        caller, facts = _caller_and_facts(session, runtime, number, now)
         language = flow.language_for(caller.language if caller else None, _region(number))
         # The first step needs nothing from the database beyond the facts: decide it before inserting,
         # so the contact and the session are written once, already in their first state.
         state, out = flow.start(facts, language, now)
-        contact = Contact(
-            caller_id=caller.id if caller else None,
-            channel=ContactChannel.CALL.value,
-            call_sid=call_sid,
-            started_at=now,
-            path=list(state.path),
-            questions_asked=state.questions,
-            outcome=ContactOutcome.IN_PROGRESS.value,
-        )
-        session.add(contact)
-        session.flush()
-        call = CallSession(
-            call_sid=call_sid,
-            caller_id=caller.id if caller else None,
-            contact_id=contact.id,
-            number=number,
-            language=state.language,
-            step=state.step,
-            data={"flow": state.to_data()},
-            answered_at=now,
-            updated_at=now,
-        )
-        session.add(call)
         if isinstance(out, Command):
-            session.flush()
-            return _finish(session, runtime, call, state, out, facts, now)
+            raise RuntimeError("the first step of a call is never a command")
+        # Two plain inserts: every incoming call takes this path, and the ORM's unit of work
+        # would cost more than the rest of the request.
+        connection = session.connection()
+        contact_id = connection.execute(
+            _INSERT_CONTACT,
+            {
+                "caller_id": caller.id if caller else None,
+                "channel": ContactChannel.CALL.value,
+                "call_sid": call_sid,
+                "started_at": now,
+                "path": list(state.path),
+                "questions_asked": state.questions,
+                "outcome": ContactOutcome.IN_PROGRESS.value,
+            },
+        ).scalar_one()
+        connection.execute(
+            _INSERT_CALL_SESSION,
+            {
+                "call_sid": call_sid,
+                "caller_id": caller.id if caller else None,
+                "contact_id": contact_id,
+                "number": number,
+                "language": state.language,
+                "step": state.step,
+                "data": {"flow": state.to_data()},
+                "answered_at": now,
+                "updated_at": now,
+            },
+        )
         return out
+
+
+_INSERT_CONTACT = insert(Contact).returning(Contact.id)
+_INSERT_CALL_SESSION = insert(CallSession)
 
 
 def take_input(runtime: Runtime, *, call_sid: str, event: CallerInput, now: datetime) -> Action:
@@ -717,13 +725,47 @@ def _require_session(session: Session, call_sid: str) -> CallSession:
 
 
 def _facts_for(session: Session, runtime: Runtime, call: CallSession, now: datetime) -> CallFacts:
-    caller = session.get(Caller, call.caller_id) if call.caller_id is not None else None
-    return _facts(session, runtime, call.number, caller, now)
+    return _caller_and_facts(session, runtime, call.number, now)[1]
 
 
-def _facts(session: Session, runtime: Runtime, number: str | None, caller: Caller | None, now: datetime) -> CallFacts:
+# The caller, their open promise and the configuration's stamp in one round trip: every voice webhook
+# needs all three. A one-row derived table holds the number, so an unknown caller still gets a row.
+_DIALLED = select(bindparam("number", type_=String(20)).label("number")).subquery("dialled")
+_CALLER_PROMISE_STAMP = (
+    select(Caller, CallbackPromise, STAMP_TOKEN.label("stamp"))
+    .select_from(_DIALLED)
+    .outerjoin(Caller, Caller.number == _DIALLED.c.number)
+    .outerjoin(
+        CallbackPromise,
+        and_(
+            CallbackPromise.number == _DIALLED.c.number,
+            CallbackPromise.state.in_([state.value for state in OPEN_PROMISE_STATES]),
+        ),
+    )
+)
+
+
+def _caller_and_facts(
+    session: Session, runtime: Runtime, number: str | None, now: datetime
+) -> tuple[Caller | None, CallFacts]:
+    """The known caller with this number (E.164, None when withheld) and what the menu knows of them."""
+    if number is None:
+        return None, _facts(session, runtime, None, None, None, now)
+    row = session.execute(_CALLER_PROMISE_STAMP, {"number": number}).first()
+    caller, promise, stamp = row if row is not None else (None, None, None)
+    center_config_at(session, stamp)  # held by the session for the incidents and intents below
+    return caller, _facts(session, runtime, number, caller, promise, now)
+
+
+def _facts(
+    session: Session,
+    runtime: Runtime,
+    number: str | None,
+    caller: Caller | None,
+    promise: CallbackPromise | None,
+    now: datetime,
+) -> CallFacts:
     incidents = routing.active_incidents_for(session, caller if caller is not None else number, now)
-    promise = callbacks.open_promise_for(session, number) if number else None
     # By menu key, intents without one last, then by name.
     intents = sorted(
         (i for i in center_config(session).intents if i.active), key=lambda i: (i.key is None, i.key or "", i.name)

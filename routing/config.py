@@ -106,6 +106,8 @@ class CenterConfig:
 _kept: dict[tuple[str, str], CenterConfig] = {}
 _kept_lock = threading.Lock()
 _TOKEN = select(ConfigurationStamp.token).where(ConfigurationStamp.id == 1)
+# For a hot query to read the stamp along with its own rows, then hand it to center_config_at.
+STAMP_TOKEN = _TOKEN.scalar_subquery()
 
 
 def center_config(session: Session) -> CenterConfig:
@@ -113,17 +115,28 @@ def center_config(session: Session) -> CenterConfig:
 
     Read once per transaction (the session holds it until it changes the configuration itself).
     """
-    transaction = session.get_transaction()
-    held = session.info.get(SESSION_CONFIG_KEY)
-    if held is not None and held[0] is transaction:
-        return held[1]
-    config = _current_config(session)
-    session.info[SESSION_CONFIG_KEY] = (transaction, config)
+    held = _held(session)
+    if held is not None:
+        return held
+    return center_config_at(session, plain_rows(session, _TOKEN).scalar())
+
+
+def center_config_at(session: Session, token: str | None) -> CenterConfig:
+    """center_config for a stamp token this transaction already read (with STAMP_TOKEN)."""
+    held = _held(session)
+    if held is not None:
+        return held
+    config = _config_for(session, token)
+    session.info[SESSION_CONFIG_KEY] = (session.get_transaction(), config)
     return config
 
 
-def _current_config(session: Session) -> CenterConfig:
-    token = plain_rows(session, _TOKEN).scalar()
+def _held(session: Session) -> CenterConfig | None:
+    held = session.info.get(SESSION_CONFIG_KEY)
+    return held[1] if held is not None and held[0] is session.get_transaction() else None
+
+
+def _config_for(session: Session, token: str | None) -> CenterConfig:
     if token is None:
         return load_center_config(session, None)
     key = (str(session.get_bind().url), token)
