@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
@@ -94,6 +95,14 @@ class CenterConfig:
     intents: tuple[IntentConfig, ...]  # by id, inactive ones included
     incidents: tuple[IncidentConfig, ...]  # active ones, newest first
     rules: RuleSet
+
+    @cached_property
+    def intents_by_id(self) -> dict[int, IntentConfig]:
+        return {i.id: i for i in self.intents}
+
+    @cached_property
+    def queue_names(self) -> dict[int, str]:
+        return {q.id: q.name for q in self.queues}
 
     def intent_named(self, name: str) -> IntentConfig | None:
         return next((i for i in self.intents if i.name == name), None)

@@ -110,48 +110,57 @@ def caller_history(
     days: int = REPEAT_WINDOW_DAYS,
     *,
     exclude_contact_id: int | None = None,
+    detailed: bool = True,
 ) -> list[HistoryEntry]:
-    """The caller's contacts of the last `days` days, newest first, kept callbacks included."""
+    """The caller's contacts of the last `days` days, newest first, kept callbacks included.
+
+    Without `detailed`, the entries carry no agent names, routing explanations or transcripts:
+    what routing reads on every decision, from narrower rows.
+    """
     since = ensure_utc(now) - timedelta(days=days)
     window = {"caller_id": caller_id, "since": since, "until": now}
-    rows = plain_rows(session, _HISTORY_CONTACTS, window).all()
-    entries = [
-        HistoryEntry(
-            kind=row.channel,
-            started_at=row.started_at,
-            contact_id=row.id,
-            promise_id=None,
-            intent=row.intent_name,
-            intent_label=row.intent_label,
-            agent_id=row.agent_id,
-            agent_name=row.agent_name,
-            queue=row.queue_name,
-            outcome=row.outcome,
-            resolved=row.resolved,
-            ended_at=row.ended_at,
-            routing_explanation=row.routing_explanation,
-            transcript=row.transcript,
-        )
-        for row in rows
-        if row.id != exclude_contact_id
-    ]
-    callback_contacts = [e.started_at for e in entries if e.kind == "callback"]
-    promises = plain_rows(session, _HISTORY_CALLBACKS, window).all()
-    for promise in promises:
-        connected = promise.connected_at
-        if connected is None or any(abs(at - connected) <= _CALLBACK_CONTACT_SLACK for at in callback_contacts):
+    config = center_config(session)
+    intents, queues = config.intents_by_id, config.queue_names
+    entries = []
+    for row in plain_rows(session, _HISTORY_CONTACTS[detailed], window):
+        if row.id == exclude_contact_id:
             continue
+        intent = intents.get(row.intent_id)
+        entries.append(
+            HistoryEntry(
+                kind=row.channel,
+                started_at=row.started_at,
+                contact_id=row.id,
+                promise_id=None,
+                intent=intent.name if intent else None,
+                intent_label=intent.label_nl if intent else None,
+                agent_id=row.agent_id,
+                agent_name=row.agent_name if detailed else None,
+                queue=queues.get(row.queue_id),
+                outcome=row.outcome,
+                resolved=row.resolved,
+                ended_at=row.ended_at,
+                routing_explanation=row.routing_explanation if detailed else None,
+                transcript=row.transcript if detailed else None,
+            )
+        )
+    callback_contacts = [e.started_at for e in entries if e.kind == "callback"]
+    for promise in plain_rows(session, _HISTORY_CALLBACKS[detailed], window):
+        connected = promise.connected_at
+        if any(abs(at - connected) <= _CALLBACK_CONTACT_SLACK for at in callback_contacts):
+            continue
+        intent = intents.get(promise.intent_id)
         entries.append(
             HistoryEntry(
                 kind="callback",
                 started_at=connected,
                 contact_id=None,
                 promise_id=promise.id,
-                intent=promise.intent_name,
-                intent_label=promise.intent_label,
+                intent=intent.name if intent else None,
+                intent_label=intent.label_nl if intent else None,
                 agent_id=promise.agent_id,
-                agent_name=promise.agent_name,
-                queue=promise.queue_name,
+                agent_name=promise.agent_name if detailed else None,
+                queue=queues.get(promise.queue_id),
                 outcome=ContactOutcome.AGENT.value,
                 resolved=None,
                 ended_at=promise.ended_at,
@@ -161,58 +170,59 @@ def caller_history(
     return entries
 
 
-def _with_names(*columns: Any, intent_id: Any, agent_id: Any, queue_id: Any) -> Select[Any]:
-    """`columns` with the names of the intent, agent and queue they point at (each may be missing)."""
-    return (
-        select(
-            *columns,
-            Intent.name.label("intent_name"),
-            Intent.label_nl.label("intent_label"),
-            Agent.name.label("agent_name"),
-            Queue.name.label("queue_name"),
-        )
-        .outerjoin(Intent, Intent.id == intent_id)
-        .outerjoin(Agent, Agent.id == agent_id)
-        .outerjoin(Queue, Queue.id == queue_id)
+def _history_statements(
+    *columns: Any,
+    detail_columns: Sequence[Any] = (),
+    agent_id: Any,
+    where: Sequence[Any],
+    order_by: Sequence[Any] = (),
+) -> dict[bool, Select[Any]]:
+    """The plain and the detailed select of one history source (by `detailed`), built once.
+
+    Intent and queue names come from the kept configuration, not from joins; only the detailed
+    one joins the agent's name.
+    """
+    plain = select(*columns).where(*where).order_by(*order_by)
+    detailed = plain.add_columns(*detail_columns, Agent.name.label("agent_name")).outerjoin(
+        Agent, Agent.id == agent_id
     )
+    return {False: plain, True: detailed}
 
 
-_HISTORY_CONTACTS = (
-    _with_names(
-        Contact.id,
-        Contact.channel,
-        Contact.started_at,
-        Contact.ended_at,
-        Contact.agent_id,
-        Contact.outcome,
-        Contact.resolved,
-        Contact.routing_explanation,
-        Contact.transcript,
-        intent_id=Contact.intent_id,
-        agent_id=Contact.agent_id,
-        queue_id=Contact.queue_id,
-    )
-    .where(
+_HISTORY_CONTACTS = _history_statements(
+    Contact.id,
+    Contact.channel,
+    Contact.started_at,
+    Contact.ended_at,
+    Contact.agent_id,
+    Contact.outcome,
+    Contact.resolved,
+    Contact.intent_id,
+    Contact.queue_id,
+    detail_columns=(Contact.routing_explanation, Contact.transcript),
+    agent_id=Contact.agent_id,
+    where=(
         Contact.caller_id == bindparam("caller_id"),
         Contact.started_at >= bindparam("since"),
         Contact.started_at <= bindparam("until"),
-    )
-    .order_by(Contact.started_at.desc(), Contact.id.desc())
+    ),
+    order_by=(Contact.started_at.desc(), Contact.id.desc()),
 )
 # Kept callbacks: shown from the promise when the dial left no "callback" contact of its own.
-_HISTORY_CALLBACKS = _with_names(
+_HISTORY_CALLBACKS = _history_statements(
     CallbackPromise.id,
     CallbackPromise.agent_id,
     CallbackPromise.connected_at,
     CallbackPromise.ended_at,
-    intent_id=CallbackPromise.intent_id,
+    CallbackPromise.intent_id,
+    CallbackPromise.queue_id,
     agent_id=CallbackPromise.agent_id,
-    queue_id=CallbackPromise.queue_id,
-).where(
-    CallbackPromise.caller_id == bindparam("caller_id"),
-    CallbackPromise.connected_at.is_not(None),
-    CallbackPromise.connected_at >= bindparam("since"),
-    CallbackPromise.connected_at <= bindparam("until"),
+    where=(
+        CallbackPromise.caller_id == bindparam("caller_id"),
+        CallbackPromise.connected_at.is_not(None),
+        CallbackPromise.connected_at >= bindparam("since"),
+        CallbackPromise.connected_at <= bindparam("until"),
+    ),
 )
 
 
@@ -636,7 +646,9 @@ def load_snapshot(
     intent_name = intent.name if intent is not None else None
     history: list[HistoryEntry] = []
     if caller is not None:
-        history = caller_history(session, caller.id, now, window_days, exclude_contact_id=exclude_contact_id)
+        history = caller_history(
+            session, caller.id, now, window_days, exclude_contact_id=exclude_contact_id, detailed=False
+        )
     incidents = active_incidents_for(session, caller if caller is not None else number, now)
     has_promise = bool(number) and plain_rows(session, _OPEN_PROMISE_OF, {"number": number}).first() is not None
     default_queue = _default_queue(intent, queues)
