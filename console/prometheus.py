@@ -2,12 +2,16 @@
 
 Rendered by hand (the text format is a few lines per metric) rather than with prometheus_client,
 whose process-local registry would need multiprocess mode under gunicorn. Webhook latency is
-counted in Redis, so every web process adds to the same histogram.
+tallied in each web process and added to one histogram in Redis by a background thread, so every
+web process adds to the same histogram and no caller ever waits for a metric.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -36,12 +40,83 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 def record_webhook_latency(connection: redis.Redis, endpoint: str, seconds: float) -> None:
     """Add one webhook answer to the shared histogram: its bucket, the count and the sum."""
-    bucket = next((bound for bound in LATENCY_BUCKETS if seconds <= bound), "+Inf")
-    pipe = connection.pipeline(transaction=False)
-    pipe.hincrby(LATENCY_KEY, f"{endpoint}|{bucket}", 1)
-    pipe.hincrby(LATENCY_KEY, f"{endpoint}|count", 1)
-    pipe.hincrbyfloat(LATENCY_KEY, f"{endpoint}|sum", seconds)
-    pipe.execute()
+    tally = LatencyTally()
+    tally.add(endpoint, seconds)
+    tally.write(connection)
+
+
+class LatencyTally:
+    """Webhook answers not yet added to the shared histogram."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.sums: Counter[str] = Counter()
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def add(self, endpoint: str, seconds: float) -> None:
+        bucket = next((bound for bound in LATENCY_BUCKETS if seconds <= bound), "+Inf")
+        self.counts[f"{endpoint}|{bucket}"] += 1
+        self.counts[f"{endpoint}|count"] += 1
+        self.sums[f"{endpoint}|sum"] += seconds
+
+    def merge(self, other: LatencyTally) -> None:
+        self.counts.update(other.counts)
+        self.sums.update(other.sums)
+
+    def write(self, connection: redis.Redis) -> None:
+        pipe = connection.pipeline(transaction=False)
+        for field, count in self.counts.items():
+            pipe.hincrby(LATENCY_KEY, field, count)
+        for field, total in self.sums.items():
+            pipe.hincrbyfloat(LATENCY_KEY, field, total)
+        pipe.execute()
+
+
+class LatencyRecorder:
+    """Tallies webhook answer times in this process; a daemon thread adds them to Redis each second.
+
+    A webhook only touches a dictionary. While Redis is down the tallies wait (they are counts, a
+    few fields per endpoint) and go out with the next write that succeeds.
+    """
+
+    def __init__(self, connection: redis.Redis, interval_seconds: float = 1.0) -> None:
+        self._connection = connection
+        self._interval = interval_seconds
+        self._lock = threading.Lock()
+        self._pending = LatencyTally()
+        self._writer_pid: int | None = None
+
+    def record(self, endpoint: str, seconds: float) -> None:
+        with self._lock:
+            self._pending.add(endpoint, seconds)
+            if self._writer_pid != os.getpid():  # first record in this process (gunicorn forks workers)
+                self._writer_pid = os.getpid()
+                threading.Thread(target=self._write_forever, name="webhook-latency", daemon=True).start()
+
+    def flush(self) -> bool:
+        """Add what is pending to Redis now; False (keeping it for later) if Redis fails."""
+        with self._lock:
+            pending, self._pending = self._pending, LatencyTally()
+        if not pending:
+            return True
+        try:
+            pending.write(self._connection)
+        except (redis.RedisError, OSError) as exc:
+            with self._lock:
+                self._pending.merge(pending)
+            log.warning("webhook latency not recorded yet", error=type(exc).__name__)
+            return False
+        return True
+
+    def _write_forever(self) -> None:
+        while True:
+            time.sleep(self._interval)
+            try:
+                self.flush()
+            except Exception:  # a metric must never end the thread that keeps the others flowing
+                log.exception("webhook latency writer failed; trying again")
 
 
 def render_metrics(session: Session, connection: redis.Redis, now: datetime) -> str:
@@ -145,6 +220,7 @@ def metrics_endpoint() -> Response:
             return Response("the token is unknown or revoked\n", status=401, headers={"WWW-Authenticate": "Bearer"})
         if not identity.role.includes(Role.SUPERVISOR):
             return Response("this needs the supervisor role\n", status=403)
+        current_app.extensions[_RECORDER].flush()  # this process's latest answers count too
         body = render_metrics(session, runtime.redis, runtime.clock.now())
     return Response(body, content_type=CONTENT_TYPE)
 
@@ -154,27 +230,21 @@ def _start_webhook_timer() -> None:
         g.webhook_started = time.perf_counter()
 
 
-# After Redis failed, leave the histogram alone for a while: a caller must never wait for a metric
-# (a dead Redis would otherwise cost every webhook a connection timeout).
-REDIS_PAUSE_SECONDS = 30.0
-_paused_until = 0.0
-
-
 def _stop_webhook_timer(response: Response) -> Response:
-    global _paused_until
     started = g.pop("webhook_started", None)
-    if started is not None and time.monotonic() >= _paused_until:
-        runtime: Runtime = current_app.extensions["terugbel"]
-        try:
-            record_webhook_latency(runtime.redis, request.endpoint or "unknown", time.perf_counter() - started)
-        except (redis.RedisError, OSError) as exc:
-            _paused_until = time.monotonic() + REDIS_PAUSE_SECONDS
-            log.warning("webhook latency not recorded", error=type(exc).__name__)
+    if started is not None:
+        recorder: LatencyRecorder = current_app.extensions[_RECORDER]
+        recorder.record(request.endpoint or "unknown", time.perf_counter() - started)
     return response
+
+
+_RECORDER = "terugbel.latency_recorder"
 
 
 def install(app: Flask) -> None:
     """Add /metrics and the webhook timer to the app."""
+    runtime: Runtime = app.extensions["terugbel"]
+    app.extensions[_RECORDER] = LatencyRecorder(runtime.redis)
     app.add_url_rule("/metrics", endpoint="prometheus_metrics", view_func=metrics_endpoint)
     app.before_request(_start_webhook_timer)
     app.after_request(_stop_webhook_timer)

@@ -106,23 +106,20 @@ def _webhook_count(text: str) -> int:
     return next((int(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix)), 0)
 
 
-def test_a_dead_redis_never_costs_a_webhook_more_than_once(runtime: Any) -> None:
-    import time
-
+def test_a_dead_redis_costs_no_webhook_and_loses_no_tally(runtime: Any, redis_conn: Any) -> None:
     import redis
 
-    from console import prometheus
-    from terugbel.app import create_app
-    from terugbel.runtime import Runtime
+    from console.prometheus import LATENCY_KEY, LatencyRecorder
 
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    broken = Runtime(settings=runtime.settings, db=runtime.db, redis=dead, clock=runtime.clock)
-    client = create_app(runtime=broken).test_client()
-    try:
-        assert client.post("/twilio/voice", data={"CallSid": "CA1"}).status_code == 403  # answered as always
-        assert prometheus._paused_until > time.monotonic()  # the next webhooks skip the histogram
-    finally:
-        prometheus._paused_until = 0.0
+    recorder = LatencyRecorder(dead, interval_seconds=3600)  # flushed by hand below
+    recorder.record("webhooks.incoming_call", 0.01)  # only a dictionary: no Redis on the caller's time
+    assert recorder.flush() is False  # Redis is down: the tally waits
+    recorder.record("webhooks.incoming_call", 0.02)
+    recorder._connection = redis_conn  # Redis is back
+    assert recorder.flush() is True
+    assert redis_conn.hget(LATENCY_KEY, "webhooks.incoming_call|count") == b"2"
+    assert redis_conn.hget(LATENCY_KEY, "webhooks.incoming_call|0.025") == b"2"
 
 
 def test_webhook_latency_buckets_are_cumulative_as_prometheus_reads_them(redis_conn: Any) -> None:
