@@ -122,7 +122,7 @@ def caller_history(
     config = center_config(session)
     intents, queues = config.intents_by_id, config.queue_names
     entries = []
-    for row in plain_rows(session, _HISTORY_CONTACTS[detailed], window):
+    for row in plain_rows(session, _HISTORY_CONTACTS[detailed], window).all():
         if row.id == exclude_contact_id:
             continue
         intent = intents.get(row.intent_id)
@@ -145,7 +145,7 @@ def caller_history(
             )
         )
     callback_contacts = [e.started_at for e in entries if e.kind == "callback"]
-    for promise in plain_rows(session, _HISTORY_CALLBACKS[detailed], window):
+    for promise in plain_rows(session, _HISTORY_CALLBACKS[detailed], window).all():
         connected = promise.connected_at
         if any(abs(at - connected) <= _CALLBACK_CONTACT_SLACK for at in callback_contacts):
             continue
@@ -183,9 +183,7 @@ def _history_statements(
     one joins the agent's name.
     """
     plain = select(*columns).where(*where).order_by(*order_by)
-    detailed = plain.add_columns(*detail_columns, Agent.name.label("agent_name")).outerjoin(
-        Agent, Agent.id == agent_id
-    )
+    detailed = plain.add_columns(*detail_columns, Agent.name.label("agent_name")).outerjoin(Agent, Agent.id == agent_id)
     return {False: plain, True: detailed}
 
 
@@ -367,10 +365,10 @@ def queue_statuses(session: Session, now: datetime, *, fresh: bool = False) -> l
 def center_state(session: Session, now: datetime, *, fresh: bool = False) -> CenterState:
     """Queues with their hours and load, agents and their shifts: the kept configuration and two queries."""
     config = center_config(session)
-    waiting: dict[int, int] = {queue_id: count for queue_id, count in plain_rows(session, _WAITING_PER_QUEUE)}
+    waiting: dict[int, int] = {queue_id: count for queue_id, count in plain_rows(session, _WAITING_PER_QUEUE).all()}
     agents = [
         AgentRow(row.id, row.name, tuple(row.skills or ()), row.state, bool(row.on_shift))
-        for row in plain_rows(session, _ACTIVE_AGENTS, {"now": now})
+        for row in plain_rows(session, _ACTIVE_AGENTS, {"now": now}).all()
     ]
     names = {q.id: q.name for q in config.queues}
     handle_times = _handle_times(session, config, now, fresh)
