@@ -315,8 +315,8 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,2,4,8,16,32", help="comma-separated levels")
     parser.add_argument("--seconds", type=float, default=10.0, help="per level and endpoint")
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second of the paced run")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
     args = parser.parse_args()
 
     server_url = os.environ.get("DATABASE_URL")
