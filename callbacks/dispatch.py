@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from callbacks.attempts import DEFAULT_POLICY, DialPolicy
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, PromiseState
+from callbacks.outbox import redispatch_pending
 from terugbel.clock import ensure_utc
 from terugbel.logs import get_logger
 from terugbel.redis_conn import ALL_QUEUES, DIAL_QUEUE, queue
@@ -159,6 +160,7 @@ class ReconcileReport:
     scheduled: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     recovered: list[int] = field(default_factory=list)  # attempt ids settled after a crash or a lost callback
+    sms: list[int] = field(default_factory=list)  # pending messages handed to the SMS queue again
 
 
 def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> ReconcileReport:
@@ -199,12 +201,14 @@ def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> Reconcil
         if stale and _delete_unless_running(runtime.redis, job_id):
             report.removed.append(job_id)
     report.recovered = recover_stale_attempts(runtime, policy)
-    if report.scheduled or report.removed or report.recovered:
+    report.sms = redispatch_pending(runtime)
+    if report.scheduled or report.removed or report.recovered or report.sms:
         log.info(
             "reconciled dial jobs",
             scheduled=len(report.scheduled),
             removed=len(report.removed),
             recovered=len(report.recovered),
+            sms=len(report.sms),
         )
     return report
 

@@ -27,9 +27,14 @@ def dial_caller(attempt_id: int, failures: int = 0) -> str:
 
 
 def reconcile() -> dict[str, int]:
-    """Bring the dial jobs in Redis in line with the promises in the database."""
+    """Bring the dial and SMS jobs in Redis in line with the promises and messages in the database."""
     report = dispatch.reconcile(current_runtime())
-    return {"scheduled": len(report.scheduled), "removed": len(report.removed), "recovered": len(report.recovered)}
+    return {
+        "scheduled": len(report.scheduled),
+        "removed": len(report.removed),
+        "recovered": len(report.recovered),
+        "sms": len(report.sms),
+    }
 
 
 def send_sms(message_id: int) -> str:

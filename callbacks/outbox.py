@@ -2,12 +2,14 @@
 
 A message is a `SmsMessage` row: pending → sending → sent (with the network's SID), or failed.
 Claiming a message (pending → sending) commits before the network is asked, so two workers never
-send the same message; a retryable network error puts it back to pending for the next try.
+send the same message; a retryable network error puts it back to pending for the next try. The
+reconciler hands pending messages to the SMS queue again (`redispatch_pending`), so neither a lost
+job nor a network error leaves a text unsent.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -113,6 +115,42 @@ def dispatch_pending(runtime: Runtime, message_ids: list[int] | None = None) -> 
     for message_id in message_ids:
         # One job id per message: enqueuing twice replaces, and the claim above stops a double send.
         sms_queue.enqueue(job, message_id, job_id=f"sms-{message_id}")
+
+
+# A message pending this long lost its job (Redis emptied, or a crash between commit and enqueue)
+# or waits for another try after a network error.
+RESEND_AFTER = timedelta(minutes=1)
+# A text that could not go out for this long has missed its moment (a confirmation, a reminder, a
+# fix notice): it is marked failed rather than sent late.
+GIVE_UP_AFTER = timedelta(hours=6)
+_OUTBOUND_PENDING = (SmsMessage.direction == SmsDirection.OUTBOUND.value, SmsMessage.status == PENDING)
+
+
+def redispatch_pending(runtime: Runtime) -> list[int]:
+    """Hand the SMS queue every message still pending after RESEND_AFTER; return their ids.
+
+    Safe to repeat: a message is claimed before it is sent, so a second job for it does nothing.
+    """
+    now = runtime.clock.now()
+    with runtime.db.session() as session:
+        expired = session.execute(
+            update(SmsMessage)
+            .where(*_OUTBOUND_PENDING, SmsMessage.created_at < now - GIVE_UP_AFTER)
+            .values(status=FAILED)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        due = list(
+            session.scalars(
+                select(SmsMessage.id)
+                .where(*_OUTBOUND_PENDING, SmsMessage.created_at <= now - RESEND_AFTER)
+                .order_by(SmsMessage.id)
+            )
+        )
+    if expired:
+        log.warning("sms given up after hours unsent", count=expired)
+    if due:
+        dispatch_pending(runtime, due)
+    return due
 
 
 def _send_sms_job() -> object | None:

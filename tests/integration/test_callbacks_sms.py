@@ -226,3 +226,52 @@ def test_reminder_job_texts_promises_booked_well_ahead(
     send_pending(runtime)
     bodies = [m.body for m in simulator.sent_messages()]
     assert bodies[-1].startswith("Herinnering: we bellen u vandaag tussen 16:00 en 16:15")
+
+
+def test_the_reconciler_hands_a_text_whose_job_was_lost_to_the_sms_queue_again(
+    runtime: Runtime, simulator: Simulator, clock: ManualClock
+) -> None:
+    from callbacks.dispatch import reconcile
+    from terugbel.redis_conn import SMS_QUEUE, queue
+
+    with runtime.db.session() as session:  # committed, then the process died before enqueuing
+        lost = queue_sms(session, to=JAN, body="Bevestiging", purpose="confirmation", now=clock.now())
+    clock.advance(seconds=30)
+    assert reconcile(runtime).sms == []  # its job may still be on the way
+    clock.advance(seconds=60)
+    assert reconcile(runtime).sms == [lost.id]
+    [job] = queue(runtime.redis, SMS_QUEUE).jobs
+    assert (job.id, job.func_name, job.args) == (f"sms-{lost.id}", "callbacks.jobs.send_sms", (lost.id,))
+    assert send_queued_sms(runtime, lost.id) == SENT  # what that job does
+    assert reconcile(runtime).sms == []
+    assert [m.body for m in simulator.sent_messages()] == ["Bevestiging"]
+
+
+def test_a_text_refused_for_now_is_tried_again_by_the_reconciler(
+    runtime: Runtime, simulator: Simulator, clock: ManualClock
+) -> None:
+    from callbacks.dispatch import reconcile
+
+    with runtime.db.session() as session:
+        message = queue_sms(session, to=JAN, body="Herinnering", purpose="reminder", now=clock.now())
+    simulator.faults.rate_limit_next(1)
+    assert send_queued_sms(runtime, message.id) == PENDING
+    clock.advance(minutes=2)
+    assert reconcile(runtime).sms == [message.id]
+    assert send_queued_sms(runtime, message.id) == SENT
+    assert len(simulator.sent_messages()) == 1
+
+
+def test_a_text_unsent_for_hours_is_given_up_not_sent_late(
+    runtime: Runtime, simulator: Simulator, clock: ManualClock
+) -> None:
+    from callbacks.dispatch import reconcile
+    from callbacks.outbox import FAILED
+
+    with runtime.db.session() as session:
+        message = queue_sms(session, to=JAN, body="Bevestiging", purpose="confirmation", now=clock.now())
+    clock.advance(hours=7)
+    assert reconcile(runtime).sms == []
+    with runtime.db.session() as session:
+        assert session.get(SmsMessage, message.id).status == FAILED
+    assert simulator.sent_messages() == []
