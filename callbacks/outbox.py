@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from telephony.models import SmsDirection, SmsMessage
-from telephony.port import PermanentTelephonyError, RetryableTelephonyError
+from telephony.port import PermanentTelephonyError, RetryableTelephonyError, TelephonyError
 from terugbel.logs import get_logger
 from terugbel.phone import mask
 
@@ -65,7 +65,7 @@ def send_queued_sms(runtime: Runtime, message_id: int) -> str:
         claimed = session.execute(
             update(SmsMessage)
             .where(SmsMessage.id == message_id, SmsMessage.status == PENDING)
-            .values(status=SENDING)
+            .values(status=SENDING, claimed_at=runtime.clock.now())
             .execution_options(synchronize_session=False)
         ).rowcount
         message = session.get(SmsMessage, message_id)
@@ -126,11 +126,20 @@ GIVE_UP_AFTER = timedelta(hours=6)
 _OUTBOUND_PENDING = (SmsMessage.direction == SmsDirection.OUTBOUND.value, SmsMessage.status == PENDING)
 
 
+# A message claimed this long ago without an outcome: its sender died between asking the network
+# and writing down the answer (a send itself gives up within a minute).
+UNSETTLED_AFTER = timedelta(minutes=10)
+# How far the network's clock may be behind ours when matching a message it has.
+_CLOCK_SLACK = timedelta(minutes=1)
+
+
 def redispatch_pending(runtime: Runtime) -> list[int]:
     """Hand the SMS queue every message still pending after RESEND_AFTER; return their ids.
 
-    Safe to repeat: a message is claimed before it is sent, so a second job for it does nothing.
+    Messages a crashed sender left in sending are settled first. Safe to repeat: a message is
+    claimed before it is sent, so a second job for it does nothing.
     """
+    settle_unfinished_sends(runtime)
     now = runtime.clock.now()
     with runtime.db.session() as session:
         expired = session.execute(
@@ -153,6 +162,38 @@ def redispatch_pending(runtime: Runtime) -> list[int]:
     return due
 
 
+def settle_unfinished_sends(runtime: Runtime) -> dict[int, str]:
+    """Messages left in sending by a crash: sent if the network has them, otherwise pending again.
+
+    Asking the network keeps a text that did go out from going out twice. Returns each settled
+    message's new status; a message the network cannot be asked about now waits for the next pass.
+    """
+    now = runtime.clock.now()
+    claimed_at = func.coalesce(SmsMessage.claimed_at, SmsMessage.created_at)
+    with runtime.db.session() as session:
+        unsettled = session.execute(
+            select(SmsMessage.id, SmsMessage.number, SmsMessage.body, claimed_at).where(
+                SmsMessage.direction == SmsDirection.OUTBOUND.value,
+                SmsMessage.status == SENDING,
+                claimed_at <= now - UNSETTLED_AFTER,
+            )
+        ).all()
+    settled: dict[int, str] = {}
+    for message_id, number, body, claimed in unsettled:
+        try:
+            found = runtime.telephony.find_sent_sms(number, body, since=claimed - _CLOCK_SLACK)
+        except TelephonyError as exc:
+            log.warning("unsettled sms not checked yet", message_id=message_id, number=mask(number), code=exc.code)
+            continue
+        status = SENT if found is not None else PENDING
+        _set_status(runtime, message_id, status, sid=found.sid if found else None, only_if=SENDING)
+        settled[message_id] = status
+    if settled:
+        log.warning("settled sms left in sending by a crash", sent=list(settled.values()).count(SENT),
+                    again=list(settled.values()).count(PENDING))  # fmt: skip
+    return settled
+
+
 def _send_sms_job() -> object | None:
     try:
         from callbacks import jobs
@@ -161,14 +202,16 @@ def _send_sms_job() -> object | None:
     return getattr(jobs, "send_sms", None)
 
 
-def _set_status(runtime: Runtime, message_id: int, status: str, *, sid: str | None = None) -> None:
+def _set_status(
+    runtime: Runtime, message_id: int, status: str, *, sid: str | None = None, only_if: str | None = None
+) -> None:
     values: dict[str, str] = {"status": status}
     if sid is not None:
         values["sid"] = sid
+    conditions = [SmsMessage.id == message_id]
+    if only_if is not None:
+        conditions.append(SmsMessage.status == only_if)
     with runtime.db.session() as session:
         session.execute(
-            update(SmsMessage)
-            .where(SmsMessage.id == message_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            update(SmsMessage).where(*conditions).values(**values).execution_options(synchronize_session=False)
         )

@@ -28,5 +28,6 @@ class SmsMessage(Base):
     purpose: Mapped[str | None] = mapped_column(String(40))  # confirmation, reminder, incident_fixed...
     promise_id: Mapped[int | None] = mapped_column(ForeignKey("callback_promises.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]  # when a sender took it (pending → sending)
 
     __table_args__ = (CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),)

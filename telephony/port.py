@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 
@@ -94,4 +95,8 @@ class Telephony(Protocol):
 
     def send_sms(self, to: str, body: str, *, status_callback: str | None = None) -> SentMessage:
         """Send a text message."""
+        ...
+
+    def find_sent_sms(self, to: str, body: str, since: datetime) -> SentMessage | None:
+        """A text with this body that we sent to `to` at or after `since`, if the network has one."""
         ...

@@ -5,6 +5,8 @@ The same adapter talks to api.twilio.com or to the simulator: only the http clie
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
@@ -127,6 +129,14 @@ class TwilioTelephony:
             options["status_callback"] = status_callback
         message = self._do(lambda: self.client.messages.create(**options))
         return SentMessage(sid=message.sid, status=message.status)
+
+    def find_sent_sms(self, to: str, body: str, since: datetime) -> SentMessage | None:
+        # Newest first; a sender that died mid-send did so minutes ago, so one page is plenty.
+        recent = self._do(lambda: self.client.messages.list(to=to, from_=self.from_number, limit=50))
+        for message in recent:
+            if message.body == body and message.date_created is not None and message.date_created >= since:
+                return SentMessage(sid=message.sid, status=message.status)
+        return None
 
     @staticmethod
     def _do(request):  # type: ignore[no-untyped-def]

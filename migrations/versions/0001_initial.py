@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-22 15:59:19.581355
+Create Date: 2026-11-22 17:00:31.523907
 """
 
 from collections.abc import Sequence
@@ -503,6 +503,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=40), nullable=True),
         sa.Column("promise_id", sa.Integer(), nullable=True),
         sa.Column("created_at", terugbel.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("claimed_at", terugbel.db.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint("direction IN ('inbound', 'outbound')", name=op.f("ck_sms_messages_direction")),
         sa.ForeignKeyConstraint(
             ["promise_id"],

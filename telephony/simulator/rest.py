@@ -110,8 +110,15 @@ def create_rest_app(network: Network, spec: SpecValidator | None = None) -> Flas
 
     @app.get(f"/{API_VERSION}/Accounts/<account_sid>/Messages.json")
     def list_messages(account_sid: str) -> Response:
-        messages = list(reversed(network.messages))
-        return jsonify({"messages": [m.to_json() for m in messages], "page": 0, "page_size": 50,
+        # Twilio filters on To and From; newest first, one page of PageSize (default 50, at most 1000).
+        to, from_ = request.args.get("To"), request.args.get("From")
+        page_size = request.args.get("PageSize", "50")
+        if not page_size.isdigit() or not 1 <= int(page_size) <= 1000:
+            raise ApiError(400, errors.INVALID_PARAMETER, f"Invalid PageSize: {page_size}")
+        messages = [
+            m for m in reversed(network.messages) if (to is None or m.to == to) and (from_ is None or m.from_ == from_)
+        ][: int(page_size)]
+        return jsonify({"messages": [m.to_json() for m in messages], "page": 0, "page_size": int(page_size),
                         "start": 0, "end": len(messages) - 1, "uri": request.path,
                         "first_page_uri": request.path, "next_page_uri": None, "previous_page_uri": None})
 

@@ -139,3 +139,19 @@ def test_undeliverable_text_ends_undelivered_with_its_error(sim: Simulator, app:
     assert (last["MessageStatus"], last["ErrorCode"]) == ("undelivered", "30003")
     fetched = client.messages.list()[0]
     assert fetched.sid == sent.sid and fetched.status == "undelivered" and fetched.error_code == 30003
+
+
+def test_message_list_filters_on_to_and_from_newest_first_like_twilio(sim: Simulator) -> None:
+    from twilio.base.exceptions import TwilioException
+
+    client = Client(SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, http_client=RebasedHttpClient(sim.rest_base_url))
+    other = "+31687654321"
+    first = client.messages.create(to=CALLER, from_=SIMULATOR_FROM_NUMBER, body="een")
+    client.messages.create(to=other, from_=SIMULATOR_FROM_NUMBER, body="twee")
+    last = client.messages.create(to=CALLER, from_=SIMULATOR_FROM_NUMBER, body="drie")
+
+    assert [m.sid for m in client.messages.list(to=CALLER)] == [last.sid, first.sid]
+    assert [m.body for m in client.messages.list(from_=SIMULATOR_FROM_NUMBER, limit=2)] == ["drie", "twee"]
+    assert client.messages.list(to=CALLER, from_="+3197099999999") == []
+    with pytest.raises(TwilioException, match="HTTP 400"):
+        client.messages.page(page_size=0)

@@ -275,3 +275,43 @@ def test_a_text_unsent_for_hours_is_given_up_not_sent_late(
     with runtime.db.session() as session:
         assert session.get(SmsMessage, message.id).status == FAILED
     assert simulator.sent_messages() == []
+
+
+def _claimed_by_a_sender_that_then_died(runtime: Runtime, clock: ManualClock, body: str) -> SmsMessage:
+    from sqlalchemy import update
+
+    from callbacks.outbox import SENDING
+
+    with runtime.db.session() as session:
+        message = queue_sms(session, to=JAN, body=body, purpose="confirmation", now=clock.now())
+        session.execute(update(SmsMessage).values(status=SENDING, claimed_at=clock.now()))
+    return message
+
+
+def test_a_text_whose_sender_died_before_the_network_took_it_is_sent_once(
+    runtime: Runtime, simulator: Simulator, clock: ManualClock
+) -> None:
+    from callbacks.dispatch import reconcile
+
+    message = _claimed_by_a_sender_that_then_died(runtime, clock, "Bevestiging")
+    clock.advance(minutes=5)
+    assert reconcile(runtime).sms == []  # it may still be on its way
+    clock.advance(minutes=6)
+    assert reconcile(runtime).sms == [message.id]  # the network never had it: pending again, and queued
+    assert send_queued_sms(runtime, message.id) == SENT
+    assert [m.body for m in simulator.sent_messages()] == ["Bevestiging"]
+
+
+def test_a_text_whose_sender_died_after_the_network_took_it_is_not_sent_again(
+    runtime: Runtime, simulator: Simulator, clock: ManualClock
+) -> None:
+    from callbacks.dispatch import reconcile
+
+    message = _claimed_by_a_sender_that_then_died(runtime, clock, "Bevestiging")
+    runtime.telephony.send_sms(JAN, "Bevestiging")  # went out; the answer was never written down
+    clock.advance(minutes=11)
+    assert reconcile(runtime).sms == []
+    [sent] = simulator.sent_messages()
+    with runtime.db.session() as session:
+        stored = session.get(SmsMessage, message.id)
+        assert (stored.status, stored.sid) == (SENT, sent.sid)
