@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -804,7 +804,8 @@ def caller_zone(runtime: Runtime, number: str | None) -> str:
     return _zone_of(e164, default) if e164 else default
 
 
-@cache
+# Bounded: every distinct calling number is a key, and a web process lives for weeks.
+@lru_cache(maxsize=4096)
 def _zone_of(number: str, default: str) -> str:
     try:
         names = phonenumbers.timezone.time_zones_for_number(phonenumbers.parse(number))
