@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from callbacks.attempts import DEFAULT_POLICY, DialPolicy
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, PromiseState
-from callbacks.outbox import redispatch_pending
+from callbacks.outbox import redispatch_pending, settle_unfinished_sends
 from terugbel.clock import ensure_utc
 from terugbel.logs import get_logger
 from terugbel.redis_conn import ALL_QUEUES, DIAL_QUEUE, queue
@@ -201,6 +201,7 @@ def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> Reconcil
         if stale and _delete_unless_running(runtime.redis, job_id):
             report.removed.append(job_id)
     report.recovered = recover_stale_attempts(runtime, policy)
+    settle_unfinished_sends(runtime)  # first: a send found unfinished goes out again in this pass
     report.sms = redispatch_pending(runtime)
     if report.scheduled or report.removed or report.recovered or report.sms:
         log.info(

@@ -136,10 +136,8 @@ _CLOCK_SLACK = timedelta(minutes=1)
 def redispatch_pending(runtime: Runtime) -> list[int]:
     """Hand the SMS queue every message still pending after RESEND_AFTER; return their ids.
 
-    Messages a crashed sender left in sending are settled first. Safe to repeat: a message is
-    claimed before it is sent, so a second job for it does nothing.
+    Safe to repeat: a message is claimed before it is sent, so a second job for it does nothing.
     """
-    settle_unfinished_sends(runtime)
     now = runtime.clock.now()
     with runtime.db.session() as session:
         expired = session.execute(

@@ -38,13 +38,6 @@ DIAL_DELAY_BUCKETS = (0, 60, 300, 600, 900, 1800, 3600)  # seconds after the win
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def record_webhook_latency(connection: redis.Redis, endpoint: str, seconds: float) -> None:
-    """Add one webhook answer to the shared histogram: its bucket, the count and the sum."""
-    tally = LatencyTally()
-    tally.add(endpoint, seconds)
-    tally.write(connection)
-
-
 class LatencyTally:
     """Webhook answers not yet added to the shared histogram."""
 

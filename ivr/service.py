@@ -594,12 +594,11 @@ def _carry_out(
             offers = _choices(callbacks.offer_slots(session, queue_id=decision.queue_id, now=now, zone=zone))
         opens_at = None
         if not decision.queue_open:
-            queue = session.get(Queue, decision.queue_id)
+            queue = center_config(session).queues_by_id.get(decision.queue_id)
             if queue is not None:
                 from routing.hours import next_opening
 
-                hours, holidays = routing.queue_hours(session, queue)
-                opens_at = next_opening(hours, holidays, now)
+                opens_at = next_opening(queue.hours, queue.closed_days, now)
         return flow.Routed(
             queue_id=decision.queue_id,
             queue_name=decision.queue_name,
@@ -766,10 +765,7 @@ def _facts(
     now: datetime,
 ) -> CallFacts:
     incidents = routing.active_incidents_for(session, caller if caller is not None else number, now)
-    # By menu key, intents without one last, then by name.
-    intents = sorted(
-        (i for i in center_config(session).intents if i.active), key=lambda i: (i.key is None, i.key or "", i.name)
-    )
+    intents = center_config(session).menu_intents
     return CallFacts(
         number=number,
         caller_name=caller.name if caller else None,

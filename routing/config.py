@@ -101,8 +101,18 @@ class CenterConfig:
         return {i.id: i for i in self.intents}
 
     @cached_property
+    def queues_by_id(self) -> dict[int, QueueConfig]:
+        return {q.id: q for q in self.queues}
+
+    @cached_property
     def queue_names(self) -> dict[int, str]:
         return {q.id: q.name for q in self.queues}
+
+    @cached_property
+    def menu_intents(self) -> tuple[IntentConfig, ...]:
+        """The active intents in menu order: by key, those without one last, then by name."""
+        active = (i for i in self.intents if i.active)
+        return tuple(sorted(active, key=lambda i: (i.key is None, i.key or "", i.name)))
 
     def intent_named(self, name: str) -> IntentConfig | None:
         return next((i for i in self.intents if i.name == name), None)

@@ -10,10 +10,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
@@ -28,15 +28,12 @@ from routing.decision import (
     RoutingSnapshot,
     evaluate_rules,
 )
-from routing.hours import OpeningPeriod, QueueHours, is_open
 from routing.models import (
     Agent,
     AgentState,
-    BusinessHours,
     Caller,
     Contact,
     ContactOutcome,
-    Holiday,
     Intent,
     Queue,
     QueueEntry,
@@ -314,23 +311,6 @@ class QueueStatus:
     timezone: str
 
 
-def queue_hours(session: Session, queue: Queue) -> tuple[QueueHours, set[date]]:
-    """The queue's opening hours and custom closed days (its own and the ones for every queue)."""
-    periods = [
-        OpeningPeriod(row.weekday, row.opens, row.closes)
-        for row in session.scalars(select(BusinessHours).where(BusinessHours.queue_id == queue.id))
-    ]
-    days = set(
-        session.scalars(select(Holiday.day).where(or_(Holiday.queue_id == queue.id, Holiday.queue_id.is_(None))))
-    )
-    return QueueHours.of(queue.timezone, periods, queue.holiday_country), days
-
-
-def queue_is_open(session: Session, queue: Queue, now: datetime) -> bool:
-    hours, days = queue_hours(session, queue)
-    return is_open(hours, days, now)
-
-
 def agents_on_shift(session: Session, now: datetime) -> set[int]:
     return set(session.scalars(select(Shift.agent_id).where(Shift.starts_at <= now, Shift.ends_at > now).distinct()))
 
@@ -370,7 +350,7 @@ def center_state(session: Session, now: datetime, *, fresh: bool = False) -> Cen
         AgentRow(row.id, row.name, tuple(row.skills or ()), row.state, bool(row.on_shift))
         for row in plain_rows(session, _ACTIVE_AGENTS, {"now": now}).all()
     ]
-    names = {q.id: q.name for q in config.queues}
+    names = config.queue_names
     handle_times = _handle_times(session, config, now, fresh)
     statuses = []
     for queue in config.queues:
@@ -434,21 +414,18 @@ _handle_time_cache: dict[tuple[str, str, int, int], tuple[datetime, float]] = {}
 
 
 def _handle_times(session: Session, config: CenterConfig, now: datetime, fresh: bool) -> dict[int, float]:
+    # Without a stamp nothing tells an emptied database from the one measured: measure every time.
+    keep = not fresh and config.token is not None
     database = str(session.get_bind().url)
     result: dict[int, float] = {}
     for queue in config.queues:
         key = (database, config.token or "", queue.id, queue.default_handle_seconds)
         measured = _handle_time_cache.get(key)
-        if (
-            not fresh
-            and config.token is not None
-            and measured is not None
-            and timedelta(0) <= now - measured[0] < HANDLE_TIME_REFRESH
-        ):
+        if keep and measured is not None and timedelta(0) <= now - measured[0] < HANDLE_TIME_REFRESH:
             result[queue.id] = measured[1]
             continue
         mean = average_handle_seconds(_recent_handle_times(session, queue.id), queue.default_handle_seconds)
-        if not fresh and config.token is not None:
+        if keep:
             if len(_handle_time_cache) > 1024:
                 _handle_time_cache.clear()
             _handle_time_cache[key] = (now, mean)

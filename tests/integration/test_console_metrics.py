@@ -123,10 +123,12 @@ def test_a_dead_redis_costs_no_webhook_and_loses_no_tally(runtime: Any, redis_co
 
 
 def test_webhook_latency_buckets_are_cumulative_as_prometheus_reads_them(redis_conn: Any) -> None:
-    from console.prometheus import _latency_lines, record_webhook_latency
+    from console.prometheus import LatencyTally, _latency_lines
 
+    tally = LatencyTally()
     for seconds in (0.01, 0.03, 0.3, 20.0):
-        record_webhook_latency(redis_conn, "webhooks.incoming_call", seconds)
+        tally.add("webhooks.incoming_call", seconds)
+    tally.write(redis_conn)
     lines = _latency_lines(redis_conn)
     name = 'terugbel_webhook_request_duration_seconds_bucket{endpoint="webhooks.incoming_call"'
     buckets = {line.split('le="')[1].split('"')[0]: line.rsplit(" ", 1)[1] for line in lines if line.startswith(name)}
