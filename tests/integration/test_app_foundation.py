@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis
 from openapi_spec_validator import validate
+from sqlalchemy import select, text
 
+from routing.models import Caller
 from terugbel.app import create_app
+from terugbel.db import Database
 from terugbel.runtime import Runtime
 
 
@@ -57,3 +62,17 @@ def test_tokens_are_stored_hashed(db: Any, api_token: Any) -> None:
         stored = session.scalars(select(ApiToken.token_hash)).all()
     assert secret not in stored
     assert len(stored) == 1 and len(stored[0]) == 64
+
+
+def test_stored_times_come_back_as_aware_utc(db: Database) -> None:
+    # On PostgreSQL the session's zone is named "UTC", so psycopg gives the fixed offset; SQLite's
+    # naive values get it from UTCDateTime. Either way every reader sees `datetime.UTC`.
+    at = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    with db.session() as session:
+        session.add(Caller(number="+31612345678", created_at=at))
+    with db.session() as session:
+        stored = session.scalars(select(Caller.created_at)).one()
+        assert stored == at and stored.tzinfo is UTC
+        if db.engine.dialect.name == "postgresql":
+            assert session.scalar(text("SHOW TIME ZONE")) == "UTC"
+            assert session.scalar(text("SELECT now()")).tzinfo is UTC
