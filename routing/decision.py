@@ -8,7 +8,7 @@ result is an existing, open queue (following overflow queues) or offers a callba
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -118,23 +118,24 @@ def evaluate_rules(rule_set: RuleSet, snapshot: RoutingSnapshot) -> Decision:
         raise NoQueues("no queue to route to")
     work = _Working(queue=_start_queue(snapshot))
     built_in_why = _apply_built_in(snapshot, work)
-    for rule in rule_set.rules:
-        if not rule.enabled:
-            continue
-        missing = _missing_reference(rule, snapshot)
-        if missing:
+    plan = _plan_for(rule_set)
+    missing = plan.missing_references(snapshot)
+    facts = _Facts(snapshot)
+    for index, (rule, checks) in enumerate(plan.rules):
+        if index in missing:
             # A rule that names something deleted since publishing must never fail a call.
-            log.warning("routing rule skipped", rule=rule.name, reason=missing)
+            log.warning("routing rule skipped", rule=rule.name, reason=missing[index])
             work.skipped.append(rule.name)
-            work.notes.append(f"rule '{rule.name}' skipped: {missing}")
+            work.notes.append(f"rule '{rule.name}' skipped: {missing[index]}")
             continue
-        reasons = _match(rule.conditions, snapshot, work)
-        if reasons is None:
-            continue
-        work.matched.append(rule.name)
-        _apply_actions(rule, ", ".join(reasons), snapshot, work)
-        if rule.actions.stop:
-            break
+        for check in checks:
+            if not check.holds(facts, work):
+                break
+        else:
+            work.matched.append(rule.name)
+            _apply_actions(rule, ", ".join([check.reason(facts, work) for check in checks]), snapshot, work)
+            if rule.actions.stop:
+                break
     return _finish(snapshot, work, built_in_why)
 
 
@@ -174,85 +175,159 @@ def _apply_built_in(snapshot: RoutingSnapshot, work: _Working) -> str:
     return why
 
 
-def _missing_reference(rule: Rule, snapshot: RoutingSnapshot) -> str | None:
+def _missing_reference(rule: Rule, queues: Container[str], agents: Container[int]) -> str | None:
     actions, conditions = rule.actions, rule.conditions
-    if actions.route_to_queue is not None and actions.route_to_queue not in snapshot.queues:
+    if actions.route_to_queue is not None and actions.route_to_queue not in queues:
         return f"queue '{actions.route_to_queue}' no longer exists"
-    if actions.route_to_agent is not None and actions.route_to_agent not in snapshot.agents:
+    if actions.route_to_agent is not None and actions.route_to_agent not in agents:
         return f"agent {actions.route_to_agent} no longer works here"
     wait = conditions.wait_estimate_above_seconds
     for ref in (conditions.queue_open, conditions.queue_closed, wait.queue if wait else None):
-        if ref is not None and ref.name is not None and ref.name not in snapshot.queues:
+        if ref is not None and ref.name is not None and ref.name not in queues:
             return f"queue '{ref.name}' no longer exists"
     return None
 
 
-def _match(conditions: Conditions, snapshot: RoutingSnapshot, work: _Working) -> list[str] | None:
-    """The reasons, in supervisor words, when every condition holds; None when one does not."""
-    reasons: list[str] = []
-    caller, history = snapshot.caller, snapshot.history
-    if conditions.always:
-        reasons.append("applies to every call")
-    if conditions.intent_in is not None:
-        if snapshot.intent not in conditions.intent_in:
-            return None
-        reasons.append(f"intent is {snapshot.intent}")
-    if conditions.language is not None:
-        if snapshot.language != conditions.language:
-            return None
-        reasons.append(f"language is {snapshot.language}")
-    if conditions.vip is not None:
-        if caller.vip != conditions.vip:
-            return None
-        reasons.append("caller is VIP" if caller.vip else "caller is not VIP")
-    if conditions.repeat_count_at_least is not None:
-        if history.repeat_count < conditions.repeat_count_at_least:
-            return None
-        reasons.append(f"{history.repeat_count} earlier contact(s) in {history.window_days} days")
-    if conditions.has_open_promise is not None:
-        if caller.has_open_promise != conditions.has_open_promise:
-            return None
-        reasons.append("has an open callback" if caller.has_open_promise else "has no open callback")
-    if conditions.matches_incident is not None:
-        matches = bool(caller.incident_ids)
-        if matches != conditions.matches_incident:
-            return None
-        reasons.append("matches an active incident" if matches else "matches no incident")
-    if conditions.number_prefix is not None:
-        number = caller.number or ""
-        prefix = next((p for p in conditions.number_prefix if number.startswith(p)), None)
-        if prefix is None:
-            return None
-        reasons.append(f"number starts with {prefix}")
-    if conditions.region is not None:
-        if caller.region not in conditions.region:
-            return None
-        reasons.append(f"number is from {caller.region}")
-    if conditions.day_time is not None:
-        window = conditions.day_time
+class _Facts:
+    """What the conditions read, with the contact center's local time worked out once."""
+
+    __slots__ = ("caller", "clock", "history", "local_text", "snapshot", "weekday")
+
+    def __init__(self, snapshot: RoutingSnapshot) -> None:
+        self.snapshot, self.caller, self.history = snapshot, snapshot.caller, snapshot.history
         local = snapshot.now.astimezone(ZoneInfo(snapshot.zone))
-        clock = local.time().replace(tzinfo=None)
-        if local.weekday() not in window.weekdays or not window.start <= clock < window.end:
-            return None
+        self.weekday, self.clock = local.weekday(), local.time().replace(tzinfo=None)
+        self.local_text = f"{WEEKDAY_NAMES[self.weekday]} {local:%H:%M}"
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One condition of a rule: whether it holds, and the reason in supervisor words when it does."""
+
+    holds: Callable[[_Facts, _Working], bool]
+    reason: Callable[[_Facts, _Working], str]
+
+
+def _checks(conditions: Conditions) -> tuple[_Check, ...]:
+    """The rule's conditions as checks, in the order their reasons are told; absent ones cost nothing."""
+    checks: list[_Check] = []
+    if conditions.always:
+        checks.append(_Check(lambda f, w: True, lambda f, w: "applies to every call"))
+    if (intents := conditions.intent_in) is not None:
+        checks.append(_Check(lambda f, w: f.snapshot.intent in intents, lambda f, w: f"intent is {f.snapshot.intent}"))
+    if (language := conditions.language) is not None:
+        checks.append(
+            _Check(lambda f, w: f.snapshot.language == language, lambda f, w: f"language is {f.snapshot.language}")
+        )
+    if (vip := conditions.vip) is not None:
+        checks.append(
+            _Check(
+                lambda f, w: f.caller.vip == vip,
+                lambda f, w: "caller is VIP" if f.caller.vip else "caller is not VIP",
+            )
+        )
+    if (at_least := conditions.repeat_count_at_least) is not None:
+        checks.append(
+            _Check(
+                lambda f, w: f.history.repeat_count >= at_least,
+                lambda f, w: f"{f.history.repeat_count} earlier contact(s) in {f.history.window_days} days",
+            )
+        )
+    if (promise := conditions.has_open_promise) is not None:
+        checks.append(
+            _Check(
+                lambda f, w: f.caller.has_open_promise == promise,
+                lambda f, w: "has an open callback" if f.caller.has_open_promise else "has no open callback",
+            )
+        )
+    if (incident := conditions.matches_incident) is not None:
+        checks.append(
+            _Check(
+                lambda f, w: bool(f.caller.incident_ids) == incident,
+                lambda f, w: "matches an active incident" if f.caller.incident_ids else "matches no incident",
+            )
+        )
+    if (prefixes := conditions.number_prefix) is not None:
+
+        def prefix_of(f: _Facts) -> str | None:
+            number = f.caller.number or ""
+            return next((p for p in prefixes if number.startswith(p)), None)
+
+        checks.append(_Check(lambda f, w: prefix_of(f) is not None, lambda f, w: f"number starts with {prefix_of(f)}"))
+    if (regions := conditions.region) is not None:
+        checks.append(_Check(lambda f, w: f.caller.region in regions, lambda f, w: f"number is from {f.caller.region}"))
+    if (window := conditions.day_time) is not None:
         end = "24:00" if window.end.hour == 23 and window.end.minute == 59 else window.end.strftime("%H:%M")
-        reasons.append(f"{WEEKDAY_NAMES[local.weekday()]} {local:%H:%M} is within {window.start:%H:%M}–{end}")
-    if conditions.wait_estimate_above_seconds is not None:
-        wait = conditions.wait_estimate_above_seconds
-        queue = snapshot.queues[_queue_name(wait.queue, work)]
-        if queue.wait_estimate_seconds <= wait.seconds:
-            return None
-        reasons.append(f"wait for {queue.name} is {queue.wait_estimate_seconds} s (over {wait.seconds} s)")
-    if conditions.queue_open is not None:
-        queue = snapshot.queues[_queue_name(conditions.queue_open, work)]
-        if not queue.open:
-            return None
-        reasons.append(f"{queue.name} is open")
-    if conditions.queue_closed is not None:
-        queue = snapshot.queues[_queue_name(conditions.queue_closed, work)]
-        if queue.open:
-            return None
-        reasons.append(f"{queue.name} is closed")
-    return reasons
+        within = f"{window.start:%H:%M}–{end}"
+        checks.append(
+            _Check(
+                lambda f, w: f.weekday in window.weekdays and window.start <= f.clock < window.end,
+                lambda f, w: f"{f.local_text} is within {within}",
+            )
+        )
+    if (wait := conditions.wait_estimate_above_seconds) is not None:
+
+        def waited(f: _Facts, w: _Working) -> QueueFacts:
+            return f.snapshot.queues[_queue_name(wait.queue, w)]
+
+        checks.append(
+            _Check(
+                lambda f, w: waited(f, w).wait_estimate_seconds > wait.seconds,
+                lambda f, w: (
+                    f"wait for {waited(f, w).name} is {waited(f, w).wait_estimate_seconds} s (over {wait.seconds} s)"
+                ),
+            )
+        )
+    if (must_be_open := conditions.queue_open) is not None:
+        checks.append(
+            _Check(
+                lambda f, w: f.snapshot.queues[_queue_name(must_be_open, w)].open,
+                lambda f, w: f"{_queue_name(must_be_open, w)} is open",
+            )
+        )
+    if (must_be_closed := conditions.queue_closed) is not None:
+        checks.append(
+            _Check(
+                lambda f, w: not f.snapshot.queues[_queue_name(must_be_closed, w)].open,
+                lambda f, w: f"{_queue_name(must_be_closed, w)} is closed",
+            )
+        )
+    return tuple(checks)
+
+
+class _Plan:
+    """A rule set made ready to evaluate: built once per rule set, not once per contact."""
+
+    def __init__(self, rule_set: RuleSet) -> None:
+        self.rule_set = rule_set
+        self.rules = [(rule, _checks(rule.conditions)) for rule in rule_set.rules if rule.enabled]
+        self._missing: dict[tuple[frozenset[str], frozenset[int]], dict[int, str]] = {}
+
+    def missing_references(self, snapshot: RoutingSnapshot) -> dict[int, str]:
+        """Why rules (by position) name a queue or agent that no longer exists, per set of both."""
+        key = (frozenset(snapshot.queues), frozenset(snapshot.agents))
+        missing = self._missing.get(key)
+        if missing is None:
+            if len(self._missing) > 16:
+                self._missing.clear()
+            missing = self._missing[key] = {
+                index: reason
+                for index, (rule, _) in enumerate(self.rules)
+                if (reason := _missing_reference(rule, key[0], key[1])) is not None
+            }
+        return missing
+
+
+_plans: dict[int, _Plan] = {}
+
+
+def _plan_for(rule_set: RuleSet) -> _Plan:
+    plan = _plans.get(id(rule_set))
+    if plan is None or plan.rule_set is not rule_set:  # an id is reused once its set is gone
+        if len(_plans) > 16:
+            _plans.clear()
+        plan = _plans[id(rule_set)] = _Plan(rule_set)
+    return plan
 
 
 def _queue_name(ref: QueueRef, work: _Working) -> str:

@@ -174,9 +174,7 @@ def test_long_wait_offers_a_callback_first_unless_a_rule_says_otherwise() -> Non
     slow = {**QUEUES, "technisch": replace(QUEUES["technisch"], wait_estimate_seconds=18 * 60)}
     decision = evaluate_rules(RuleSet(), snapshot("internet", queues=slow))
     assert decision.offer_callback_first and decision.wait_estimate_seconds == 1080
-    keep = rules(
-        {"name": "VIP wacht", "conditions": {"vip": True}, "actions": {"offer_callback_first": False}}
-    )
+    keep = rules({"name": "VIP wacht", "conditions": {"vip": True}, "actions": {"offer_callback_first": False}})
     decision = evaluate_rules(keep, snapshot("internet", queues=slow, caller=CallerFacts(vip=True)))
     assert not decision.offer_callback_first
     assert decision.rule_name == "VIP wacht" and "'VIP wacht'" in decision.explanation
@@ -263,18 +261,12 @@ def snapshots(draw: st.DrawFn) -> RoutingSnapshot:
         for name, q in QUEUES.items()
     }
     agents = {
-        a.id: replace(
-            a, on_shift=draw(st.booleans()), state=draw(st.sampled_from(["available", "on_call", "away"]))
-        )
+        a.id: replace(a, on_shift=draw(st.booleans()), state=draw(st.sampled_from(["available", "on_call", "away"])))
         for a in AGENTS.values()
     }
     intent = draw(st.sampled_from([None, *sorted(INTENTS)]))
     return RoutingSnapshot(
-        now=draw(
-            st.datetimes(
-                timezones=st.just(UTC), min_value=datetime(2026, 1, 1), max_value=datetime(2027, 1, 1)
-            )
-        ),
+        now=draw(st.datetimes(timezones=st.just(UTC), min_value=datetime(2026, 1, 1), max_value=datetime(2027, 1, 1))),
         zone="Europe/Amsterdam",
         language=draw(st.sampled_from(["nl", "en"])),
         intent=intent,
@@ -323,12 +315,22 @@ def test_any_valid_rule_set_gives_an_existing_open_queue_or_a_callback(
 
 
 @given(rule_sets(), snapshots())
-def test_a_rule_naming_a_deleted_queue_never_fails_the_call(
-    raw: list[dict[str, Any]], facts: RoutingSnapshot
-) -> None:
+def test_a_rule_naming_a_deleted_queue_never_fails_the_call(raw: list[dict[str, Any]], facts: RoutingSnapshot) -> None:
     # Publish-time validation knew the queues; then "technisch" was deleted.
     assume(validate_rule_set(raw, set(QUEUES), set(AGENTS), set(INTENTS)) == [])
     fewer = {name: q for name, q in facts.queues.items() if name != "technisch"}
     fewer = {name: replace(q, overflow_queue=None) for name, q in fewer.items()}
     decision = evaluate_rules(parse_rule_set(raw), replace(facts, queues=fewer, default_queue="algemeen"))
     assert decision.queue_name in fewer
+
+
+def test_a_rule_set_evaluated_again_judges_missing_references_by_the_new_snapshot() -> None:
+    # The prepared rule set is kept between contacts; what it found missing must not be.
+    rule_set = rules({"name": "nacht", "conditions": {"always": True}, "actions": {"route_to_queue": "nachtdienst"}})
+    without = snapshot("factuur")
+    assert evaluate_rules(rule_set, without).skipped_rules == ("nacht",)
+    nachtdienst = QueueFacts(id=9, name="nachtdienst", skill="nacht", open=True, wait_estimate_seconds=0)
+    with_queue = replace(without, queues={**without.queues, "nachtdienst": nachtdienst})
+    decision = evaluate_rules(rule_set, with_queue)
+    assert decision.skipped_rules == () and decision.queue_name == "nachtdienst"
+    assert evaluate_rules(rule_set, without).skipped_rules == ("nacht",)
