@@ -26,9 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, event, text
 
+from routing.config import center_config
 from routing.decision import evaluate_rules
 from routing.models import Agent, BusinessHours, Caller, Contact, Intent, Queue, Shift
-from routing.service import live_rules, load_snapshot, publish_rule_set, route_contact
+from routing.service import live_rules, load_snapshot, publish_rule_set, route_contact, routed_caller
 from terugbel.db import Database, import_all_models
 from terugbel.logs import configure_logging
 from terugbel.migrate import upgrade
@@ -198,9 +199,16 @@ def main() -> None:
                 )
 
         with db.session() as session:
-            caller = session.get(Caller, caller_id)
-            intent_row = session.query(Intent).filter_by(name=intent).one()
-            snapshot, _ = load_snapshot(session, caller=caller, number=None, intent=intent_row, language="nl", now=NOW)
+            caller, has_open_promise = routed_caller(session, caller_id, None)
+            snapshot, _ = load_snapshot(
+                session,
+                caller=caller,
+                has_open_promise=has_open_promise,
+                number=None,
+                intent=center_config(session).intent_named(intent),
+                language="nl",
+                now=NOW,
+            )
             rule_set = live_rules(session)
         decision = evaluate_rules(rule_set, snapshot)
         print(

@@ -6,18 +6,20 @@ only flushes: the transaction commits or rolls back as one, with the audit entri
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Integer, Select, String, Text, bindparam, cast, func, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
-from routing.config import CenterConfig, IncidentConfig, IntentConfig, center_config
+from routing.config import STAMP_TOKEN, CenterConfig, IncidentConfig, IntentConfig, center_config, center_config_at
 from routing.decision import (
     DEFAULT_PREFERRED_WAIT_SECONDS,
     AgentFacts,
@@ -107,19 +109,59 @@ def caller_history(
     days: int = REPEAT_WINDOW_DAYS,
     *,
     exclude_contact_id: int | None = None,
-    detailed: bool = True,
 ) -> list[HistoryEntry]:
-    """The caller's contacts of the last `days` days, newest first, kept callbacks included.
+    """The caller's contacts of the last `days` days, newest first, kept callbacks included."""
+    return _history(
+        session, _HISTORY_CONTACTS, _HISTORY_CALLBACKS, caller_id, now, days, exclude_contact_id, detailed=True
+    )
 
-    Without `detailed`, the entries carry no agent names, routing explanations or transcripts:
-    what routing reads on every decision, from narrower rows.
+
+def repeat_history(
+    session: Session,
+    caller_id: int,
+    intent: IntentConfig | None,
+    now: datetime,
+    days: int = REPEAT_WINDOW_DAYS,
+    *,
+    exclude_contact_id: int | None = None,
+) -> list[HistoryEntry]:
+    """What of the caller's timeline bears on a contact about `intent` now: what routing reads.
+
+    Only the entries that can make it a repeat (same intent, or left unresolved) and callback
+    contacts (which hide their promise), without agent names, explanations or transcripts:
+    `history_facts` over this list and over the whole timeline are the same.
     """
+    return _history(
+        session,
+        _REPEAT_CONTACTS,
+        _REPEAT_CALLBACKS,
+        caller_id,
+        now,
+        days,
+        exclude_contact_id,
+        detailed=False,
+        intent_id=intent.id if intent is not None else None,
+    )
+
+
+def _history(
+    session: Session,
+    contacts: Select[Any],
+    callbacks: Select[Any],
+    caller_id: int,
+    now: datetime,
+    days: int,
+    exclude_contact_id: int | None,
+    *,
+    detailed: bool,
+    **params: Any,
+) -> list[HistoryEntry]:
     since = ensure_utc(now) - timedelta(days=days)
-    window = {"caller_id": caller_id, "since": since, "until": now}
+    window = {"caller_id": caller_id, "since": since, "until": now, **params}
     config = center_config(session)
     intents, queues = config.intents_by_id, config.queue_names
     entries = []
-    for row in plain_rows(session, _HISTORY_CONTACTS[detailed], window).all():
+    for row in plain_rows(session, contacts, window).all():
         if row.id == exclude_contact_id:
             continue
         intent = intents.get(row.intent_id)
@@ -142,7 +184,7 @@ def caller_history(
             )
         )
     callback_contacts = [e.started_at for e in entries if e.kind == "callback"]
-    for promise in plain_rows(session, _HISTORY_CALLBACKS[detailed], window).all():
+    for promise in plain_rows(session, callbacks, window).all():
         connected = promise.connected_at
         if any(abs(at - connected) <= _CALLBACK_CONTACT_SLACK for at in callback_contacts):
             continue
@@ -167,24 +209,7 @@ def caller_history(
     return entries
 
 
-def _history_statements(
-    *columns: Any,
-    detail_columns: Sequence[Any] = (),
-    agent_id: Any,
-    where: Sequence[Any],
-    order_by: Sequence[Any] = (),
-) -> dict[bool, Select[Any]]:
-    """The plain and the detailed select of one history source (by `detailed`), built once.
-
-    Intent and queue names come from the kept configuration, not from joins; only the detailed
-    one joins the agent's name.
-    """
-    plain = select(*columns).where(*where).order_by(*order_by)
-    detailed = plain.add_columns(*detail_columns, Agent.name.label("agent_name")).outerjoin(Agent, Agent.id == agent_id)
-    return {False: plain, True: detailed}
-
-
-_HISTORY_CONTACTS = _history_statements(
+_CONTACT_COLUMNS = (
     Contact.id,
     Contact.channel,
     Contact.started_at,
@@ -194,30 +219,57 @@ _HISTORY_CONTACTS = _history_statements(
     Contact.resolved,
     Contact.intent_id,
     Contact.queue_id,
-    detail_columns=(Contact.routing_explanation, Contact.transcript),
-    agent_id=Contact.agent_id,
-    where=(
-        Contact.caller_id == bindparam("caller_id"),
-        Contact.started_at >= bindparam("since"),
-        Contact.started_at <= bindparam("until"),
-    ),
-    order_by=(Contact.started_at.desc(), Contact.id.desc()),
 )
+_CONTACTS_IN_WINDOW = (
+    Contact.caller_id == bindparam("caller_id"),
+    Contact.started_at >= bindparam("since"),
+    Contact.started_at <= bindparam("until"),
+)
+_NEWEST_FIRST = (Contact.started_at.desc(), Contact.id.desc())
 # Kept callbacks: shown from the promise when the dial left no "callback" contact of its own.
-_HISTORY_CALLBACKS = _history_statements(
+_PROMISE_COLUMNS = (
     CallbackPromise.id,
     CallbackPromise.agent_id,
     CallbackPromise.connected_at,
     CallbackPromise.ended_at,
     CallbackPromise.intent_id,
     CallbackPromise.queue_id,
-    agent_id=CallbackPromise.agent_id,
-    where=(
-        CallbackPromise.caller_id == bindparam("caller_id"),
-        CallbackPromise.connected_at.is_not(None),
-        CallbackPromise.connected_at >= bindparam("since"),
-        CallbackPromise.connected_at <= bindparam("until"),
-    ),
+)
+_PROMISES_IN_WINDOW = (
+    CallbackPromise.caller_id == bindparam("caller_id"),
+    CallbackPromise.connected_at.is_not(None),
+    CallbackPromise.connected_at >= bindparam("since"),
+    CallbackPromise.connected_at <= bindparam("until"),
+)
+# Built once: SQLAlchemy then finds their compiled form in its cache. Intent and queue names come
+# from the kept configuration, not from joins; only the detailed timeline joins the agent's name.
+_HISTORY_CONTACTS = (
+    select(*_CONTACT_COLUMNS, Contact.routing_explanation, Contact.transcript, Agent.name.label("agent_name"))
+    .outerjoin(Agent, Agent.id == Contact.agent_id)
+    .where(*_CONTACTS_IN_WINDOW)
+    .order_by(*_NEWEST_FIRST)
+)
+_HISTORY_CALLBACKS = (
+    select(*_PROMISE_COLUMNS, Agent.name.label("agent_name"))
+    .outerjoin(Agent, Agent.id == CallbackPromise.agent_id)
+    .where(*_PROMISES_IN_WINDOW)
+)
+# A narrowing of routing.repeats.makes_repeat (same intent, or unresolved), which still decides on
+# every row read: an entry this leaves out can never count, so the facts stay the same.
+_REPEAT_CONTACTS = (
+    select(*_CONTACT_COLUMNS)
+    .where(
+        *_CONTACTS_IN_WINDOW,
+        or_(
+            Contact.intent_id == bindparam("intent_id", type_=Integer),
+            Contact.resolved.is_(False),
+            Contact.channel == "callback",
+        ),
+    )
+    .order_by(*_NEWEST_FIRST)
+)
+_REPEAT_CALLBACKS = select(*_PROMISE_COLUMNS).where(
+    *_PROMISES_IN_WINDOW, CallbackPromise.intent_id == bindparam("intent_id", type_=Integer)
 )
 
 
@@ -282,10 +334,12 @@ def resolved_at_first_contact(
     return True
 
 
-def active_incidents_for(session: Session, caller: Caller | str | None, now: datetime) -> list[IncidentConfig]:
+def active_incidents_for(
+    session: Session, caller: Caller | RoutedCaller | str | None, now: datetime
+) -> list[IncidentConfig]:
     """Active incidents that match the caller: everyone, a number prefix, or one of their products."""
     number = caller if isinstance(caller, str) else (caller.number if caller is not None else None)
-    products = caller.products or [] if isinstance(caller, Caller) else []
+    products = (caller.products or []) if caller is not None and not isinstance(caller, str) else []
     return [i for i in center_config(session).active_incidents(now) if i.matches(number, products)]
 
 
@@ -316,20 +370,11 @@ def agents_on_shift(session: Session, now: datetime) -> set[int]:
 
 
 @dataclass(frozen=True)
-class AgentRow:
-    id: int
-    name: str
-    skills: tuple[str, ...]
-    state: str
-    on_shift: bool
-
-
-@dataclass(frozen=True)
 class CenterState:
     """Queues and agents at one moment: what a routing snapshot and the queue board need."""
 
     queues: list[QueueStatus]
-    agents: list[AgentRow]  # active agents, on shift or not
+    agents: list[AgentFacts]  # active agents, on shift or not
 
 
 def queue_statuses(session: Session, now: datetime, *, fresh: bool = False) -> list[QueueStatus]:
@@ -343,13 +388,15 @@ def queue_statuses(session: Session, now: datetime, *, fresh: bool = False) -> l
 
 
 def center_state(session: Session, now: datetime, *, fresh: bool = False) -> CenterState:
-    """Queues with their hours and load, agents and their shifts: the kept configuration and two queries."""
+    """Queues with their hours and load, agents and their shifts: the kept configuration and one query."""
     config = center_config(session)
-    waiting: dict[int, int] = {queue_id: count for queue_id, count in plain_rows(session, _WAITING_PER_QUEUE).all()}
-    agents = [
-        AgentRow(row.id, row.name, tuple(row.skills or ()), row.state, bool(row.on_shift))
-        for row in plain_rows(session, _ACTIVE_AGENTS, {"now": now}).all()
-    ]
+    waiting: dict[int, int] = {}
+    agents: list[AgentFacts] = []
+    for agent_id, name, skills, state, on_shift, queue_waiting in plain_rows(session, _LIVE_LOAD, {"now": now}).all():
+        if queue_waiting is None:
+            agents.append(_agent_facts(agent_id, name, skills, state, on_shift))
+        else:
+            waiting[agent_id] = queue_waiting  # a queue's row: its id and callers waiting
     names = config.queue_names
     handle_times = _handle_times(session, config, now, fresh)
     statuses = []
@@ -384,26 +431,42 @@ def center_state(session: Session, now: datetime, *, fresh: bool = False) -> Cen
     return CenterState(queues=statuses, agents=agents)
 
 
-# Built once: SQLAlchemy then finds their compiled form in its cache instead of building them per call.
-_WAITING_PER_QUEUE = (
-    select(QueueEntry.queue_id, func.count(QueueEntry.id))
-    .where(QueueEntry.state == QueueEntryState.WAITING.value)
-    .group_by(QueueEntry.queue_id)
-)
-_ACTIVE_AGENTS = (
+# The live load in one statement: every active agent (with "on shift now"), then a row per queue
+# with callers waiting, told apart by the last column (NULL for agents). Built once, so SQLAlchemy
+# finds its compiled form in its cache.
+_LIVE_LOAD = union_all(
     select(
         Agent.id,
         Agent.name,
-        Agent.skills,
+        cast(Agent.skills, Text),  # decoded by _agent_facts, once per distinct row
         Agent.state,
         select(Shift.id)
         .where(Shift.agent_id == Agent.id, Shift.starts_at <= bindparam("now"), Shift.ends_at > bindparam("now"))
         .exists()
         .label("on_shift"),
+        null().label("waiting"),
+    ).where(Agent.active.is_(True)),
+    select(
+        QueueEntry.queue_id,
+        null(),
+        null(),
+        null(),
+        null(),
+        func.count(QueueEntry.id),
     )
-    .where(Agent.active.is_(True))
-    .order_by(Agent.id)
+    .where(QueueEntry.state == QueueEntryState.WAITING.value)
+    .group_by(QueueEntry.queue_id),
 )
+
+
+@lru_cache(maxsize=4096)
+def _agent_facts(agent_id: int, name: str, skills: str | None, state: str, on_shift: bool) -> AgentFacts:
+    """An agent's row as routing sees it, built once per distinct row.
+
+    Between two decisions most agents' rows are the same (name, skills, state, on shift), and
+    decoding sixty agents' skills on every call was a tenth of a decision.
+    """
+    return AgentFacts(agent_id, name, frozenset(json.loads(skills)) if skills else frozenset(), state, bool(on_shift))
 
 
 # Handle times move slowly (a mean over the last 50 contacts), so each process measures a queue's
@@ -577,11 +640,22 @@ def intent_from_words(session: Session, words: str, language: str | None = None)
     return best[1] if best else None
 
 
+class RoutedCaller(NamedTuple):
+    """The known caller as routing reads them: plain columns, no ORM entity."""
+
+    id: int
+    number: str
+    name: str | None
+    language: str | None
+    vip: bool
+    products: list[str] | None
+
+
 @dataclass(frozen=True)
 class SnapshotInputs:
     """What the snapshot was built from, for the dry run's answer."""
 
-    caller: Caller | None
+    caller: RoutedCaller | None
     intent: IntentConfig | None
     incidents: list[IncidentConfig] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
@@ -590,7 +664,8 @@ class SnapshotInputs:
 def load_snapshot(
     session: Session,
     *,
-    caller: Caller | None,
+    caller: RoutedCaller | None,
+    has_open_promise: bool,
     number: str | None,
     intent: IntentConfig | None,
     language: str | None,
@@ -600,7 +675,7 @@ def load_snapshot(
     preferred_wait_seconds: int = DEFAULT_PREFERRED_WAIT_SECONDS,
     zone: str = "Europe/Amsterdam",
 ) -> tuple[RoutingSnapshot, SnapshotInputs]:
-    """Everything evaluate_rules needs, read in this transaction."""
+    """Everything else evaluate_rules needs, read in this transaction (the caller comes from routed_caller)."""
     now = ensure_utc(now)
     center = center_state(session, now)
     queues = {
@@ -616,16 +691,13 @@ def load_snapshot(
         )
         for s in center.queues
     }
-    agents = {a.id: AgentFacts(a.id, a.name, frozenset(a.skills), a.state, a.on_shift) for a in center.agents}
+    agents = {a.id: a for a in center.agents}
     number = caller.number if caller is not None else number
     intent_name = intent.name if intent is not None else None
     history: list[HistoryEntry] = []
     if caller is not None:
-        history = caller_history(
-            session, caller.id, now, window_days, exclude_contact_id=exclude_contact_id, detailed=False
-        )
+        history = repeat_history(session, caller.id, intent, now, window_days, exclude_contact_id=exclude_contact_id)
     incidents = active_incidents_for(session, caller if caller is not None else number, now)
-    has_promise = bool(number) and plain_rows(session, _OPEN_PROMISE_OF, {"number": number}).first() is not None
     default_queue = _default_queue(intent, queues)
     snapshot = RoutingSnapshot(
         now=now,
@@ -640,7 +712,7 @@ def load_snapshot(
             number=number,
             region=region_of(number) if number else None,
             vip=bool(caller.vip) if caller is not None else False,
-            has_open_promise=has_promise,
+            has_open_promise=has_open_promise,
             incident_ids=tuple(i.id for i in incidents),
         ),
         history=history_facts(history, intent_name, window_days),
@@ -649,14 +721,53 @@ def load_snapshot(
     return snapshot, SnapshotInputs(caller=caller, intent=intent, incidents=incidents, history=history)
 
 
-_OPEN_PROMISE_OF = (
-    select(CallbackPromise.id)
-    .where(
-        CallbackPromise.number == bindparam("number"),
-        CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES]),
+def routed_caller(session: Session, caller_id: int | None, number: str | None) -> tuple[RoutedCaller | None, bool]:
+    """The caller with `caller_id` (else with this number, any format) and whether the number has
+    an open callback promise.
+
+    One statement, which also reads the configuration stamp: the first of a decision's reads, so
+    the rest of the transaction uses the kept configuration without reading it again.
+    """
+    e164 = try_e164(number) if number else None
+    params = {"caller_id": caller_id, "number": e164 or number}
+    row = plain_rows(session, _CALLER_BY_ID if caller_id is not None else _CALLER_BY_NUMBER, params).one()
+    if row.id is None and caller_id is not None and e164:
+        row = plain_rows(session, _CALLER_BY_NUMBER, params).one()  # an id that is gone: try the number
+    center_config_at(session, row.stamp)
+    if row.id is None:
+        return None, bool(row.has_open_promise)
+    caller = RoutedCaller(row.id, row.number, row.name, row.language, bool(row.vip), row.products)
+    return caller, bool(row.has_open_promise)
+
+
+def _routed_caller_statement(match: Any) -> Select[Any]:
+    number = func.coalesce(Caller.number, _ROUTED.c.number)
+    open_promise = select(CallbackPromise.id).where(
+        CallbackPromise.number == number, CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES])
     )
-    .limit(1)
-)
+    return (
+        select(
+            STAMP_TOKEN.label("stamp"),
+            Caller.id,
+            Caller.number,
+            Caller.name,
+            Caller.language,
+            Caller.vip,
+            Caller.products,
+            open_promise.exists().label("has_open_promise"),
+        )
+        .select_from(_ROUTED)
+        .outerjoin(Caller, match)
+    )
+
+
+# A one-row derived table holding what is known of the contact, so an unknown caller still gets
+# the row with the stamp and the open-promise fact.
+_ROUTED = select(
+    bindparam("caller_id", type_=Integer).label("caller_id"), bindparam("number", type_=String(20)).label("number")
+).subquery("routed")
+_CALLER_BY_ID = _routed_caller_statement(Caller.id == _ROUTED.c.caller_id)
+_CALLER_BY_NUMBER = _routed_caller_statement(Caller.number == _ROUTED.c.number)
 
 
 def _default_queue(intent: IntentConfig | None, queues: dict[str, QueueFacts]) -> str:
@@ -697,20 +808,19 @@ def route_contact(
 
     An unknown intent name, or words that match no intent, route by the general queue.
     """
-    caller = session.get(Caller, caller_id) if caller_id is not None else None
+    contact = session.get(Contact, contact_id) if contact_id is not None else None
+    if caller_id is None and contact is not None:
+        caller_id = contact.caller_id
+    caller, has_open_promise = routed_caller(session, caller_id, number)
     try:
         intent = _intent(session, intent_name, words, language)
     except UnknownIntent:
         log.warning("routing an unknown intent by the general queue", intent=intent_name)
         intent = None
-    contact = session.get(Contact, contact_id) if contact_id is not None else None
-    if caller is None and contact is not None and contact.caller_id is not None:
-        caller = session.get(Caller, contact.caller_id)
-    if caller is None and number:
-        caller = find_caller(session, number)
     snapshot, _ = load_snapshot(
         session,
         caller=caller,
+        has_open_promise=has_open_promise,
         number=number,
         intent=intent,
         language=language,
@@ -776,10 +886,17 @@ def dry_run(
         rule_set = live_rules(session)
         version = rule_set.version
     e164 = try_e164(number, region) if number else None
-    caller = find_caller(session, e164) if e164 else None
+    caller, has_open_promise = routed_caller(session, None, e164) if e164 else (None, False)
     intent = _intent(session, intent_name, words, language)
     snapshot, inputs = load_snapshot(
-        session, caller=caller, number=e164, intent=intent, language=language, now=at, zone=zone
+        session,
+        caller=caller,
+        has_open_promise=has_open_promise,
+        number=e164,
+        intent=intent,
+        language=language,
+        now=at,
+        zone=zone,
     )
     return DryRun(
         decision=evaluate_rules(rule_set, snapshot),

@@ -6,8 +6,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from callbacks.models import CallbackPromise
+from routing.config import center_config
 from routing.models import Contact, Holiday, Incident
 from routing.rules import InvalidRuleSet
 from routing.service import (
@@ -16,14 +18,17 @@ from routing.service import (
     caller_history,
     dry_run,
     find_caller,
+    history_facts,
     list_versions,
     live_rule_set,
     publish_rule_set,
     queue_statuses,
     repeat_count,
+    repeat_history,
     resolved_at_first_contact,
     rollback_rule_set,
     route_contact,
+    routed_caller,
 )
 from terugbel.audit import AuditEntry
 from terugbel.clock import ManualClock
@@ -319,3 +324,77 @@ def test_dry_run_against_live_and_draft(db: Database, clock: ManualClock, center
         assert not night.caller_known
     with db.session() as session:
         assert session.scalars(select(Contact)).all() == []
+
+
+def test_routing_reads_only_the_history_that_bears_on_the_decision(
+    db: Database, clock: ManualClock, center: dict[str, Any]
+) -> None:
+    now, monique = clock.now(), center["monique"]
+    factuur, internet, opzeggen = center["factuur"], center["internet"], center["opzeggen"]
+    facturen, technisch = center["facturen"], center["technisch"]
+    day = timedelta(days=1)
+    add_contact(db, monique, started_at=now - 9 * day, intent=factuur, resolved=False, queue=facturen)  # too old
+    add_contact(db, monique, started_at=now - 6 * day, intent=factuur, resolved=True, queue=facturen)
+    add_contact(db, monique, started_at=now - 5 * day, intent=internet, resolved=False, agent=center["ahmed"])
+    add_contact(db, monique, started_at=now - 4 * day, intent=None, resolved=None, queue=technisch)
+    # A kept callback about the invoice whose dial left a "callback" contact about something else.
+    add_kept_callback(db, monique, connected_at=now - 3 * day, queue=facturen, intent=factuur)
+    add_contact(db, monique, started_at=now - 3 * day, channel="callback", intent=opzeggen, resolved=True)
+    add_kept_callback(db, monique, connected_at=now - 2 * day, queue=technisch, intent=internet, agent=center["ahmed"])
+    latest = add_contact(db, monique, started_at=now - day, intent=opzeggen, resolved=True, agent=center["sanne"])
+    with db.session() as session:
+        config = center_config(session)
+        for intent in (factuur, internet, opzeggen, None):
+            name = intent.name if intent is not None else None
+            for exclude in (None, latest.id):
+                everything = caller_history(session, monique.id, now, exclude_contact_id=exclude)
+                narrow = repeat_history(
+                    session, monique.id, config.intent_named(name) if name else None, now, exclude_contact_id=exclude
+                )
+                assert history_facts(narrow, name) == history_facts(everything, name)
+                assert {(e.contact_id, e.promise_id) for e in narrow} <= {
+                    (e.contact_id, e.promise_id) for e in everything
+                }
+        assert history_facts(repeat_history(session, monique.id, config.intent_named("internet"), now), "internet") == (
+            history_facts(caller_history(session, monique.id, now), "internet")
+        )
+        assert history_facts(caller_history(session, monique.id, now), "internet").repeat_count == 2
+
+
+def test_routed_caller_is_one_statement_by_id_or_any_spelling_of_the_number(
+    db: Database, clock: ManualClock, center: dict[str, Any]
+) -> None:
+    monique = center["monique"]
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with db.session() as session:
+        center_config(session)  # kept by this process from now on
+    with db.session() as session:
+        event.listen(session.connection(), "before_cursor_execute", count)
+        caller, has_promise = routed_caller(session, monique.id, None)
+        assert len(statements) == 1
+        center_config(session)  # the statement read the configuration stamp too: nothing more to read
+        assert len(statements) == 1
+        assert caller is not None and caller.name == "Monique de Vries" and caller.products == ["tv"]
+        assert has_promise is False
+        assert routed_caller(session, None, "06 8765 4321")[0] == caller
+        assert routed_caller(session, 999_999, "+31687654321")[0] == caller  # an id that is gone: the number
+        assert routed_caller(session, None, "+31600000000") == (None, False)
+        assert routed_caller(session, None, None) == (None, False)
+        session.add(
+            CallbackPromise(
+                queue_id=center["facturen"].id,
+                number="+31600000000",
+                language="nl",
+                timezone="Europe/Amsterdam",
+                window_start=clock.now() + timedelta(hours=1),
+                window_end=clock.now() + timedelta(hours=1, minutes=15),
+                planned_dial_at=clock.now() + timedelta(hours=1),
+                state="booked",
+                booked_at=clock.now(),
+            )
+        )
+        assert routed_caller(session, None, "06 0000 0000") == (None, True)  # unknown caller, open promise
