@@ -9,13 +9,29 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Select, String, Text, bindparam, cast, func, null, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Text,
+    bindparam,
+    cast,
+    false,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
@@ -56,6 +72,8 @@ log = get_logger(__name__)
 
 GENERAL_QUEUE = "algemeen"  # where a contact without a known intent goes, when such a queue exists
 SERVING_STATES = (AgentState.AVAILABLE, AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
+_SERVING_VALUES = frozenset(state.value for state in SERVING_STATES)
+_AVAILABLE = AgentState.AVAILABLE.value
 # A callback promise kept by a dial that also left a "callback" contact is shown once: the contact.
 _CALLBACK_CONTACT_SLACK = timedelta(hours=1)
 
@@ -111,9 +129,7 @@ def caller_history(
     exclude_contact_id: int | None = None,
 ) -> list[HistoryEntry]:
     """The caller's contacts of the last `days` days, newest first, kept callbacks included."""
-    return _history(
-        session, _HISTORY_CONTACTS, _HISTORY_CALLBACKS, caller_id, now, days, exclude_contact_id, detailed=True
-    )
+    return _history(session, _TIMELINE, caller_id, now, days, exclude_contact_id, detailed=True)
 
 
 def repeat_history(
@@ -131,23 +147,15 @@ def repeat_history(
     contacts (which hide their promise), without agent names, explanations or transcripts:
     `history_facts` over this list and over the whole timeline are the same.
     """
+    intent_id = intent.id if intent is not None else None
     return _history(
-        session,
-        _REPEAT_CONTACTS,
-        _REPEAT_CALLBACKS,
-        caller_id,
-        now,
-        days,
-        exclude_contact_id,
-        detailed=False,
-        intent_id=intent.id if intent is not None else None,
+        session, _REPEAT_TIMELINE, caller_id, now, days, exclude_contact_id, detailed=False, intent_id=intent_id
     )
 
 
 def _history(
     session: Session,
-    contacts: Select[Any],
-    callbacks: Select[Any],
+    timeline: Select[Any],
     caller_id: int,
     now: datetime,
     days: int,
@@ -157,20 +165,24 @@ def _history(
     **params: Any,
 ) -> list[HistoryEntry]:
     since = ensure_utc(now) - timedelta(days=days)
-    window = {"caller_id": caller_id, "since": since, "until": now, **params}
+    rows = plain_rows(session, timeline, {"caller_id": caller_id, "since": since, "until": now, **params}).all()
     config = center_config(session)
     intents, queues = config.intents_by_id, config.queue_names
+    callback_contacts = [row.started_at for row in rows if not row.is_promise and row.channel == "callback"]
     entries = []
-    for row in plain_rows(session, contacts, window).all():
-        if row.id == exclude_contact_id:
+    for row in rows:  # newest first
+        if row.is_promise:
+            if any(abs(at - row.started_at) <= _CALLBACK_CONTACT_SLACK for at in callback_contacts):
+                continue  # its dial left a "callback" contact: shown once, as that contact
+        elif row.id == exclude_contact_id:
             continue
         intent = intents.get(row.intent_id)
         entries.append(
             HistoryEntry(
                 kind=row.channel,
                 started_at=row.started_at,
-                contact_id=row.id,
-                promise_id=None,
+                contact_id=None if row.is_promise else row.id,
+                promise_id=row.id if row.is_promise else None,
                 intent=intent.name if intent else None,
                 intent_label=intent.label_nl if intent else None,
                 agent_id=row.agent_id,
@@ -183,94 +195,71 @@ def _history(
                 transcript=row.transcript if detailed else None,
             )
         )
-    callback_contacts = [e.started_at for e in entries if e.kind == "callback"]
-    for promise in plain_rows(session, callbacks, window).all():
-        connected = promise.connected_at
-        if any(abs(at - connected) <= _CALLBACK_CONTACT_SLACK for at in callback_contacts):
-            continue
-        intent = intents.get(promise.intent_id)
-        entries.append(
-            HistoryEntry(
-                kind="callback",
-                started_at=connected,
-                contact_id=None,
-                promise_id=promise.id,
-                intent=intent.name if intent else None,
-                intent_label=intent.label_nl if intent else None,
-                agent_id=promise.agent_id,
-                agent_name=promise.agent_name if detailed else None,
-                queue=queues.get(promise.queue_id),
-                outcome=ContactOutcome.AGENT.value,
-                resolved=None,
-                ended_at=promise.ended_at,
-            )
-        )
-    entries.sort(key=lambda e: e.started_at, reverse=True)
     return entries
 
 
-_CONTACT_COLUMNS = (
-    Contact.id,
-    Contact.channel,
-    Contact.started_at,
-    Contact.ended_at,
-    Contact.agent_id,
-    Contact.outcome,
-    Contact.resolved,
-    Contact.intent_id,
-    Contact.queue_id,
-)
-_CONTACTS_IN_WINDOW = (
-    Contact.caller_id == bindparam("caller_id"),
-    Contact.started_at >= bindparam("since"),
-    Contact.started_at <= bindparam("until"),
-)
-_NEWEST_FIRST = (Contact.started_at.desc(), Contact.id.desc())
-# Kept callbacks: shown from the promise when the dial left no "callback" contact of its own.
-_PROMISE_COLUMNS = (
-    CallbackPromise.id,
-    CallbackPromise.agent_id,
-    CallbackPromise.connected_at,
-    CallbackPromise.ended_at,
-    CallbackPromise.intent_id,
-    CallbackPromise.queue_id,
-)
-_PROMISES_IN_WINDOW = (
-    CallbackPromise.caller_id == bindparam("caller_id"),
-    CallbackPromise.connected_at.is_not(None),
-    CallbackPromise.connected_at >= bindparam("since"),
-    CallbackPromise.connected_at <= bindparam("until"),
-)
-# Built once: SQLAlchemy then finds their compiled form in its cache. Intent and queue names come
-# from the kept configuration, not from joins; only the detailed timeline joins the agent's name.
-_HISTORY_CONTACTS = (
-    select(*_CONTACT_COLUMNS, Contact.routing_explanation, Contact.transcript, Agent.name.label("agent_name"))
-    .outerjoin(Agent, Agent.id == Contact.agent_id)
-    .where(*_CONTACTS_IN_WINDOW)
-    .order_by(*_NEWEST_FIRST)
-)
-_HISTORY_CALLBACKS = (
-    select(*_PROMISE_COLUMNS, Agent.name.label("agent_name"))
-    .outerjoin(Agent, Agent.id == CallbackPromise.agent_id)
-    .where(*_PROMISES_IN_WINDOW)
-)
-# A narrowing of routing.repeats.makes_repeat (same intent, or unresolved), which still decides on
-# every row read: an entry this leaves out can never count, so the facts stay the same.
-_REPEAT_CONTACTS = (
-    select(*_CONTACT_COLUMNS)
-    .where(
-        *_CONTACTS_IN_WINDOW,
-        or_(
-            Contact.intent_id == bindparam("intent_id", type_=Integer),
-            Contact.resolved.is_(False),
-            Contact.channel == "callback",
-        ),
+def _timeline_statement(*, detailed: bool, repeats_only: bool) -> Select[Any]:
+    """Contacts and kept callbacks of a caller in a window, newest first, in one statement.
+
+    Kept callbacks come from the promise (marked `is_promise`); `_history` hides those whose dial
+    left a "callback" contact of its own. Intent and queue names come from the kept configuration,
+    not from joins; only the detailed timeline joins the agent's name.
+    """
+    contacts = select(
+        Contact.id,
+        Contact.channel,
+        Contact.started_at,
+        Contact.ended_at,
+        Contact.agent_id,
+        Contact.outcome,
+        Contact.resolved,
+        Contact.intent_id,
+        Contact.queue_id,
+        false().label("is_promise"),
+    ).where(
+        Contact.caller_id == bindparam("caller_id"),
+        Contact.started_at >= bindparam("since"),
+        Contact.started_at <= bindparam("until"),
     )
-    .order_by(*_NEWEST_FIRST)
-)
-_REPEAT_CALLBACKS = select(*_PROMISE_COLUMNS).where(
-    *_PROMISES_IN_WINDOW, CallbackPromise.intent_id == bindparam("intent_id", type_=Integer)
-)
+    promises = select(
+        CallbackPromise.id,
+        literal_column("'callback'"),
+        CallbackPromise.connected_at,
+        CallbackPromise.ended_at,
+        CallbackPromise.agent_id,
+        literal_column(f"'{ContactOutcome.AGENT.value}'"),
+        null(),
+        CallbackPromise.intent_id,
+        CallbackPromise.queue_id,
+        true(),
+    ).where(
+        CallbackPromise.caller_id == bindparam("caller_id"),
+        CallbackPromise.connected_at.is_not(None),
+        CallbackPromise.connected_at >= bindparam("since"),
+        CallbackPromise.connected_at <= bindparam("until"),
+    )
+    if repeats_only:
+        # A narrowing of routing.repeats.makes_repeat (same intent, or unresolved), which still
+        # decides on every row read: an entry this leaves out can never count.
+        intent_id = bindparam("intent_id", type_=Integer)
+        contacts = contacts.where(
+            or_(Contact.intent_id == intent_id, Contact.resolved.is_(False), Contact.channel == "callback")
+        )
+        promises = promises.where(CallbackPromise.intent_id == intent_id)
+    if detailed:
+        contacts = contacts.add_columns(
+            Contact.routing_explanation, Contact.transcript, Agent.name.label("agent_name")
+        ).outerjoin(Agent, Agent.id == Contact.agent_id)
+        promises = promises.add_columns(null(), null(), Agent.name).outerjoin(
+            Agent, Agent.id == CallbackPromise.agent_id
+        )
+    timeline = union_all(contacts, promises).subquery("timeline")
+    return select(timeline).order_by(timeline.c.started_at.desc(), timeline.c.is_promise, timeline.c.id.desc())
+
+
+# Built once: SQLAlchemy then finds their compiled form in its cache.
+_TIMELINE = _timeline_statement(detailed=True, repeats_only=False)
+_REPEAT_TIMELINE = _timeline_statement(detailed=False, repeats_only=True)
 
 
 def is_repeat_of(entry: HistoryEntry, intent_name: str | None) -> bool:
@@ -397,13 +386,19 @@ def center_state(session: Session, now: datetime, *, fresh: bool = False) -> Cen
             agents.append(_agent_facts(agent_id, name, skills, state, on_shift))
         else:
             waiting[agent_id] = queue_waiting  # a queue's row: its id and callers waiting
+    # Per skill, once over the agents: how many on shift serve, and how many of them are free.
+    serving_by_skill: Counter[str] = Counter()
+    available_by_skill: Counter[str] = Counter()
+    for agent in agents:
+        if agent.on_shift and agent.state in _SERVING_VALUES:
+            serving_by_skill.update(agent.skills)
+            if agent.state == _AVAILABLE:
+                available_by_skill.update(agent.skills)
     names = config.queue_names
     handle_times = _handle_times(session, config, now, fresh)
     statuses = []
     for queue in config.queues:
-        skilled = [a for a in agents if a.on_shift and queue.skill in a.skills]
-        serving = sum(1 for a in skilled if a.state in SERVING_STATES)
-        available = sum(1 for a in skilled if a.state == AgentState.AVAILABLE.value)
+        serving, available = serving_by_skill[queue.skill], available_by_skill[queue.skill]
         aht = handle_times[queue.id]
         queue_waiting = waiting.get(queue.id, 0)
         statuses.append(
