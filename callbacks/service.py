@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -27,11 +27,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity
+from callbacks.coverage import known_until, record_complete
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot, PromiseState
 from callbacks.outbox import queue_sms
 from callbacks.promise import InvalidPromiseTransition, start_promise, transition
 from callbacks.slots import (
-    OpeningHours,
     SlotOffer,
     SlotState,
     choose_offers,
@@ -42,9 +42,11 @@ from callbacks.slots import (
 )
 from callbacks.sms_replies import ReplyKind, parse_reply
 from callbacks.timeparse import parse_requested_time
-from routing.models import Agent, BusinessHours, Caller, Contact, ContactOutcome, Holiday, Queue, Shift
+from routing.config import QueueConfig, center_config
+from routing.models import Agent, Caller, Contact, ContactOutcome, Queue, Shift
 from routing.wait import HANDLE_SAMPLE, average_handle_seconds
 from telephony.models import SmsDirection, SmsMessage
+from terugbel.db import plain_rows
 from terugbel.i18n import format_window, normalise_language, t
 from terugbel.logs import get_logger
 from terugbel.phone import (
@@ -172,24 +174,14 @@ def _queue(session: Session, queue_id: int) -> Queue:
     return queue
 
 
-# Plain rows and statements built once: these run in every offer (see _SLOTS_WITH_ROOM below).
-_OPENING_HOURS = select(BusinessHours.weekday, BusinessHours.opens, BusinessHours.closes).where(
-    BusinessHours.queue_id == bindparam("queue_id")
-)
-_CUSTOM_HOLIDAYS = select(Holiday.day).where(
-    (Holiday.queue_id == bindparam("queue_id")) | Holiday.queue_id.is_(None),
-    Holiday.day.between(bindparam("first", type_=Holiday.day.type), bindparam("last", type_=Holiday.day.type)),
-)
-
-
-def _opening_hours(session: Session, queue: Queue) -> list[OpeningHours]:
-    rows = session.execute(_OPENING_HOURS, {"queue_id": queue.id})
-    return [OpeningHours(weekday, opens, closes) for weekday, opens, closes in rows]
-
-
-def _closed_days(session: Session, queue: Queue, first: date, last: date) -> frozenset[date]:
-    custom = session.scalars(_CUSTOM_HOLIDAYS, {"queue_id": queue.id, "first": first, "last": last})
-    return closed_days(queue.holiday_country, list(custom), first, last)
+def _slot_rules(session: Session, queue_id: int) -> tuple[QueueConfig, str | None]:
+    """The queue's zone, slot length, lead time, hours and closed days, and the stamp token they
+    were kept under: from the configuration kept per process, so offers read none of them."""
+    config = center_config(session)
+    queue = config.queues_by_id.get(queue_id)
+    if queue is None:
+        raise CallbackError(f"queue {queue_id} does not exist")
+    return queue, config.token
 
 
 def _shifts(session: Session, queue: Queue, start: datetime, end: datetime) -> list[ShiftSpan]:
@@ -250,27 +242,9 @@ def ensure_slots(
     moves the promises that no longer fit). Offers do not refresh: that would cost every booking a
     pass over the week's shifts, and shift changes call `recompute_capacity` / `recompute_for_agent`.
     """
-    _materialise(session, _queue(session, queue_id), start, end, refresh=refresh)
+    rules, _token = _slot_rules(session, queue_id)
+    _materialise(session, rules, start, end, refresh=refresh)
     return _slots_between(session, queue_id, start, end)
-
-
-class _Calendar:
-    """A queue's opening hours and closed days, read at most once for all the ranges of one offer."""
-
-    def __init__(self, session: Session, queue: Queue, start: datetime, end: datetime) -> None:
-        self._session, self._queue = session, queue
-        zone = queue_zone(queue)
-        self._first = start.astimezone(zone).date() - timedelta(days=1)
-        self._last = end.astimezone(zone).date() + timedelta(days=1)
-        self._read: tuple[list[OpeningHours], frozenset[date]] | None = None
-
-    def read(self) -> tuple[list[OpeningHours], frozenset[date]]:
-        if self._read is None:
-            self._read = (
-                _opening_hours(self._session, self._queue),
-                _closed_days(self._session, self._queue, self._first, self._last),
-            )
-        return self._read
 
 
 def _covered(done: Iterable[tuple[int, datetime, datetime]], queue_id: int, start: datetime, end: datetime) -> bool:
@@ -282,7 +256,7 @@ def _covered(done: Iterable[tuple[int, datetime, datetime]], queue_id: int, star
     return reach >= end
 
 
-def _claim_range(session: Session, queue: Queue, start: datetime, end: datetime, *, refresh: bool) -> bool:
+def _claim_range(session: Session, queue_id: int, start: datetime, end: datetime, *, refresh: bool) -> bool:
     """Return False when [start, end) of the queue was already materialised in this transaction."""
     # Remember per (innermost) transaction: a rolled-back savepoint takes its inserts with it.
     transaction = session.get_nested_transaction() or session.get_transaction()
@@ -290,17 +264,18 @@ def _claim_range(session: Session, queue: Queue, start: datetime, end: datetime,
     if memo is None or memo[0] is not transaction:
         memo = session.info["callbacks.materialised"] = (transaction, [])
     done: list[tuple[int, datetime, datetime]] = memo[1]
-    if not refresh and _covered(done, queue.id, start, end):
+    if not refresh and _covered(done, queue_id, start, end):
         return False  # already done in this transaction (a booking retries its offer)
-    done.append((queue.id, start, end))
+    done.append((queue_id, start, end))
     return True
 
 
-def _windows(
-    session: Session, queue: Queue, start: datetime, end: datetime, calendar: _Calendar | None
-) -> list[tuple[datetime, datetime]]:
-    hours, closed = (calendar or _Calendar(session, queue, start, end)).read()
-    return slot_windows(hours, closed, queue.timezone, queue.slot_minutes, start, end)
+def _windows(rules: QueueConfig, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    zone = ZoneInfo(rules.timezone)
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date() + timedelta(days=1)
+    closed = closed_days(rules.hours.holiday_country, rules.closed_days, first, last)
+    return slot_windows(rules.hours.periods, closed, rules.timezone, rules.slot_minutes, start, end)
 
 
 # Built once: these run several times in every offer and booking, and SQLAlchemy's compiled cache
@@ -320,6 +295,7 @@ _SLOT_STATE_COLUMNS = (
     CallbackSlot.closed,
 )
 _SLOTS_WITH_ROOM = select(*_SLOT_STATE_COLUMNS).where(*_IN_RANGE, *_HAS_ROOM).order_by(CallbackSlot.starts_at)
+_FIRST_WITH_ROOM = _SLOTS_WITH_ROOM.limit(bindparam("limit"))
 # Every slot's start (to see which are missing) and, for those with room, what an offer needs:
 # one read instead of two, and the full slots cost only their start.
 _SLOT_STARTS_AND_ROOM = (
@@ -338,66 +314,86 @@ _SLOT_STARTS = select(CallbackSlot.starts_at).where(*_IN_RANGE)
 _SLOT_CAPACITIES = select(
     CallbackSlot.starts_at, CallbackSlot.id, CallbackSlot.capacity, CallbackSlot.capacity_override
 ).where(*_IN_RANGE)
+# The transaction that inserted slots (session.info): until it commits, its reads prove nothing.
+_SLOTS_WRITTEN = "callbacks.slots_written"
 
 
-def _materialise(
-    session: Session,
-    queue: Queue,
-    start: datetime,
-    end: datetime,
-    *,
-    refresh: bool = False,
-    calendar: _Calendar | None = None,
-) -> None:
-    """Insert the missing slots of [start, end); with `refresh` let existing ones follow staffing.
-
-    `calendar` must cover [start, end).
-    """
-    if not _claim_range(session, queue, start, end, refresh=refresh):
+def _materialise(session: Session, rules: QueueConfig, start: datetime, end: datetime, *, refresh: bool) -> None:
+    """Insert the missing slots of [start, end); with `refresh` let existing ones follow staffing."""
+    if not _claim_range(session, rules.id, start, end, refresh=refresh):
         return
-    windows = _windows(session, queue, start, end, calendar)
+    windows = _windows(rules, start, end)
     if not windows:
         return
-    # Plain rows, not ORM objects: this runs on every offer and booking.
-    params = {"queue_id": queue.id, "start": start, "end": end}
+    params = {"queue_id": rules.id, "start": start, "end": end}
     existing: dict[datetime, tuple[int, int, int | None]] = {}
     if refresh:
         rows = session.execute(_SLOT_CAPACITIES, params)
         existing = {starts_at: (slot_id, capacity, override) for starts_at, slot_id, capacity, override in rows}
     else:
         existing = dict.fromkeys(session.scalars(_SLOT_STARTS, params), (0, 0, 0))
-    _add_missing(session, queue, windows, existing, refresh=refresh)
+    _add_missing(session, rules.id, windows, existing, refresh=refresh)
+
+
+def _complete_with_room(
+    session: Session, rules: QueueConfig, token: str | None, start: datetime, end: datetime
+) -> list[SlotState]:
+    """Return the slots with room in [start, end), first materialising what may be missing.
+
+    The stretch this process already knows to be complete (callbacks/coverage.py) is only read
+    for its slots with room; the rest is materialised.
+    """
+    reach = known_until(_database(session), token, rules.id, start)
+    if reach is None:
+        return _materialise_with_room(session, rules, token, start, end)
+    if reach >= end:
+        return _slots_with_room(session, rules.id, start, end)
+    return _slots_with_room(session, rules.id, start, reach) + _materialise_with_room(session, rules, token, reach, end)
 
 
 def _materialise_with_room(
-    session: Session, queue: Queue, start: datetime, end: datetime, calendar: _Calendar
+    session: Session, rules: QueueConfig, token: str | None, start: datetime, end: datetime
 ) -> list[SlotState]:
     """Materialise [start, end) like `_materialise` and return its slots with room, by start.
 
-    When no slot is missing (nearly always) that is one read of the range instead of two.
+    When no slot is missing (nearly always) that is one read of the range instead of two, and the
+    range is remembered as complete.
     """
-    if not _claim_range(session, queue, start, end, refresh=False):
-        return _slots_with_room(session, queue.id, start, end)
-    windows = _windows(session, queue, start, end, calendar)
+    if not _claim_range(session, rules.id, start, end, refresh=False):
+        return _slots_with_room(session, rules.id, start, end)
+    windows = _windows(rules, start, end)
     if not windows:
-        return _slots_with_room(session, queue.id, start, end)
+        _record_complete(session, token, rules.id, start, end)
+        return _slots_with_room(session, rules.id, start, end)
     existing: dict[datetime, tuple[int, int, int | None]] = {}
     with_room: list[SlotState] = []
     placeholder = (0, 0, 0)
-    for starts_at, slot_id, ends_at, capacity, booked, closed in session.execute(
-        _SLOT_STARTS_AND_ROOM, {"queue_id": queue.id, "start": start, "end": end}
+    for starts_at, slot_id, ends_at, capacity, booked, closed in plain_rows(
+        session, _SLOT_STARTS_AND_ROOM, {"queue_id": rules.id, "start": start, "end": end}
     ):
         existing[starts_at] = placeholder
         if slot_id is not None:
             with_room.append(SlotState(slot_id, starts_at, ends_at, capacity, booked, closed))
-    if _add_missing(session, queue, windows, existing, refresh=False):
-        return _slots_with_room(session, queue.id, start, end)
+    if _add_missing(session, rules.id, windows, existing, refresh=False):
+        return _slots_with_room(session, rules.id, start, end)
+    _record_complete(session, token, rules.id, start, end)
     return with_room
+
+
+def _database(session: Session) -> str:
+    return str(session.get_bind().engine.url)
+
+
+def _record_complete(session: Session, token: str | None, queue_id: int, start: datetime, end: datetime) -> None:
+    # Rows this transaction inserted may still roll back: only other transactions' rows, which
+    # are committed when this one reads them, prove that a window has its slot.
+    if session.info.get(_SLOTS_WRITTEN) is not session.get_transaction():
+        record_complete(_database(session), token, queue_id, start, end)
 
 
 def _add_missing(
     session: Session,
-    queue: Queue,
+    queue_id: int,
     windows: Sequence[tuple[datetime, datetime]],
     existing: dict[datetime, tuple[int, int, int | None]],
     *,
@@ -410,6 +406,7 @@ def _add_missing(
     todo = windows if refresh else [w for w in windows if w[0] not in existing]
     if not todo:
         return False
+    queue = _queue(session, queue_id)
     shifts = _shifts(session, queue, todo[0][0], todo[-1][1])
     handle = handle_seconds(session, queue)
     missing = []
@@ -439,6 +436,7 @@ def _add_missing(
                 .execution_options(synchronize_session=False)
             )
     if missing:
+        session.info[_SLOTS_WRITTEN] = session.get_transaction()
         # Two processes may materialise the same slot at once: the unique (queue, start) decides.
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         session.execute(dialect.insert(CallbackSlot).on_conflict_do_nothing(), missing)
@@ -446,12 +444,13 @@ def _add_missing(
 
 
 def _slots_with_room(session: Session, queue_id: int, start: datetime, end: datetime) -> list[SlotState]:
-    rows = session.execute(_SLOTS_WITH_ROOM, {"queue_id": queue_id, "start": start, "end": end})
+    rows = plain_rows(session, _SLOTS_WITH_ROOM, {"queue_id": queue_id, "start": start, "end": end})
     return [SlotState(*row) for row in rows]
 
 
-def queue_zone(queue: Queue) -> ZoneInfo:
-    return ZoneInfo(queue.timezone)
+def _first_with_room(session: Session, queue_id: int, start: datetime, end: datetime, limit: int) -> list[SlotState]:
+    params = {"queue_id": queue_id, "start": start, "end": end, "limit": limit}
+    return [SlotState(*row) for row in plain_rows(session, _FIRST_WITH_ROOM, params)]
 
 
 def offer_slots(
@@ -467,25 +466,45 @@ def offer_slots(
 ) -> list[SlotOffer]:
     """Return up to `count` windows with room: the earliest after the lead time (or the nearest to
     `near`) and the ones after it; outside hours, the first slots of the next opening."""
-    queue = _queue(session, queue_id)
-    start = earliest_start(now, queue.callback_lead_minutes)
+    rules, token = _slot_rules(session, queue_id)
+    start = earliest_start(now, rules.callback_lead_minutes)
     anchor = max(start, near) if near is not None else start
     skip = list(exclude)
-    offers: list[SlotOffer] = []
-    calendar = _Calendar(session, queue, start, anchor + WIDE_HORIZON)
+    widest = anchor + WIDE_HORIZON
+    # Up to `complete` no slot can be missing. When the offer is the earliest slots with room, the
+    # first `count` of that stretch (and the excluded ones, which may be among them) decide every
+    # horizon: one short read instead of one per horizon, with no pass over the slot starts.
+    complete = start  # near a wished time every horizon is read whole
+    first: list[SlotState] = []
+    if near is None:
+        complete = widest
+        if materialise:
+            complete = min(known_until(_database(session), token, queue_id, start) or start, widest)
+        if complete > start:
+            first = _first_with_room(session, queue_id, start, complete, count + len(skip))
+
+    def read(lo: datetime, hi: datetime) -> list[SlotState]:
+        slots = [slot for slot in first if lo <= slot.starts_at < hi]
+        if hi > complete:
+            lo = max(lo, complete)
+            slots += (
+                _complete_with_room(session, rules, token, lo, hi)
+                if materialise
+                else _slots_with_room(session, queue_id, lo, hi)
+            )
+        return slots
+
     # Each wider horizon reads only the days the narrower one did not: the same slots, once.
     slots: list[SlotState] = []
+    offers: list[SlotOffer] = []
     covered = start
     for horizon in (FIRST_HORIZON, OFFER_HORIZON, WIDE_HORIZON):
-        if materialise:
-            slots.extend(_materialise_with_room(session, queue, covered, anchor + horizon, calendar))
-        else:
-            slots.extend(_slots_with_room(session, queue_id, covered, anchor + horizon))
+        slots.extend(read(covered, anchor + horizon))
         covered = anchor + horizon
         offers = choose_offers(
             slots,
             now=now,
-            lead_minutes=queue.callback_lead_minutes,
+            lead_minutes=rules.callback_lead_minutes,
             zone=zone,
             near=near,
             count=count,
@@ -553,11 +572,10 @@ def recompute_for_agent(
 
 
 def _move_by_us(session: Session, promise: CallbackPromise, now: datetime) -> MovedPromise:
-    queue = _queue(session, promise.queue_id)
     old_window = format_window(promise.window_start, promise.window_end, promise.timezone, promise.language, now)
     offers = offer_slots(
         session,
-        queue_id=queue.id,
+        queue_id=promise.queue_id,
         now=now,
         zone=promise.timezone,
         near=promise.window_start,

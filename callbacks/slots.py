@@ -8,21 +8,12 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from callbacks.capacity import room
-from routing.hours import QueueHours, is_holiday
-
-
-@dataclass(frozen=True)
-class OpeningHours:
-    """One opening period of a weekday (0 = Monday) in the queue's zone."""
-
-    weekday: int
-    opens: time
-    closes: time
+from routing.hours import OpeningPeriod, QueueHours, is_holiday
 
 
 @dataclass(frozen=True)
@@ -60,7 +51,7 @@ def closed_days(country: str | None, custom_days: Iterable[date], first: date, l
 
 
 def slot_windows(
-    hours: Sequence[OpeningHours],
+    hours: Sequence[OpeningPeriod],
     closed: frozenset[date],
     zone: str,
     slot_minutes: int,
@@ -93,7 +84,7 @@ def _window_start(window: tuple[datetime, datetime]) -> datetime:
 
 @lru_cache(maxsize=4096)
 def _day_windows(
-    day: date, periods: tuple[OpeningHours, ...], zone: str, slot_minutes: int
+    day: date, periods: tuple[OpeningPeriod, ...], zone: str, slot_minutes: int
 ) -> tuple[tuple[datetime, datetime], ...]:
     # Every offer walks up to three weeks of days; a day's grid depends only on these arguments.
     tz = ZoneInfo(zone)

@@ -48,6 +48,8 @@ class QueueConfig:
     overflow_queue_id: int | None
     wait_threshold_seconds: int
     default_handle_seconds: int
+    slot_minutes: int  # callback slots (callbacks/service.py)
+    callback_lead_minutes: int
     hours: QueueHours
     closed_days: frozenset[date]  # the queue's own custom closed days and those of every queue
 
@@ -187,6 +189,8 @@ def load_center_config(session: Session, token: str | None = None) -> CenterConf
             overflow_queue_id=q.overflow_queue_id,
             wait_threshold_seconds=q.wait_threshold_seconds,
             default_handle_seconds=q.default_handle_seconds,
+            slot_minutes=q.slot_minutes,
+            callback_lead_minutes=q.callback_lead_minutes,
             hours=QueueHours.of(q.timezone, periods.get(q.id, []), q.holiday_country),
             closed_days=frozenset(day for queue_id, day in holidays if queue_id in (None, q.id)),
         )

@@ -16,13 +16,13 @@ from callbacks.capacity import (
     slot_capacity,
 )
 from callbacks.slots import (
-    OpeningHours,
     SlotState,
     choose_offers,
     closed_days,
     planned_dial_time,
     slot_windows,
 )
+from routing.hours import OpeningPeriod
 
 AMS = ZoneInfo("Europe/Amsterdam")
 ZONE = "Europe/Amsterdam"
@@ -32,7 +32,7 @@ def local(y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=AMS).astimezone(UTC)
 
 
-WEEKDAYS = [OpeningHours(day, time(9), time(17)) for day in range(5)]
+WEEKDAYS = [OpeningPeriod(day, time(9), time(17)) for day in range(5)]
 
 
 @pytest.mark.parametrize(
@@ -131,8 +131,7 @@ def test_offer_is_earliest_slot_with_room_after_the_lead_time_plus_two() -> None
     slots = _slots(23, range(9, 17))
     full = {s.slot_id for s in slots if s.starts_at == local(2026, 11, 23, 14, 30)}
     slots = [
-        SlotState(s.slot_id, s.starts_at, s.ends_at, s.capacity, 2 if s.slot_id in full else 0, False)
-        for s in slots
+        SlotState(s.slot_id, s.starts_at, s.ends_at, s.capacity, 2 if s.slot_id in full else 0, False) for s in slots
     ]
     offers = choose_offers(slots, now=local(2026, 11, 23, 14, 10), lead_minutes=10, zone=ZONE)
     assert [o.window_start for o in offers] == [

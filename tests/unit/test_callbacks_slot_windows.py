@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callbacks.slots import OpeningHours, slot_windows
+from callbacks.slots import slot_windows
+from routing.hours import OpeningPeriod
 
 ZONE = "Europe/Amsterdam"
 
 
 def walked_windows(
-    hours: list[OpeningHours], closed: frozenset[date], zone: str, slot_minutes: int, start: datetime, end: datetime
+    hours: list[OpeningPeriod], closed: frozenset[date], zone: str, slot_minutes: int, start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
     """Every window of every open day, stepped in wall-clock time, kept when it starts in [start, end)."""
     tz = ZoneInfo(zone)
@@ -34,12 +35,12 @@ def walked_windows(
 
 
 HOURS = {
-    "one period a day": [OpeningHours(d, time(8), time(21)) for d in range(7)],
+    "one period a day": [OpeningPeriod(d, time(8), time(21)) for d in range(7)],
     # Split days, and periods overlapping each other: the last period does not end the day.
-    "split and overlapping": [OpeningHours(d, time(8), time(20)) for d in range(5)]
-    + [OpeningHours(d, time(9), time(10, 30)) for d in range(5)]
-    + [OpeningHours(5, time(10), time(12)), OpeningHours(5, time(13), time(16, 45))],
-    "round the clock": [OpeningHours(d, time(0), time(23, 59)) for d in range(7)],
+    "split and overlapping": [OpeningPeriod(d, time(8), time(20)) for d in range(5)]
+    + [OpeningPeriod(d, time(9), time(10, 30)) for d in range(5)]
+    + [OpeningPeriod(5, time(10), time(12)), OpeningPeriod(5, time(13), time(16, 45))],
+    "round the clock": [OpeningPeriod(d, time(0), time(23, 59)) for d in range(7)],
 }
 
 
