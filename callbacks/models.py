@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from telephony.models import SmsMessage
 from terugbel.db import Base
 
 
@@ -96,6 +97,9 @@ class CallbackPromise(Base):
     attempt_records: Mapped[list[CallbackAttempt]] = relationship(
         back_populates="promise", order_by="CallbackAttempt.number", cascade="all, delete-orphan"
     )
+    # The texts about this promise. A booking adds its confirmation here, so that one flush writes
+    # the promise, its first transition and the text.
+    messages: Mapped[list[SmsMessage]] = relationship(order_by=SmsMessage.id)
 
     __table_args__ = (
         CheckConstraint(_in("state", PromiseState), name="state"),
@@ -119,9 +123,7 @@ class PromiseTransition(Base):
     __tablename__ = "promise_transitions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    promise_id: Mapped[int] = mapped_column(
-        ForeignKey("callback_promises.id", ondelete="CASCADE"), index=True
-    )
+    promise_id: Mapped[int] = mapped_column(ForeignKey("callback_promises.id", ondelete="CASCADE"), index=True)
     from_state: Mapped[str | None] = mapped_column(String(10))
     to_state: Mapped[str] = mapped_column(String(10))
     at: Mapped[datetime]

@@ -35,18 +35,23 @@ def queue_sms(
     session: Session, *, to: str, body: str, purpose: str, now: datetime, promise_id: int | None = None
 ) -> SmsMessage:
     """Add a pending outbound message in the caller's transaction; it is sent after commit."""
-    message = SmsMessage(
+    message = outbound_sms(to=to, body=body, purpose=purpose, now=now)
+    message.promise_id = promise_id
+    session.add(message)
+    session.flush()
+    return message
+
+
+def outbound_sms(*, to: str, body: str, purpose: str, now: datetime) -> SmsMessage:
+    """Return a pending outbound message, not yet added to a session (queue_sms adds one)."""
+    return SmsMessage(
         direction=SmsDirection.OUTBOUND.value,
         number=to,
         body=body,
         status=PENDING,
         purpose=purpose[:40],
-        promise_id=promise_id,
         created_at=now,
     )
-    session.add(message)
-    session.flush()
-    return message
 
 
 def pending_messages(session: Session) -> list[SmsMessage]:

@@ -5,6 +5,7 @@ of its own). Booking takes a place only by a conditional update —
 `UPDATE callback_slots SET booked = booked + 1 WHERE id = :id AND NOT closed AND booked < capacity` —
 so the database, not a read, decides who gets the last place: on SQLite every transaction already
 holds the write lock (BEGIN IMMEDIATE), on PostgreSQL the update re-checks the row it waited for.
+That update locks the slot row until commit, so a booking runs it last, after its other writes.
 One open promise per number is a partial unique index; booking again moves the open promise.
 
 What must happen after commit (dial jobs, SMS) is collected in `session.info` and run by
@@ -26,10 +27,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity
+from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity, room
 from callbacks.coverage import known_until, record_complete
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot, PromiseState
-from callbacks.outbox import queue_sms
+from callbacks.outbox import outbound_sms, queue_sms
 from callbacks.promise import InvalidPromiseTransition, start_promise, transition
 from callbacks.slots import (
     SlotOffer,
@@ -678,12 +679,10 @@ def book_callback(
             replaces=existing,
             by_us=False,
             first_offers=first_offers,
+            confirm=notify,
         )
 
-    promise = _in_savepoint_with_retry(session, book)
-    if notify:
-        _queue_confirmation(session, promise, now)
-    return promise
+    return _in_savepoint_with_retry(session, book)
 
 
 def can_text(e164: str) -> bool:
@@ -731,7 +730,7 @@ def move_promise(
         raise InvalidPromiseTransition(promise.id, promise.state, PromiseState.MOVED.value)
     if slot_id is None:
         offer_slots(session, queue_id=promise.queue_id, now=now, zone=promise.timezone, near=near, count=_CANDIDATES)
-    new = _in_savepoint_with_retry(
+    return _in_savepoint_with_retry(
         session,
         lambda: _take_place_and_create(
             session,
@@ -743,11 +742,9 @@ def move_promise(
             by_us=False,
             cause=cause,
             exclude=[] if slot_id else [promise.slot_id] if promise.slot_id else [],
+            confirm=notify,
         ),
     )
-    if notify:
-        _queue_confirmation(session, new, now)
-    return new
 
 
 def cancel_promise(
@@ -855,7 +852,16 @@ def _take_place_and_create(
     cause: str | None = None,
     exclude: Iterable[int] = (),
     first_offers: Sequence[SlotOffer] | None = None,
+    confirm: bool = False,
 ) -> CallbackPromise:
+    """Create the promise (and with `confirm` its confirmation SMS) in the first candidate slot
+    that gives it a place; raise SlotFull or NoSlotAvailable when none does.
+
+    Taking the place locks the slot row until commit, and every other booking of that slot waits
+    for it. So it comes last: the promise, its first transition and the SMS are written for the
+    slot as read just before, then the conditional update decides; when it finds no place they
+    are pointed at the next candidate (and a booking that gets none rolls back with its savepoint).
+    """
     if replaces is not None and replaces.slot_id is not None:
         # A move writes two slot rows; lock them in id order, so two moves in opposite directions
         # wait for each other instead of deadlocking (PostgreSQL; SQLite holds the write lock).
@@ -863,80 +869,135 @@ def _take_place_and_create(
         session.execute(
             select(CallbackSlot.id).where(CallbackSlot.id.in_(ids)).order_by(CallbackSlot.id).with_for_update()
         ).all()
-    if slot_id is not None:
-        taken = _take_place(session, slot_id, details["queue_id"], now)
-        if taken is None:
-            raise SlotFull(f"slot {slot_id} has no place")
-    else:
-        taken = None
-        for round_ in range(3):
-            offers = (
-                list(first_offers)
-                if round_ == 0 and first_offers is not None
-                else offer_slots(
-                    session,
-                    queue_id=details["queue_id"],
-                    now=now,
-                    zone=details["timezone"],
-                    near=near,
-                    count=_CANDIDATES,
-                    exclude=exclude,
-                    # The caller materialised the slots before this savepoint; only a last look
-                    # further ahead (when others took the nearer places meanwhile) adds slots here.
-                    materialise=round_ == 2,
-                )
-            )
-            if not offers:
-                break
-            for offer in offers:
-                taken = _take_place(session, offer.slot_id, details["queue_id"], now)
-                if taken is not None:
-                    break
-            if taken is not None:
-                break
-        if taken is None:
-            raise NoSlotAvailable("no slot with room in the coming days")
-    slot, capacity = taken
-
     if replaces is not None:
         transition(replaces, PromiseState.MOVED, now, cause or ("moved by us" if by_us else "booked again"))
         replaces.reason = (cause or "booked again")[:200]
         replaces.sms_offer = None
-        _release_place(session, replaces.slot_id)
-        _followups(session).unschedule.add(replaces.id)
         session.flush()  # the old promise leaves the open-number index before the new one enters it
 
-    dial_times = session.scalars(_OPEN_DIAL_TIMES, {"slot_id": slot.id})
-    dial_at = planned_dial_time(slot.starts_at, slot.ends_at, capacity, list(dial_times))
-    promise = CallbackPromise(
-        **details,
-        slot_id=slot.id,
-        window_start=slot.starts_at,
-        window_end=slot.ends_at,
-        planned_dial_at=dial_at,
-        booked_at=now,
-        moved_by_us=by_us,
+    promise: CallbackPromise | None = None
+    message: SmsMessage | None = None
+    candidates = _candidates(
+        session, details, now=now, slot_id=slot_id, near=near, exclude=exclude, first_offers=first_offers
     )
-    start_promise(promise, now, cause or f"booked via {details['source']}")
-    session.add(promise)
-    session.flush()
+    for candidate in candidates:
+        seen = _look_at_slot(session, candidate, details["queue_id"], now)
+        if seen is None or not seen.bookable:
+            continue  # taken or closed since it was offered: no need to write anything for it
+        dial_at = planned_dial_time(seen.starts_at, seen.ends_at, seen.capacity, seen.dial_times)
+        if promise is None:
+            promise = CallbackPromise(
+                **details,
+                slot_id=candidate,
+                window_start=seen.starts_at,
+                window_end=seen.ends_at,
+                planned_dial_at=dial_at,
+                booked_at=now,
+                moved_by_us=by_us,
+            )
+            start_promise(promise, now, cause or f"booked via {details['source']}")
+            if confirm and can_text(promise.number):
+                message = outbound_sms(
+                    to=promise.number, body=confirmation_text(promise, now), purpose="confirmation", now=now
+                )
+                promise.messages.append(message)
+            session.add(promise)
+        else:
+            promise.slot_id, promise.planned_dial_at = candidate, dial_at
+            promise.window_start, promise.window_end = seen.starts_at, seen.ends_at
+            if message is not None:
+                message.body = confirmation_text(promise, now)
+        session.flush()
+        taken = _take_place(session, candidate, details["queue_id"], now)
+        if taken is not None:
+            _settle_dial_time(session, promise, seen, *taken)
+            break
+    else:
+        if slot_id is not None:
+            raise SlotFull(f"slot {slot_id} has no place")
+        raise NoSlotAvailable("no slot with room in the coming days")
+
     if replaces is not None:
         replaces.moved_to_id = promise.id
-        session.flush()
-    _followups(session).schedule[promise.id] = dial_at
+        _release_place(session, replaces.slot_id)
+        _followups(session).unschedule.add(replaces.id)
+    _followups(session).schedule[promise.id] = promise.planned_dial_at
+    if message is not None:
+        _followups(session).sms.append(message.id)
     return promise
 
 
+def _candidates(
+    session: Session,
+    details: dict[str, Any],
+    *,
+    now: datetime,
+    slot_id: int | None,
+    near: datetime | None,
+    exclude: Iterable[int],
+    first_offers: Sequence[SlotOffer] | None,
+) -> Iterator[int]:
+    """The slots a booking tries in turn: the chosen one, or the offers, looked for again when
+    others took all of them meanwhile."""
+    if slot_id is not None:
+        yield slot_id
+        return
+    for round_ in range(3):
+        offers = (
+            list(first_offers)
+            if round_ == 0 and first_offers is not None
+            else offer_slots(
+                session,
+                queue_id=details["queue_id"],
+                now=now,
+                zone=details["timezone"],
+                near=near,
+                count=_CANDIDATES,
+                exclude=exclude,
+                # The caller materialised the slots before this savepoint; only a last look
+                # further ahead (when others took the nearer places meanwhile) adds slots here.
+                materialise=round_ == 2,
+            )
+        )
+        if not offers:
+            return
+        yield from (offer.slot_id for offer in offers)
+
+
 @dataclass(frozen=True)
-class _Place:
-    id: int
+class _SeenSlot:
+    """A slot as a booking read it, without a lock, just before trying to take a place in it."""
+
     starts_at: datetime
     ends_at: datetime
+    capacity: int
+    booked: int
+    bookable: bool  # open, with room, not started
+    dial_times: tuple[datetime, ...]  # of its open promises
 
 
 _OPEN_STATES = [s.value for s in OPEN_PROMISE_STATES]
-_OPEN_DIAL_TIMES = select(CallbackPromise.planned_dial_at).where(
-    CallbackPromise.slot_id == bindparam("slot_id"), CallbackPromise.state.in_(_OPEN_STATES)
+# A slot and the dial times of its open promises, in one read (one snapshot on PostgreSQL).
+_SLOT_FOR_BOOKING = (
+    select(
+        CallbackSlot.starts_at,
+        CallbackSlot.ends_at,
+        CallbackSlot.capacity,
+        CallbackSlot.booked,
+        CallbackSlot.closed,
+        CallbackPromise.planned_dial_at,
+    )
+    .select_from(CallbackSlot)
+    .outerjoin(
+        CallbackPromise,
+        and_(CallbackPromise.slot_id == CallbackSlot.id, CallbackPromise.state.in_(_OPEN_STATES)),
+    )
+    .where(CallbackSlot.id == bindparam("slot_id"), CallbackSlot.queue_id == bindparam("queue_id"))
+)
+_OTHER_DIAL_TIMES = select(CallbackPromise.planned_dial_at).where(
+    CallbackPromise.slot_id == bindparam("slot_id"),
+    CallbackPromise.state.in_(_OPEN_STATES),
+    CallbackPromise.id != bindparam("promise_id"),
 )
 # The conditional update that decides who gets a place, built once (it runs in every booking).
 _TAKE_PLACE = (
@@ -949,14 +1010,12 @@ _TAKE_PLACE = (
         CallbackSlot.starts_at > bindparam("now", type_=CallbackSlot.starts_at.type),
     )
     .values(booked=CallbackSlot.booked + 1)
-    .returning(CallbackSlot.id, CallbackSlot.starts_at, CallbackSlot.ends_at, CallbackSlot.capacity)
-    .execution_options(synchronize_session=False)
+    .returning(CallbackSlot.booked, CallbackSlot.capacity)
 )
 _LOCK_OPEN_PROMISE = (
-    select(CallbackPromise)
+    select(CallbackPromise.id)
     .where(CallbackPromise.number == bindparam("number"), CallbackPromise.state.in_(_OPEN_STATES))
     .with_for_update()
-    .execution_options(populate_existing=True)
 )
 _OPEN_PROMISE = select(CallbackPromise).where(
     CallbackPromise.number == bindparam("number"), CallbackPromise.state.in_(_OPEN_STATES)
@@ -964,12 +1023,48 @@ _OPEN_PROMISE = select(CallbackPromise).where(
 _NUMBER_LOCK = text("SELECT pg_advisory_xact_lock(6, hashtext(:number))")
 
 
-def _take_place(session: Session, slot_id: int, queue_id: int, now: datetime) -> tuple[_Place, int] | None:
-    """Take one place in the slot if it has one: the conditional update is the whole decision."""
-    row = session.execute(_TAKE_PLACE, {"slot_id": slot_id, "in_queue": queue_id, "now": now}).first()
-    if row is None:
+def _look_at_slot(session: Session, slot_id: int, queue_id: int, now: datetime) -> _SeenSlot | None:
+    rows = plain_rows(session, _SLOT_FOR_BOOKING, {"slot_id": slot_id, "queue_id": queue_id}).all()
+    if not rows:
         return None
-    return _Place(row[0], row[1], row[2]), row[3]
+    starts_at, ends_at, capacity, booked, closed, _ = rows[0]
+    return _SeenSlot(
+        starts_at,
+        ends_at,
+        capacity,
+        booked,
+        room(capacity, booked, closed) > 0 and starts_at > now,
+        tuple(row[5] for row in rows if row[5] is not None),
+    )
+
+
+def _take_place(session: Session, slot_id: int, queue_id: int, now: datetime) -> tuple[int, int] | None:
+    """Take one place in the slot if it has one: the conditional update is the whole decision.
+
+    Return the slot's booked count after it and its capacity. A plain statement on the session's
+    connection: the ORM has nothing to synchronise, and the caller flushed its writes before.
+    """
+    row = session.connection().execute(_TAKE_PLACE, {"slot_id": slot_id, "in_queue": queue_id, "now": now}).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _settle_dial_time(session: Session, promise: CallbackPromise, seen: _SeenSlot, booked: int, capacity: int) -> None:
+    """Give the promise the dial time it would have had had it read the slot under its lock."""
+    if capacity == seen.capacity and booked > seen.booked:
+        # No place was given back since the read, so the bookings that landed meanwhile each took,
+        # by the same rule, the moment first free for it. (A place given back and another taken
+        # in that same instant escape this count: at worst two calls of the slot share a moment.)
+        dial_at = planned_dial_time(
+            seen.starts_at, seen.ends_at, capacity, seen.dial_times, ahead=booked - seen.booked - 1
+        )
+    else:
+        # A place was given back or the capacity changed: read the others again (the row is ours).
+        params = {"slot_id": promise.slot_id, "promise_id": promise.id}
+        others = plain_rows(session, _OTHER_DIAL_TIMES, params).scalars().all()
+        dial_at = planned_dial_time(seen.starts_at, seen.ends_at, capacity, others)
+    if dial_at != promise.planned_dial_at:
+        promise.planned_dial_at = dial_at
+        session.flush()
 
 
 def _release_place(session: Session, slot_id: int | None) -> None:
@@ -984,7 +1079,9 @@ def _release_place(session: Session, slot_id: int | None) -> None:
 
 
 def _lock_open_promise(session: Session, number: str) -> CallbackPromise | None:
-    return session.scalars(_LOCK_OPEN_PROMISE, {"number": number}).first()
+    # Nearly always there is none: a plain read says so without the ORM's entity loading.
+    promise_id = plain_rows(session, _LOCK_OPEN_PROMISE, {"number": number}).scalar()
+    return None if promise_id is None else session.get(CallbackPromise, promise_id, populate_existing=True)
 
 
 def _lock_promise(session: Session, promise_id: int) -> CallbackPromise:
@@ -1024,10 +1121,6 @@ def confirmation_text(promise: CallbackPromise, now: datetime) -> str:
     if problem is None:
         return t(promise.language, "cb_sms_confirmation_plain", window=window, number=number)
     return t(promise.language, "cb_sms_confirmation", window=window, number=number, problem=problem)
-
-
-def _queue_confirmation(session: Session, promise: CallbackPromise, now: datetime) -> None:
-    _queue_sms(session, promise, confirmation_text(promise, now), "confirmation", now)
 
 
 def _queue_sms(session: Session, promise: CallbackPromise, body: str, purpose: str, now: datetime) -> SmsMessage | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
 from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
 from callbacks.outbox import pending_messages
@@ -138,6 +139,62 @@ def test_dial_times_spread_over_the_slot(db: Database, technisch: Any, clock: Ma
     assert book(db, technisch, clock.now(), number="+31612345009", near=local(23, 11)).window_start == local(23, 11, 15)
     with pytest.raises(SlotFull):
         book(db, technisch, clock.now(), number="+31612345010", slot_id=slot)
+
+
+@contextmanager
+def closed_at_the_first_take(db: Database, slots: str) -> Iterator[None]:
+    """Close `slots` (an SQL condition) just before a booking's first conditional update.
+
+    As if other bookings took the last places between the booking's read and its update: on the
+    booking's own connection, in its transaction, so it works alike on SQLite and PostgreSQL.
+    """
+    done: list[bool] = []
+
+    def close(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        if not done and statement.startswith("UPDATE callback_slots SET booked=(callback_slots.booked +"):
+            done.append(True)
+            cursor.connection.cursor().execute(f"UPDATE callback_slots SET closed = true WHERE {slots}")
+
+    event.listen(db.engine, "before_cursor_execute", close)
+    try:
+        yield
+    finally:
+        event.remove(db.engine, "before_cursor_execute", close)
+    assert done, "no booking took a place"
+
+
+def test_a_place_gone_before_the_update_moves_the_booking_to_the_next_offer(
+    db: Database, technisch: Any, clock: ManualClock
+) -> None:
+    with db.session() as session:
+        first, second = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/Amsterdam")[:2]
+    with closed_at_the_first_take(db, f"id = {first.slot_id}"):
+        promise = book(db, technisch, clock.now())
+    assert (promise.slot_id, promise.window_start) == (second.slot_id, second.window_start)
+    with db.session() as session:
+        assert session.scalars(select(CallbackPromise.id)).all() == [promise.id]
+        [sms] = pending_messages(session)
+        assert sms.promise_id == promise.id and "tussen 09:30 en 09:45" in sms.body
+    assert slot_at(db, technisch, first.window_start).booked == 0
+    assert slot_at(db, technisch, second.window_start).booked == 1
+
+
+def test_a_booking_that_gets_no_place_leaves_nothing_but_the_rest_of_its_transaction(
+    db: Database, technisch: Any, clock: ManualClock
+) -> None:
+    from routing.models import Caller
+
+    with closed_at_the_first_take(db, f"queue_id = {technisch.id}"), db.session() as session:
+        session.add(Caller(number=JAN, name="Jan", created_at=clock.now()))
+        with pytest.raises(NoSlotAvailable):
+            book_callback(
+                session, queue_id=technisch.id, number=JAN, language="nl", timezone="Europe/Amsterdam", now=clock.now()
+            )
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(CallbackPromise)) == 0
+        assert session.scalar(select(func.count()).select_from(SmsMessage)) == 0
+        assert session.scalar(select(func.sum(CallbackSlot.booked))) == 0
+        assert session.scalars(select(Caller.name)).all() == ["Jan"]  # the refusal is an answer, not an error
 
 
 def test_booking_again_moves_the_open_promise(db: Database, technisch: Any, clock: ManualClock) -> None:

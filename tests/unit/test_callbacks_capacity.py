@@ -192,3 +192,14 @@ def test_dial_times_are_spread_over_the_slot() -> None:
     assert planned_dial_time(start, end, 3, taken[1:]) == start
     # Over capacity: the least busy moment.
     assert planned_dial_time(start, end, 3, taken) == start
+
+
+@pytest.mark.parametrize("ahead", range(6))
+def test_a_dial_time_counts_the_bookings_that_landed_after_the_read(ahead: int) -> None:
+    """Bookings that took places after `taken` was read took, in turn, the first free moments."""
+    start, end = local(2026, 11, 23, 14, 30), local(2026, 11, 23, 14, 45)
+    read = [start + timedelta(minutes=6)]  # one of five places, the second moment, was taken
+    one_by_one = list(read)
+    for _ in range(ahead + 1):
+        one_by_one.append(planned_dial_time(start, end, 5, one_by_one))
+    assert planned_dial_time(start, end, 5, read, ahead=ahead) == one_by_one[-1]
