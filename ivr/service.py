@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -28,7 +28,7 @@ from ivr.flow import Action, CallerInput, CallFacts, Command, Event, FlowState
 from ivr.models import CallSession
 from routing import distribution
 from routing import service as routing
-from routing.config import STAMP_TOKEN, center_config, center_config_at
+from routing.config import STAMP_TOKEN, CenterConfig, center_config, center_config_at
 from routing.models import (
     Agent,
     AgentState,
@@ -46,6 +46,7 @@ from routing.models import (
 )
 from terugbel.audit import record_audit
 from terugbel.clock import ensure_utc
+from terugbel.db import plain_rows
 from terugbel.i18n import t
 from terugbel.logs import get_logger
 from terugbel.phone import region_of, try_e164
@@ -727,11 +728,35 @@ def _facts_for(session: Session, runtime: Runtime, call: CallSession, now: datet
     return _caller_and_facts(session, runtime, call.number, now)[1]
 
 
+class OpenPromise(NamedTuple):
+    """The caller's open callback promise as the menu tells it."""
+
+    id: int
+    queue_id: int
+    window_start: datetime
+    window_end: datetime
+    state: str
+
+
 # The caller, their open promise and the configuration's stamp in one round trip: every voice webhook
 # needs all three. A one-row derived table holds the number, so an unknown caller still gets a row.
+# Plain columns, not entities: the ORM's loading would cost more than the query.
 _DIALLED = select(bindparam("number", type_=String(20)).label("number")).subquery("dialled")
 _CALLER_PROMISE_STAMP = (
-    select(Caller, CallbackPromise, STAMP_TOKEN.label("stamp"))
+    select(
+        STAMP_TOKEN.label("stamp"),
+        Caller.id,
+        Caller.number,
+        Caller.name,
+        Caller.language,
+        Caller.vip,
+        Caller.products,
+        CallbackPromise.id.label("promise_id"),
+        CallbackPromise.queue_id,
+        CallbackPromise.window_start,
+        CallbackPromise.window_end,
+        CallbackPromise.state,
+    )
     .select_from(_DIALLED)
     .outerjoin(Caller, Caller.number == _DIALLED.c.number)
     .outerjoin(
@@ -746,13 +771,24 @@ _CALLER_PROMISE_STAMP = (
 
 def _caller_and_facts(
     session: Session, runtime: Runtime, number: str | None, now: datetime
-) -> tuple[Caller | None, CallFacts]:
+) -> tuple[routing.RoutedCaller | None, CallFacts]:
     """The known caller with this number (E.164, None when withheld) and what the menu knows of them."""
     if number is None:
         return None, _facts(session, runtime, None, None, None, now)
-    row = session.execute(_CALLER_PROMISE_STAMP, {"number": number}).first()
-    caller, promise, stamp = row if row is not None else (None, None, None)
-    center_config_at(session, stamp)  # held by the session for the incidents and intents below
+    row = plain_rows(session, _CALLER_PROMISE_STAMP, {"number": number}).first()
+    if row is None:
+        return None, _facts(session, runtime, number, None, None, now)
+    center_config_at(session, row.stamp)  # held by the session for the incidents and intents below
+    caller = (
+        routing.RoutedCaller(row.id, row.number, row.name, row.language, bool(row.vip), row.products)
+        if row.id is not None
+        else None
+    )
+    promise = (
+        OpenPromise(row.promise_id, row.queue_id, row.window_start, row.window_end, row.state)
+        if row.promise_id is not None
+        else None
+    )
     return caller, _facts(session, runtime, number, caller, promise, now)
 
 
@@ -760,12 +796,11 @@ def _facts(
     session: Session,
     runtime: Runtime,
     number: str | None,
-    caller: Caller | None,
-    promise: CallbackPromise | None,
+    caller: routing.RoutedCaller | None,
+    promise: OpenPromise | None,
     now: datetime,
 ) -> CallFacts:
     incidents = routing.active_incidents_for(session, caller if caller is not None else number, now)
-    intents = center_config(session).menu_intents
     return CallFacts(
         number=number,
         caller_name=caller.name if caller else None,
@@ -780,17 +815,31 @@ def _facts(
             if promise is not None and promise.state == "booked"
             else None
         ),
-        intents=tuple(
-            flow.IntentOption(
-                name=i.name,
-                labels={"nl": i.label_nl, "en": i.label_en},
-                key=i.key,
-                phrases={"nl": tuple(i.phrases_nl or ()), "en": tuple(i.phrases_en or ())},
-            )
-            for i in intents
-        ),
+        intents=_menu_options(center_config(session)),
         overflow_number=runtime.settings.overflow_number,
     )
+
+
+_menu_options_of: tuple[CenterConfig, tuple[flow.IntentOption, ...]] | None = None
+
+
+def _menu_options(config: CenterConfig) -> tuple[flow.IntentOption, ...]:
+    """The menu's intents as the flow offers them, built once per kept configuration."""
+    global _menu_options_of
+    kept = _menu_options_of
+    if kept is not None and kept[0] is config:
+        return kept[1]
+    options = tuple(
+        flow.IntentOption(
+            name=i.name,
+            labels={"nl": i.label_nl, "en": i.label_en},
+            key=i.key,
+            phrases={"nl": tuple(i.phrases_nl or ()), "en": tuple(i.phrases_en or ())},
+        )
+        for i in config.menu_intents
+    )
+    _menu_options_of = (config, options)
+    return options
 
 
 def caller_zone(runtime: Runtime, number: str | None) -> str:

@@ -111,15 +111,17 @@ def test_a_dead_redis_costs_no_webhook_and_loses_no_tally(runtime: Any, redis_co
 
     from console.prometheus import LATENCY_KEY, LatencyRecorder
 
+    # An endpoint of its own: the recorders of this process's apps add real webhooks to the same key.
+    endpoint = "tests.dead_redis"
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     recorder = LatencyRecorder(dead, interval_seconds=3600)  # flushed by hand below
-    recorder.record("webhooks.incoming_call", 0.01)  # only a dictionary: no Redis on the caller's time
+    recorder.record(endpoint, 0.01)  # only a dictionary: no Redis on the caller's time
     assert recorder.flush() is False  # Redis is down: the tally waits
-    recorder.record("webhooks.incoming_call", 0.02)
+    recorder.record(endpoint, 0.02)
     recorder._connection = redis_conn  # Redis is back
     assert recorder.flush() is True
-    assert redis_conn.hget(LATENCY_KEY, "webhooks.incoming_call|count") == b"2"
-    assert redis_conn.hget(LATENCY_KEY, "webhooks.incoming_call|0.025") == b"2"
+    assert redis_conn.hget(LATENCY_KEY, f"{endpoint}|count") == b"2"
+    assert redis_conn.hget(LATENCY_KEY, f"{endpoint}|0.025") == b"2"
 
 
 def test_webhook_latency_buckets_are_cumulative_as_prometheus_reads_them(redis_conn: Any) -> None:
