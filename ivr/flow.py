@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -256,12 +256,13 @@ class FlowState:
     path: list[str] = field(default_factory=list)
 
     def to_data(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a JSON value; copying the lists (offers: lists of lists) is all asdict's
+        # deep copy did here, at a tenth of an incoming call's time.
+        return {name: _copied(getattr(self, name)) for name in _STATE_FIELDS}
 
     @classmethod
     def from_data(cls, data: dict[str, Any] | None, language: str) -> FlowState:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in (data or {}).items() if k in known}
+        values = {k: v for k, v in (data or {}).items() if k in _KNOWN_FIELDS}
         values.setdefault("language", language)
         return cls(**values)
 
@@ -270,6 +271,14 @@ class FlowState:
             SlotChoice(int(slot_id), datetime.fromisoformat(start), datetime.fromisoformat(end))
             for slot_id, start, end in self.offers
         )
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(FlowState))
+_KNOWN_FIELDS = frozenset(_STATE_FIELDS)
+
+
+def _copied(value: Any) -> Any:
+    return [_copied(item) for item in value] if isinstance(value, list) else value
 
 
 Transition = tuple[FlowState, Action | Command]

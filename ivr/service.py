@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import phonenumbers.timezone
-from sqlalchemy import String, and_, bindparam, insert, select
+from sqlalchemy import Insert, Integer, String, and_, bindparam, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -99,7 +99,8 @@ def answer_call(runtime: Runtime, *, call_sid: str, from_: str | None, now: date
 
 
 def _open_call(runtime: Runtime, call_sid: str, number: str | None, now: datetime) -> Action:
-    with callbacks.callback_session(runtime) as session:
+    # One read and one write (a single statement on PostgreSQL): no transaction needed around them.
+    with runtime.db.statement_session() as session:
         caller, facts = _caller_and_facts(session, runtime, number, now)
         language = flow.language_for(caller.language if caller else None, _region(number))
         # The first step needs nothing from the database beyond the facts: decide it before inserting,
@@ -107,40 +108,79 @@ def _open_call(runtime: Runtime, call_sid: str, number: str | None, now: datetim
         state, out = flow.start(facts, language, now)
         if isinstance(out, Command):
             raise RuntimeError("the first step of a call is never a command")
-        # Two plain inserts: every incoming call takes this path, and the ORM's unit of work
-        # would cost more than the rest of the request.
-        connection = session.connection()
-        contact_id = connection.execute(
-            _INSERT_CONTACT,
+        _insert_call(
+            session,
             {
-                "caller_id": caller.id if caller else None,
-                "channel": ContactChannel.CALL.value,
                 "call_sid": call_sid,
-                "started_at": now,
+                "caller_id": caller.id if caller else None,
+                "number": number,
+                "now": now,
+                "channel": ContactChannel.CALL.value,
+                "outcome": ContactOutcome.IN_PROGRESS.value,
                 "path": list(state.path),
                 "questions_asked": state.questions,
-                "outcome": ContactOutcome.IN_PROGRESS.value,
-            },
-        ).scalar_one()
-        connection.execute(
-            _INSERT_CALL_SESSION,
-            {
-                "call_sid": call_sid,
-                "caller_id": caller.id if caller else None,
-                "contact_id": contact_id,
-                "number": number,
                 "language": state.language,
                 "step": state.step,
                 "data": {"flow": state.to_data()},
-                "answered_at": now,
-                "updated_at": now,
             },
         )
         return out
 
 
-_INSERT_CONTACT = insert(Contact).returning(Contact.id)
-_INSERT_CALL_SESSION = insert(CallSession)
+def _insert_call(session: Session, values: dict[str, Any]) -> None:
+    """Write the contact and the call session of a new call, both or neither.
+
+    Plain inserts, not the ORM: every incoming call takes this path, and the unit of work would cost
+    more than the rest of the request. On PostgreSQL one statement writes both; elsewhere two, in
+    the session's transaction. A second request for the same CallSid fails on its unique key.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_INSERT_CONTACT_AND_CALL, values)
+        return
+    contact_id = connection.execute(_INSERT_CONTACT, values).scalar_one()
+    connection.execute(_INSERT_CALL_SESSION, {**values, "contact_id": contact_id})
+
+
+def _new_call_insert(contact_id: Any) -> Insert:
+    """INSERT of the call session, with the contact's id from `contact_id` (a bind or a column)."""
+    sessions = CallSession.__table__.c
+    columns = {
+        "call_sid": bindparam("call_sid", type_=sessions.call_sid.type),
+        "caller_id": bindparam("caller_id", type_=sessions.caller_id.type),
+        "contact_id": contact_id,
+        "number": bindparam("number", type_=sessions.number.type),
+        "language": bindparam("language", type_=sessions.language.type),
+        "step": bindparam("step", type_=sessions.step.type),
+        "data": bindparam("data", type_=sessions.data.type),
+        "answered_at": bindparam("now", type_=sessions.answered_at.type),
+        "updated_at": bindparam("now", type_=sessions.updated_at.type),
+        # Named, not left to the column's default: SQLAlchemy leaves defaults of a statement with a
+        # WITH unfilled on PostgreSQL.
+        "last_status_sequence": literal(sessions.last_status_sequence.default.arg),
+    }
+    return insert(CallSession).from_select(list(columns), select(*columns.values()))
+
+
+_contacts = Contact.__table__.c
+_INSERT_CONTACT = (
+    insert(Contact)
+    .values(
+        caller_id=bindparam("caller_id", type_=_contacts.caller_id.type),
+        channel=bindparam("channel", type_=_contacts.channel.type),
+        call_sid=bindparam("call_sid", type_=_contacts.call_sid.type),
+        started_at=bindparam("now", type_=_contacts.started_at.type),
+        path=bindparam("path", type_=_contacts.path.type),
+        questions_asked=bindparam("questions_asked", type_=_contacts.questions_asked.type),
+        outcome=bindparam("outcome", type_=_contacts.outcome.type),
+        priority=literal(_contacts.priority.default.arg),
+    )
+    .returning(Contact.id)
+)
+_INSERT_CALL_SESSION = _new_call_insert(bindparam("contact_id", type_=Integer))
+_NEW_CONTACT = _INSERT_CONTACT.cte("new_contact")
+# PostgreSQL: the contact in a data-modifying WITH, the call session selecting its id: one statement.
+_INSERT_CONTACT_AND_CALL = _new_call_insert(_NEW_CONTACT.c.id).add_cte(_NEW_CONTACT)
 
 
 def take_input(runtime: Runtime, *, call_sid: str, event: CallerInput, now: datetime) -> Action:

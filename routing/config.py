@@ -160,7 +160,7 @@ def _held(session: Session) -> CenterConfig | None:
 def _config_for(session: Session, token: str | None) -> CenterConfig:
     if token is None:
         return load_center_config(session, None)
-    key = (str(session.get_bind().url), token)
+    key = (str(session.get_bind().engine.url), token)
     kept = _kept.get(key)
     if kept is None:
         # Loaded in the same transaction as the token, after it: the copy is at least as new as the key.

@@ -474,7 +474,7 @@ _handle_time_cache: dict[tuple[str, str, int, int], tuple[datetime, float]] = {}
 def _handle_times(session: Session, config: CenterConfig, now: datetime, fresh: bool) -> dict[int, float]:
     # Without a stamp nothing tells an emptied database from the one measured: measure every time.
     keep = not fresh and config.token is not None
-    database = str(session.get_bind().url)
+    database = str(session.get_bind().engine.url)
     result: dict[int, float] = {}
     for queue in config.queues:
         key = (database, config.token or "", queue.id, queue.default_handle_seconds)

@@ -122,6 +122,24 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def statement_session(self) -> Iterator[Session]:
+        """A session for work whose every write is one statement, so needs no transaction around it.
+
+        On PostgreSQL each statement commits on its own: no BEGIN and COMMIT round trips, which on
+        the busiest webhook (an incoming call: one read, one write) were a third of the database's
+        time. On SQLite it is one transaction, as `session()` (whose BEGIN IMMEDIATE costs no round
+        trip). Reads see committed data as of each statement, as in a READ COMMITTED transaction.
+        """
+        if self.is_sqlite:
+            with self.session() as session:
+                yield session
+            return
+        with self.engine.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            with Session(bind=autocommit, expire_on_commit=False) as session, session.begin():
+                yield session
+
     def new_session(self) -> Session:
         return self._sessions()
 

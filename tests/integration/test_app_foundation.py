@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 from openapi_spec_validator import validate
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from routing.models import Caller
 from terugbel.app import create_app
@@ -76,3 +76,15 @@ def test_stored_times_come_back_as_aware_utc(db: Database) -> None:
         if db.engine.dialect.name == "postgresql":
             assert session.scalar(text("SHOW TIME ZONE")) == "UTC"
             assert session.scalar(text("SELECT now()")).tzinfo is UTC
+
+
+def test_statement_session_commits_each_statement_on_postgresql(db: Database) -> None:
+    with db.statement_session() as session:
+        session.execute(insert(Caller).values(number="+31612345678", created_at=datetime.now(UTC)))
+        # PostgreSQL: committed by the statement itself. SQLite: one transaction, committed at the end
+        # (another session would wait for its write lock, so it is not asked).
+        if db.engine.dialect.name == "postgresql":
+            with db.session() as other:
+                assert other.scalars(select(Caller.number)).all() == ["+31612345678"]
+    with db.session() as session:
+        assert session.scalars(select(Caller.number)).all() == ["+31612345678"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -265,3 +266,15 @@ def test_language_from_preference_or_number() -> None:
     assert flow.language_for(None, "BE") == "nl"
     assert flow.language_for(None, "GB") == "en"
     assert flow.language_for(None, None) == "nl"
+
+
+def test_flow_state_data_is_a_copy_that_round_trips() -> None:
+    state = flow.FlowState(language="nl", heard_incidents=[3], offers=[[7, "2026-11-23T14:30", "2026-11-23T14:45"]])
+    state.path.append("probleem")
+    data = state.to_data()
+    assert data == dataclasses.asdict(state)
+    data["offers"][0][0] = 8
+    data["path"].append("later")
+    assert state.offers[0][0] == 7 and state.path == ["probleem"]  # the stored data shares no list
+    assert flow.FlowState.from_data(state.to_data(), "en") == state
+    assert flow.FlowState.from_data({"step": "ask", "unknown": 1}, "en") == flow.FlowState(language="en", step="ask")
