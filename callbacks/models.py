@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, literal_column, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from telephony.models import SmsMessage
@@ -117,6 +117,12 @@ class CallbackPromise(Base):
         Index("ix_callback_promises_caller_state", "caller_id", "state"),
         Index("ix_callback_promises_due", "state", "planned_dial_at"),
     )
+
+
+# The open states as inline constants, the same test as the partial index above: a list of bind
+# parameters is re-rendered on every execution, and the generic plan of a prepared statement
+# (psycopg prepares a statement run five times) could not use the partial index.
+IS_OPEN_PROMISE = CallbackPromise.state.in_([literal_column(f"'{state.value}'") for state in OPEN_PROMISE_STATES])
 
 
 class PromiseTransition(Base):

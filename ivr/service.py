@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callbacks import service as callbacks
-from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
+from callbacks.models import IS_OPEN_PROMISE, CallbackPromise
 from callbacks.outbox import dispatch_pending, queue_sms
 from ivr import flow
 from ivr.flow import Action, CallerInput, CallFacts, Command, Event, FlowState
@@ -803,7 +803,7 @@ _CALLER_PROMISE_STAMP = (
         CallbackPromise,
         and_(
             CallbackPromise.number == _DIALLED.c.number,
-            CallbackPromise.state.in_([state.value for state in OPEN_PROMISE_STATES]),
+            IS_OPEN_PROMISE,
         ),
     )
 )

@@ -32,9 +32,10 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
+from callbacks.models import IS_OPEN_PROMISE, CallbackPromise
 from routing.config import STAMP_TOKEN, CenterConfig, IncidentConfig, IntentConfig, center_config, center_config_at
 from routing.decision import (
     DEFAULT_PREFERRED_WAIT_SECONDS,
@@ -468,13 +469,13 @@ def _agent_facts(agent_id: int, name: str, skills: str | None, state: str, on_sh
 # at most once a minute instead of on every decision, and again as soon as the configuration
 # changed (a new stamp: also what an emptied and refilled database shows).
 HANDLE_TIME_REFRESH = timedelta(seconds=60)
-_handle_time_cache: dict[tuple[str, str, int, int], tuple[datetime, float]] = {}
+_handle_time_cache: dict[tuple[URL, str, int, int], tuple[datetime, float]] = {}
 
 
 def _handle_times(session: Session, config: CenterConfig, now: datetime, fresh: bool) -> dict[int, float]:
     # Without a stamp nothing tells an emptied database from the one measured: measure every time.
     keep = not fresh and config.token is not None
-    database = str(session.get_bind().engine.url)
+    database = session.get_bind().engine.url
     result: dict[int, float] = {}
     for queue in config.queues:
         key = (database, config.token or "", queue.id, queue.default_handle_seconds)
@@ -737,9 +738,7 @@ def routed_caller(session: Session, caller_id: int | None, number: str | None) -
 
 def _routed_caller_statement(match: Any) -> Select[Any]:
     number = func.coalesce(Caller.number, _ROUTED.c.number)
-    open_promise = select(CallbackPromise.id).where(
-        CallbackPromise.number == number, CallbackPromise.state.in_([s.value for s in OPEN_PROMISE_STATES])
-    )
+    open_promise = select(CallbackPromise.id).where(CallbackPromise.number == number, IS_OPEN_PROMISE)
     return (
         select(
             STAMP_TOKEN.label("stamp"),
