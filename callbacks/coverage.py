@@ -7,6 +7,8 @@ are never deleted (a queue's own deletion changes the configuration), so once a 
 configuration stamp token (routing/config.py) found every window of a stretch present, that stays
 true for as long as the token does. The service records a stretch only from a read that found
 nothing missing in a transaction that wrote no slots, so it never counts rows that may roll back.
+(A database restored from a backup under running processes can show a token they saw before with
+fewer slots: restart them, as after any restore.)
 """
 
 from __future__ import annotations
