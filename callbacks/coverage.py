@@ -14,15 +14,16 @@ fewer slots: restart them, as after any restore.)
 from __future__ import annotations
 
 import threading
+from collections.abc import Hashable
 from datetime import datetime
 
 # (database URL, queue id) -> (token, start, end): the stretch [start, end) known to be complete.
-_known: dict[tuple[str, int], tuple[str, datetime, datetime]] = {}
+_known: dict[tuple[Hashable, int], tuple[str, datetime, datetime]] = {}
 _lock = threading.Lock()
 _MAX_QUEUES = 1000  # a bound, not a tuning knob: far more queues than a contact center has
 
 
-def known_until(database: str, token: str | None, queue_id: int, start: datetime) -> datetime | None:
+def known_until(database: Hashable, token: str | None, queue_id: int, start: datetime) -> datetime | None:
     """Return the end of the complete stretch that contains `start`, or None if none is known."""
     if token is None:
         return None
@@ -32,7 +33,7 @@ def known_until(database: str, token: str | None, queue_id: int, start: datetime
     return known[2]
 
 
-def record_complete(database: str, token: str | None, queue_id: int, start: datetime, end: datetime) -> None:
+def record_complete(database: Hashable, token: str | None, queue_id: int, start: datetime, end: datetime) -> None:
     """Remember that [start, end) of the queue has every slot row under `token`."""
     if token is None or end <= start:
         return

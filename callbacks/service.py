@@ -14,7 +14,7 @@ What must happen after commit (dial jobs, SMS) is collected in `session.info` an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity, room
 from callbacks.coverage import known_until, record_complete
-from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot, PromiseState
+from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, CallbackSlot, PromiseState
 from callbacks.outbox import outbound_sms, queue_sms
 from callbacks.promise import InvalidPromiseTransition, start_promise, transition
 from callbacks.slots import (
@@ -381,8 +381,8 @@ def _materialise_with_room(
     return with_room
 
 
-def _database(session: Session) -> str:
-    return str(session.get_bind().engine.url)
+def _database(session: Session) -> Hashable:
+    return session.get_bind().engine.url
 
 
 def _record_complete(session: Session, token: str | None, queue_id: int, start: datetime, end: datetime) -> None:
@@ -976,7 +976,6 @@ class _SeenSlot:
     dial_times: tuple[datetime, ...]  # of its open promises
 
 
-_OPEN_STATES = [s.value for s in OPEN_PROMISE_STATES]
 # A slot and the dial times of its open promises, in one read (one snapshot on PostgreSQL).
 _SLOT_FOR_BOOKING = (
     select(
@@ -990,13 +989,13 @@ _SLOT_FOR_BOOKING = (
     .select_from(CallbackSlot)
     .outerjoin(
         CallbackPromise,
-        and_(CallbackPromise.slot_id == CallbackSlot.id, CallbackPromise.state.in_(_OPEN_STATES)),
+        and_(CallbackPromise.slot_id == CallbackSlot.id, IS_OPEN_PROMISE),
     )
     .where(CallbackSlot.id == bindparam("slot_id"), CallbackSlot.queue_id == bindparam("queue_id"))
 )
 _OTHER_DIAL_TIMES = select(CallbackPromise.planned_dial_at).where(
     CallbackPromise.slot_id == bindparam("slot_id"),
-    CallbackPromise.state.in_(_OPEN_STATES),
+    IS_OPEN_PROMISE,
     CallbackPromise.id != bindparam("promise_id"),
 )
 # The conditional update that decides who gets a place, built once (it runs in every booking).
@@ -1013,13 +1012,9 @@ _TAKE_PLACE = (
     .returning(CallbackSlot.booked, CallbackSlot.capacity)
 )
 _LOCK_OPEN_PROMISE = (
-    select(CallbackPromise.id)
-    .where(CallbackPromise.number == bindparam("number"), CallbackPromise.state.in_(_OPEN_STATES))
-    .with_for_update()
+    select(CallbackPromise.id).where(CallbackPromise.number == bindparam("number"), IS_OPEN_PROMISE).with_for_update()
 )
-_OPEN_PROMISE = select(CallbackPromise).where(
-    CallbackPromise.number == bindparam("number"), CallbackPromise.state.in_(_OPEN_STATES)
-)
+_OPEN_PROMISE = select(CallbackPromise).where(CallbackPromise.number == bindparam("number"), IS_OPEN_PROMISE)
 _NUMBER_LOCK = text("SELECT pg_advisory_xact_lock(6, hashtext(:number))")
 
 
