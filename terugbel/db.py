@@ -127,9 +127,9 @@ class Database:
         """A session for work whose every write is one statement, so needs no transaction around it.
 
         On PostgreSQL each statement commits on its own: no BEGIN and COMMIT round trips, which on
-        the busiest webhook (an incoming call: one read, one write) were a third of the database's
-        time. On SQLite it is one transaction, as `session()` (whose BEGIN IMMEDIATE costs no round
-        trip). Reads see committed data as of each statement, as in a READ COMMITTED transaction.
+        the busiest webhook (an incoming call: one read, one write) were a third of its round trips.
+        On SQLite it is one transaction, as `session()` (whose BEGIN IMMEDIATE costs no round trip).
+        Reads see committed data as of each statement, as in a READ COMMITTED transaction.
         """
         if self.is_sqlite:
             with self.session() as session:
