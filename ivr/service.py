@@ -785,12 +785,7 @@ _DIALLED = select(bindparam("number", type_=String(20)).label("number")).subquer
 _CALLER_PROMISE_STAMP = (
     select(
         STAMP_TOKEN.label("stamp"),
-        Caller.id,
-        Caller.number,
-        Caller.name,
-        Caller.language,
-        Caller.vip,
-        Caller.products,
+        *routing.ROUTED_CALLER_COLUMNS,
         CallbackPromise.id.label("promise_id"),
         CallbackPromise.queue_id,
         CallbackPromise.window_start,
@@ -815,15 +810,10 @@ def _caller_and_facts(
     """The known caller with this number (E.164, None when withheld) and what the menu knows of them."""
     if number is None:
         return None, _facts(session, runtime, None, None, None, now)
-    row = plain_rows(session, _CALLER_PROMISE_STAMP, {"number": number}).first()
-    if row is None:
-        return None, _facts(session, runtime, number, None, None, now)
+    # One row always: the derived table's, and at most one open promise per number (a unique index).
+    row = plain_rows(session, _CALLER_PROMISE_STAMP, {"number": number}).one()
     center_config_at(session, row.stamp)  # held by the session for the incidents and intents below
-    caller = (
-        routing.RoutedCaller(row.id, row.number, row.name, row.language, bool(row.vip), row.products)
-        if row.id is not None
-        else None
-    )
+    caller = routing.RoutedCaller.of(row)
     promise = (
         OpenPromise(row.promise_id, row.queue_id, row.window_start, row.window_end, row.state)
         if row.promise_id is not None

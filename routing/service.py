@@ -646,6 +646,17 @@ class RoutedCaller(NamedTuple):
     vip: bool
     products: list[str] | None
 
+    @classmethod
+    def of(cls, row: Any) -> RoutedCaller | None:
+        """The caller in a row that selected ROUTED_CALLER_COLUMNS (outer-joined: None when unknown)."""
+        if row.id is None:
+            return None
+        return cls(row.id, row.number, row.name, row.language, bool(row.vip), row.products)
+
+
+# What a statement selects for RoutedCaller.of: routing's reads and the phone menu's.
+ROUTED_CALLER_COLUMNS = (Caller.id, Caller.number, Caller.name, Caller.language, Caller.vip, Caller.products)
+
 
 @dataclass(frozen=True)
 class SnapshotInputs:
@@ -730,26 +741,14 @@ def routed_caller(session: Session, caller_id: int | None, number: str | None) -
     if row.id is None and caller_id is not None and e164:
         row = plain_rows(session, _CALLER_BY_NUMBER, params).one()  # an id that is gone: try the number
     center_config_at(session, row.stamp)
-    if row.id is None:
-        return None, bool(row.has_open_promise)
-    caller = RoutedCaller(row.id, row.number, row.name, row.language, bool(row.vip), row.products)
-    return caller, bool(row.has_open_promise)
+    return RoutedCaller.of(row), bool(row.has_open_promise)
 
 
 def _routed_caller_statement(match: Any) -> Select[Any]:
     number = func.coalesce(Caller.number, _ROUTED.c.number)
     open_promise = select(CallbackPromise.id).where(CallbackPromise.number == number, IS_OPEN_PROMISE)
     return (
-        select(
-            STAMP_TOKEN.label("stamp"),
-            Caller.id,
-            Caller.number,
-            Caller.name,
-            Caller.language,
-            Caller.vip,
-            Caller.products,
-            open_promise.exists().label("has_open_promise"),
-        )
+        select(STAMP_TOKEN.label("stamp"), *ROUTED_CALLER_COLUMNS, open_promise.exists().label("has_open_promise"))
         .select_from(_ROUTED)
         .outerjoin(Caller, match)
     )
