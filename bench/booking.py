@@ -209,6 +209,7 @@ def main() -> None:
     parser.add_argument(
         "--cold", action="store_true", help="only today's slots exist: the first attempts materialise the rest"
     )
+    parser.add_argument("--timeline", action="store_true", help="print every attempt's start, end and outcome")
     parser.add_argument(
         "--connections", type=int, default=None, help="PostgreSQL pool size per process (default: its threads)"
     )
@@ -271,6 +272,15 @@ def main() -> None:
         print(f"latency p50        {statistics.median(latencies):.1f} ms")
         print(f"latency p99        {latencies[int(len(latencies) * 0.99) - 1]:.1f} ms")
         print(f"wall time          {wall * 1000:.0f} ms")
+        booked_ms = sorted(ms for ms, ok, *_ in results if ok)
+        print(f"booked attempts    p50 {statistics.median(booked_ms):.1f} ms, slowest {booked_ms[-1]:.1f} ms")
+        if args.timeline:
+            first = min(began for *_, began, _ in results)
+            for ms, ok, began, ended in sorted(results, key=lambda outcome: outcome[2]):
+                print(
+                    f"  start {(began - first) * 1000:7.1f}  end {(ended - first) * 1000:7.1f}  "
+                    f"{ms:7.1f} ms  {'booked' if ok else 'refused'}"
+                )
     finally:
         engine.dispose()
         if admin is not None:

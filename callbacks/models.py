@@ -5,8 +5,20 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, literal_column, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from telephony.models import SmsMessage
 from terugbel.db import Base
@@ -17,7 +29,11 @@ def _in(column: str, values: type[enum.Enum]) -> str:
 
 
 class CallbackSlot(Base):
-    """One bookable window of a queue. `booked` only moves by conditional update (atomic booking)."""
+    """One bookable window of a queue, with places 0 … capacity − 1.
+
+    A promise holds a place by its `place` number. `booked`, the places held, is a count of those
+    promises (mapped after CallbackPromise below), never a stored counter.
+    """
 
     __tablename__ = "callback_slots"
 
@@ -28,11 +44,9 @@ class CallbackSlot(Base):
     capacity: Mapped[int] = mapped_column(default=0)  # derived from shifts, or the override
     capacity_override: Mapped[int | None] = mapped_column()  # set by a supervisor
     closed: Mapped[bool] = mapped_column(default=False)  # closed by a supervisor
-    booked: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (
         UniqueConstraint("queue_id", "starts_at"),
-        CheckConstraint("booked >= 0", name="booked_not_negative"),
         CheckConstraint("capacity >= 0", name="capacity_not_negative"),
         CheckConstraint("ends_at > starts_at", name="order"),
     )
@@ -64,6 +78,8 @@ class CallbackPromise(Base):
     queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
     intent_id: Mapped[int | None] = mapped_column(ForeignKey("intents.id", ondelete="SET NULL"))
     slot_id: Mapped[int | None] = mapped_column(ForeignKey("callback_slots.id", ondelete="SET NULL"))
+    # The place held in the slot (0 … capacity − 1); None once given back (cancelled, moved).
+    place: Mapped[int | None]
     number: Mapped[str] = mapped_column(String(20))  # E.164 number to call
     language: Mapped[str] = mapped_column(String(2))
     timezone: Mapped[str] = mapped_column(String(60))  # the caller's zone, for every sentence
@@ -113,11 +129,22 @@ class CallbackPromise(Base):
             sqlite_where=text(_OPEN_SQL),
             postgresql_where=text(_OPEN_SQL),
         ),
+        # No two promises hold the same place of a slot: with places below capacity, that is
+        # "never overbooked", and bookings of one slot need not wait for each other.
+        Index("uq_callback_promises_slot_place", "slot_id", "place", unique=True),
         Index("ix_callback_promises_window", "window_start"),
         Index("ix_callback_promises_caller_state", "caller_id", "state"),
         Index("ix_callback_promises_due", "state", "planned_dial_at"),
     )
 
+
+# Counted where it is read, so concurrent bookings never queue on one counter row of the slot.
+CallbackSlot.booked = column_property(
+    select(func.count())
+    .where(CallbackPromise.slot_id == CallbackSlot.id, CallbackPromise.place.is_not(None))
+    .correlate_except(CallbackPromise)
+    .scalar_subquery()
+)
 
 # The open states as inline constants, the same test as the partial index above: a list of bind
 # parameters is re-rendered on every execution, and the generic plan of a prepared statement

@@ -1,11 +1,12 @@
 """Callback slots and promises in the database: offer, book atomically, move, cancel, keep by SMS.
 
 Functions take the caller's `Session` and work inside its transaction (each booking in a savepoint
-of its own). Booking takes a place only by a conditional update —
-`UPDATE callback_slots SET booked = booked + 1 WHERE id = :id AND NOT closed AND booked < capacity` —
-so the database, not a read, decides who gets the last place: on SQLite every transaction already
-holds the write lock (BEGIN IMMEDIATE), on PostgreSQL the update re-checks the row it waited for.
-That update locks the slot row until commit, so a booking runs it last, after its other writes.
+of its own). A slot has places 0 … capacity − 1 and a promise holds one by its number; a unique
+index on (slot, place) lets the database, not a read, decide who gets the last place. A booking
+holds a share lock on the slot row, so the capacity cannot change under it, and on PostgreSQL it
+claims a free place with a transaction-scoped advisory try-lock: bookings of one slot never wait
+for each other, and a place another booking is taking is skipped, not waited for. On SQLite every
+transaction already holds the write lock (BEGIN IMMEDIATE). Giving a place back is `place = None`.
 One open promise per number is a partial unique index; booking again moves the open promise.
 
 What must happen after commit (dial jobs, SMS) is collected in `session.info` and run by
@@ -22,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import and_, bindparam, case, select, text, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity, room
+from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity
 from callbacks.coverage import known_until, record_complete
 from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, CallbackSlot, PromiseState
 from callbacks.outbox import outbound_sms, queue_sms
@@ -38,7 +39,7 @@ from callbacks.slots import (
     choose_offers,
     closed_days,
     earliest_start,
-    planned_dial_time,
+    place_dial_time,
     slot_windows,
 )
 from callbacks.sms_replies import ReplyKind, parse_reply
@@ -286,7 +287,8 @@ _IN_RANGE = (
     CallbackSlot.starts_at >= bindparam("start", type_=CallbackSlot.starts_at.type),
     CallbackSlot.starts_at < bindparam("end", type_=CallbackSlot.starts_at.type),
 )
-_HAS_ROOM = (CallbackSlot.closed.is_(False), CallbackSlot.booked < CallbackSlot.capacity)
+# `capacity > 0` first: the count of places held is a subquery, worth running only where it matters.
+_HAS_ROOM = (CallbackSlot.closed.is_(False), CallbackSlot.capacity > 0, CallbackSlot.booked < CallbackSlot.capacity)
 _SLOT_STATE_COLUMNS = (
     CallbackSlot.id,
     CallbackSlot.starts_at,
@@ -421,17 +423,19 @@ def _add_missing(
                     "starts_at": window_start,
                     "ends_at": window_end,
                     "capacity": derived,
-                    "booked": 0,
                     "closed": False,
                 }
             )
         elif known[2] is None and known[1] != derived:
+            # Lock first: the check below must see every place taken until now, in a statement
+            # of its own (a subquery of the update would read from before the wait).
+            session.execute(_LOCK_SLOT, {"slot_id": known[0]})
             session.execute(
                 update(CallbackSlot)
                 .where(
                     CallbackSlot.id == known[0],
                     CallbackSlot.capacity_override.is_(None),
-                    CallbackSlot.booked <= derived,
+                    ~_place_at_or_above(derived),
                 )
                 .values(capacity=derived)
                 .execution_options(synchronize_session=False)
@@ -535,27 +539,45 @@ def recompute_capacity(
     for slot in slots:
         derived = _derived(queue, shifts, slot.starts_at, slot.ends_at, handle)
         capacity = effective_capacity(derived, slot.capacity_override)
-        locked = session.scalars(
-            select(CallbackSlot)
-            .where(CallbackSlot.id == slot.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
-        locked.capacity = capacity
+        # The exclusive lock waits for the bookings in flight (they hold a share lock); the
+        # statements after it see their places.
+        session.execute(_LOCK_SLOT, {"slot_id": slot.id})
+        slot.capacity = capacity
         session.flush()
-        overflow = locked.booked - capacity
-        if overflow <= 0 or locked.starts_at <= now:
+        if slot.starts_at <= now:
             continue
-        victims = session.scalars(
-            select(CallbackPromise)
-            .where(CallbackPromise.slot_id == slot.id, CallbackPromise.state == PromiseState.BOOKED.value)
-            .order_by(CallbackPromise.booked_at.desc(), CallbackPromise.id.desc())
-            .limit(overflow)
-            .with_for_update()
+        holders = list(
+            session.scalars(
+                select(CallbackPromise)
+                .where(CallbackPromise.slot_id == slot.id, CallbackPromise.place.is_not(None))
+                .order_by(CallbackPromise.booked_at.desc(), CallbackPromise.id.desc())
+                .with_for_update()
+            )
         )
-        for promise in list(victims):
+        overflow = len(holders) - capacity
+        victims = [p for p in holders if p.state == PromiseState.BOOKED.value][: max(overflow, 0)]
+        for promise in victims:
             moved.append(_move_by_us(session, promise, now))
+        _renumber_below(session, [p for p in holders if p not in victims], capacity)
     return moved
+
+
+def _renumber_below(session: Session, holders: Sequence[CallbackPromise], capacity: int) -> None:
+    """Give the holders numbered at or above `capacity` the free places below it (as many as there are).
+
+    Bookings only take places below capacity − (holders at or above it), so a slot whose capacity
+    dropped is never overbooked; renumbering gives the room back to new bookings.
+    """
+    free = sorted(set(range(capacity)) - {p.place for p in holders})
+    for promise in sorted((p for p in holders if p.place is not None and p.place >= capacity), key=_place_of):
+        if not free:
+            break
+        promise.place = free.pop(0)
+    session.flush()
+
+
+def _place_of(promise: CallbackPromise) -> int:
+    return promise.place or 0
 
 
 def recompute_for_agent(
@@ -599,7 +621,7 @@ def _move_by_us(session: Session, promise: CallbackPromise, now: datetime) -> Mo
         _queue_sms(session, new, body, "moved_by_us", now)
         log.info("promise moved by us", promise_id=promise.id, new_promise_id=new.id, number=mask(promise.number))
         return MovedPromise(promise.id, new.id)
-    _release_place(session, promise.slot_id)
+    promise.place = None
     transition(promise, PromiseState.MISSED, now, "capacity dropped: no slot with room")
     promise.reason = "capacity dropped and no slot with room in the coming days"
     _followups(session).unschedule.add(promise.id)
@@ -755,7 +777,7 @@ def cancel_promise(
     transition(promise, PromiseState.CANCELLED, now, cause)
     promise.reason = cause[:200]
     promise.sms_offer = None
-    _release_place(session, promise.slot_id)
+    promise.place = None
     _followups(session).unschedule.add(promise.id)
     if notify:
         body = t(promise.language, "cb_sms_cancelled", window=_window_text(promise, now))
@@ -857,69 +879,48 @@ def _take_place_and_create(
     """Create the promise (and with `confirm` its confirmation SMS) in the first candidate slot
     that gives it a place; raise SlotFull or NoSlotAvailable when none does.
 
-    Taking the place locks the slot row until commit, and every other booking of that slot waits
-    for it. So it comes last: the promise, its first transition and the SMS are written for the
-    slot as read just before, then the conditional update decides; when it finds no place they
-    are pointed at the next candidate (and a booking that gets none rolls back with its savepoint).
+    The place is claimed before anything is written, and nothing else waits on it: another
+    booking of the same slot claims another place, or moves on when every free one is being taken.
     """
-    if replaces is not None and replaces.slot_id is not None:
-        # A move writes two slot rows; lock them in id order, so two moves in opposite directions
-        # wait for each other instead of deadlocking (PostgreSQL; SQLite holds the write lock).
-        ids = sorted({replaces.slot_id} | ({slot_id} if slot_id is not None else set()))
-        session.execute(
-            select(CallbackSlot.id).where(CallbackSlot.id.in_(ids)).order_by(CallbackSlot.id).with_for_update()
-        ).all()
     if replaces is not None:
         transition(replaces, PromiseState.MOVED, now, cause or ("moved by us" if by_us else "booked again"))
         replaces.reason = (cause or "booked again")[:200]
         replaces.sms_offer = None
+        replaces.place = None  # given back now: a move within one slot may take it again
         session.flush()  # the old promise leaves the open-number index before the new one enters it
 
-    promise: CallbackPromise | None = None
-    message: SmsMessage | None = None
     candidates = _candidates(
         session, details, now=now, slot_id=slot_id, near=near, exclude=exclude, first_offers=first_offers
     )
     for candidate in candidates:
-        seen = _look_at_slot(session, candidate, details["queue_id"], now)
-        if seen is None or not seen.bookable:
-            continue  # taken or closed since it was offered: no need to write anything for it
-        dial_at = planned_dial_time(seen.starts_at, seen.ends_at, seen.capacity, seen.dial_times)
-        if promise is None:
-            promise = CallbackPromise(
-                **details,
-                slot_id=candidate,
-                window_start=seen.starts_at,
-                window_end=seen.ends_at,
-                planned_dial_at=dial_at,
-                booked_at=now,
-                moved_by_us=by_us,
-            )
-            start_promise(promise, now, cause or f"booked via {details['source']}")
-            if confirm and can_text(promise.number):
-                message = outbound_sms(
-                    to=promise.number, body=confirmation_text(promise, now), purpose="confirmation", now=now
-                )
-                promise.messages.append(message)
-            session.add(promise)
-        else:
-            promise.slot_id, promise.planned_dial_at = candidate, dial_at
-            promise.window_start, promise.window_end = seen.starts_at, seen.ends_at
-            if message is not None:
-                message.body = confirmation_text(promise, now)
-        session.flush()
-        taken = _take_place(session, candidate, details["queue_id"], now)
-        if taken is not None:
-            _settle_dial_time(session, promise, seen, *taken)
+        claimed = _claim_place(session, candidate, details["queue_id"], now)
+        if claimed is not None:
             break
     else:
         if slot_id is not None:
             raise SlotFull(f"slot {slot_id} has no place")
         raise NoSlotAvailable("no slot with room in the coming days")
 
+    promise = CallbackPromise(
+        **details,
+        slot_id=candidate,
+        place=claimed.place,
+        window_start=claimed.starts_at,
+        window_end=claimed.ends_at,
+        planned_dial_at=place_dial_time(claimed.starts_at, claimed.ends_at, claimed.capacity, claimed.place),
+        booked_at=now,
+        moved_by_us=by_us,
+    )
+    start_promise(promise, now, cause or f"booked via {details['source']}")
+    message = None
+    if confirm and can_text(promise.number):
+        message = outbound_sms(to=promise.number, body=confirmation_text(promise, now), purpose="confirmation", now=now)
+        promise.messages.append(message)
+    session.add(promise)
+    session.flush()
+
     if replaces is not None:
         replaces.moved_to_id = promise.id
-        _release_place(session, replaces.slot_id)
         _followups(session).unschedule.add(replaces.id)
     _followups(session).schedule[promise.id] = promise.planned_dial_at
     if message is not None:
@@ -965,51 +966,38 @@ def _candidates(
 
 
 @dataclass(frozen=True)
-class _SeenSlot:
-    """A slot as a booking read it, without a lock, just before trying to take a place in it."""
+class _Claimed:
+    """A place a booking claimed, and what the promise needs of its slot."""
 
+    place: int
     starts_at: datetime
     ends_at: datetime
     capacity: int
-    booked: int
-    bookable: bool  # open, with room, not started
-    dial_times: tuple[datetime, ...]  # of its open promises
 
 
-# A slot and the dial times of its open promises, in one read (one snapshot on PostgreSQL).
-_SLOT_FOR_BOOKING = (
-    select(
-        CallbackSlot.starts_at,
-        CallbackSlot.ends_at,
-        CallbackSlot.capacity,
-        CallbackSlot.booked,
-        CallbackSlot.closed,
-        CallbackPromise.planned_dial_at,
-    )
-    .select_from(CallbackSlot)
-    .outerjoin(
-        CallbackPromise,
-        and_(CallbackPromise.slot_id == CallbackSlot.id, IS_OPEN_PROMISE),
-    )
+# The slot as a booking sees it under a share lock: the capacity and closing cannot change until
+# commit, while any number of bookings hold the same lock (a capacity change waits for them).
+_SLOT_TO_BOOK = (
+    select(CallbackSlot.starts_at, CallbackSlot.ends_at, CallbackSlot.capacity, CallbackSlot.closed)
     .where(CallbackSlot.id == bindparam("slot_id"), CallbackSlot.queue_id == bindparam("queue_id"))
+    .with_for_update(read=True)
 )
-_OTHER_DIAL_TIMES = select(CallbackPromise.planned_dial_at).where(
-    CallbackPromise.slot_id == bindparam("slot_id"),
-    IS_OPEN_PROMISE,
-    CallbackPromise.id != bindparam("promise_id"),
+# Read after the lock, in a statement of its own, so it sees every place taken until then.
+_PLACES_HELD = select(CallbackPromise.place).where(
+    CallbackPromise.slot_id == bindparam("slot_id"), CallbackPromise.place.is_not(None)
 )
-# The conditional update that decides who gets a place, built once (it runs in every booking).
-_TAKE_PLACE = (
-    update(CallbackSlot)
-    .where(
-        CallbackSlot.id == bindparam("slot_id"),
-        CallbackSlot.queue_id == bindparam("in_queue"),  # not "queue_id": a column's name, reserved in updates
-        CallbackSlot.closed.is_(False),
-        CallbackSlot.booked < CallbackSlot.capacity,
-        CallbackSlot.starts_at > bindparam("now", type_=CallbackSlot.starts_at.type),
-    )
-    .values(booked=CallbackSlot.booked + 1)
-    .returning(CallbackSlot.booked, CallbackSlot.capacity)
+_LOCK_SLOT = select(CallbackSlot.id).where(CallbackSlot.id == bindparam("slot_id")).with_for_update()
+# The first of the free places no other transaction is taking (PostgreSQL). Advisory locks in the
+# single-bigint key space (the number lock below uses the two-int one): slot id × 2^20 + place.
+# unnest yields the places in order and LIMIT stops at the first lock won, so no other is held.
+_TRY_PLACES = text(
+    "SELECT place FROM unnest(CAST(:free AS integer[])) AS place "
+    "WHERE pg_try_advisory_xact_lock(CAST(:slot_id AS bigint) * 1048576 + place) "
+    # Still free? A booking that took it since our read has committed by now (it held the
+    # lock until then), and this statement's snapshot, taken an instant ago, sees it.
+    "AND NOT EXISTS (SELECT 1 FROM callback_promises AS held "
+    "WHERE held.slot_id = :slot_id AND held.place = place.place) "
+    "LIMIT 1"
 )
 _LOCK_OPEN_PROMISE = (
     select(CallbackPromise.id).where(CallbackPromise.number == bindparam("number"), IS_OPEN_PROMISE).with_for_update()
@@ -1018,59 +1006,42 @@ _OPEN_PROMISE = select(CallbackPromise).where(CallbackPromise.number == bindpara
 _NUMBER_LOCK = text("SELECT pg_advisory_xact_lock(6, hashtext(:number))")
 
 
-def _look_at_slot(session: Session, slot_id: int, queue_id: int, now: datetime) -> _SeenSlot | None:
-    rows = plain_rows(session, _SLOT_FOR_BOOKING, {"slot_id": slot_id, "queue_id": queue_id}).all()
-    if not rows:
-        return None
-    starts_at, ends_at, capacity, booked, closed, _ = rows[0]
-    return _SeenSlot(
-        starts_at,
-        ends_at,
-        capacity,
-        booked,
-        room(capacity, booked, closed) > 0 and starts_at > now,
-        tuple(row[5] for row in rows if row[5] is not None),
+def _place_at_or_above(place: int) -> ColumnElement[bool]:
+    """Whether some promise holds a place of the slot numbered `place` or higher."""
+    return (
+        select(CallbackPromise.id)
+        .where(CallbackPromise.slot_id == CallbackSlot.id, CallbackPromise.place >= place)
+        .correlate(CallbackSlot)
+        .exists()
     )
 
 
-def _take_place(session: Session, slot_id: int, queue_id: int, now: datetime) -> tuple[int, int] | None:
-    """Take one place in the slot if it has one: the conditional update is the whole decision.
+def _claim_place(session: Session, slot_id: int, queue_id: int, now: datetime) -> _Claimed | None:
+    """Claim a free place of the slot for this transaction, or return None when it has none to give.
 
-    Return the slot's booked count after it and its capacity. A plain statement on the session's
-    connection: the ORM has nothing to synchronise, and the caller flushed its writes before.
+    Places are taken only below capacity − (places held at or above it, left by a capacity that
+    dropped under bookings that could not move): two bookings never take one place (the unique
+    index), so the slot never holds more than its capacity. On PostgreSQL the free places another
+    booking is claiming right now are skipped; that booking will take them, or, if its transaction
+    fails, the place is free again for the next caller.
     """
-    row = session.connection().execute(_TAKE_PLACE, {"slot_id": slot_id, "in_queue": queue_id, "now": now}).first()
-    return None if row is None else (row[0], row[1])
-
-
-def _settle_dial_time(session: Session, promise: CallbackPromise, seen: _SeenSlot, booked: int, capacity: int) -> None:
-    """Give the promise the dial time it would have had had it read the slot under its lock."""
-    if capacity == seen.capacity and booked > seen.booked:
-        # No place was given back since the read, so the bookings that landed meanwhile each took,
-        # by the same rule, the moment first free for it. (A place given back and another taken
-        # in that same instant escape this count: at worst two calls of the slot share a moment.)
-        dial_at = planned_dial_time(
-            seen.starts_at, seen.ends_at, capacity, seen.dial_times, ahead=booked - seen.booked - 1
-        )
-    else:
-        # A place was given back or the capacity changed: read the others again (the row is ours).
-        params = {"slot_id": promise.slot_id, "promise_id": promise.id}
-        others = plain_rows(session, _OTHER_DIAL_TIMES, params).scalars().all()
-        dial_at = planned_dial_time(seen.starts_at, seen.ends_at, capacity, others)
-    if dial_at != promise.planned_dial_at:
-        promise.planned_dial_at = dial_at
-        session.flush()
-
-
-def _release_place(session: Session, slot_id: int | None) -> None:
-    if slot_id is None:
-        return
-    session.execute(
-        update(CallbackSlot)
-        .where(CallbackSlot.id == slot_id, CallbackSlot.booked > 0)
-        .values(booked=CallbackSlot.booked - 1)
-        .execution_options(synchronize_session=False)
-    )
+    row = plain_rows(session, _SLOT_TO_BOOK, {"slot_id": slot_id, "queue_id": queue_id}).first()
+    if row is None:
+        return None
+    starts_at, ends_at, capacity, closed = row
+    if closed or starts_at <= now:
+        return None
+    held = set(plain_rows(session, _PLACES_HELD, {"slot_id": slot_id}).scalars())
+    usable = capacity - sum(1 for place in held if place >= capacity)
+    free = [place for place in range(usable) if place not in held]
+    if not free:
+        return None
+    place: int | None = free[0]
+    if session.get_bind().dialect.name == "postgresql":
+        place = session.connection().execute(_TRY_PLACES, {"free": free, "slot_id": slot_id}).scalar()
+        if place is None:
+            return None
+    return _Claimed(place, starts_at, ends_at, capacity)
 
 
 def _lock_open_promise(session: Session, number: str) -> CallbackPromise | None:

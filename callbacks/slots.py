@@ -152,33 +152,11 @@ def _nearest_index(slots: Sequence[SlotState], near: datetime, tz: ZoneInfo) -> 
     return min(candidates, key=distance)
 
 
-def planned_dial_time(
-    slot_start: datetime, slot_end: datetime, capacity: int, taken: Iterable[datetime], *, ahead: int = 0
-) -> datetime:
-    """Return the dial time for a new booking: the first free of `capacity` evenly spread moments.
+def place_dial_time(slot_start: datetime, slot_end: datetime, capacity: int, place: int) -> datetime:
+    """Return the dial time of a place: the k-th of n is at start + k × slot/n.
 
-    The k-th place of n is at start + k × slot/n, so agents and the outbound call rate are not all
-    hit at the start of the slot. `ahead` counts the bookings that took a place after `taken` was
-    read: each took, by this same rule, the moment that was first free for it, so this booking gets
-    the one after them, as if they had all booked one after another.
+    So the callbacks of a slot are spread over it and agents and the outbound call rate are not all
+    hit at its start. (A place at or above a capacity that dropped shares the last moment.)
     """
     places = max(capacity, 1)
-    step = (slot_end - slot_start) / places
-    moments = [slot_start + k * step for k in range(places)]
-    used = list(taken)
-    for _ in range(ahead):
-        used.append(_first_free(moments, used))
-    return _first_free(moments, used)
-
-
-def _first_free(moments: Sequence[datetime], used: Sequence[datetime]) -> datetime:
-    taken = set(used)
-    for moment in moments:
-        if moment not in taken:
-            return moment
-    # More bookings than places (an override lowered later): share the least busy moment.
-    counts = dict.fromkeys(moments, 0)
-    for moment in used:
-        if moment in counts:
-            counts[moment] += 1
-    return min(moments, key=lambda m: (counts[m], m))
+    return slot_start + min(place, places - 1) * ((slot_end - slot_start) / places)

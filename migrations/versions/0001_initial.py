@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-22 17:00:31.523907
+Create Date: 2026-11-22 20:35:32.282693
 """
 
 from collections.abc import Sequence
@@ -161,8 +161,6 @@ def upgrade() -> None:
         sa.Column("capacity", sa.Integer(), nullable=False),
         sa.Column("capacity_override", sa.Integer(), nullable=True),
         sa.Column("closed", sa.Boolean(), nullable=False),
-        sa.Column("booked", sa.Integer(), nullable=False),
-        sa.CheckConstraint("booked >= 0", name=op.f("ck_callback_slots_booked_not_negative")),
         sa.CheckConstraint("capacity >= 0", name=op.f("ck_callback_slots_capacity_not_negative")),
         sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_callback_slots_order")),
         sa.ForeignKeyConstraint(
@@ -324,6 +322,7 @@ def upgrade() -> None:
         sa.Column("queue_id", sa.Integer(), nullable=False),
         sa.Column("intent_id", sa.Integer(), nullable=True),
         sa.Column("slot_id", sa.Integer(), nullable=True),
+        sa.Column("place", sa.Integer(), nullable=True),
         sa.Column("number", sa.String(length=20), nullable=False),
         sa.Column("language", sa.String(length=2), nullable=False),
         sa.Column("timezone", sa.String(length=60), nullable=False),
@@ -399,6 +398,7 @@ def upgrade() -> None:
             sqlite_where=sa.text("state IN ('booked', 'dialling', 'connected')"),
             postgresql_where=sa.text("state IN ('booked', 'dialling', 'connected')"),
         )
+        batch_op.create_index("uq_callback_promises_slot_place", ["slot_id", "place"], unique=True)
 
     op.create_table(
         "queue_entries",
@@ -536,6 +536,7 @@ def downgrade() -> None:
 
     op.drop_table("queue_entries")
     with op.batch_alter_table("callback_promises", schema=None) as batch_op:
+        batch_op.drop_index("uq_callback_promises_slot_place")
         batch_op.drop_index(
             "uq_callback_promises_open_number",
             sqlite_where=sa.text("state IN ('booked', 'dialling', 'connected')"),

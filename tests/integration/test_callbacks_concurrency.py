@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot
-from callbacks.service import CallbackError, book_callback, ensure_slots
+from callbacks.service import CallbackError, book_callback, ensure_slots, recompute_capacity
 from terugbel.clock import ManualClock
 from terugbel.db import Database
 
@@ -37,6 +37,37 @@ def last_places(db: Database, make_queue: Callable[..., Any], make_agent: Callab
             else:
                 slot.closed = True
     return queue
+
+
+def open_only(
+    db: Database,
+    make_queue: Callable[..., Any],
+    make_agent: Callable[..., Any],
+    now: datetime,
+    places: dict[datetime, int],
+) -> tuple[Any, dict[datetime, int]]:
+    """A queue with 4 agents today whose only open slots are `places` (start → capacity); return
+    the queue and the slot ids by start."""
+    queue = make_queue("technisch")
+    for i in range(4):
+        make_agent(f"Agent {i}", f"+3161111000{i}", ("technisch",), shifts=[(local(23, 8), local(23, 21))])
+    with db.session() as session:
+        slots = ensure_slots(session, queue.id, now, local(24, 0), now)
+        for slot in slots:
+            slot.closed = slot.starts_at not in places
+            if not slot.closed:
+                slot.capacity_override = slot.capacity = places[slot.starts_at]
+        return queue, {slot.starts_at: slot.id for slot in slots}
+
+
+def set_capacity(db: Database, slot_id: int, capacity: int, now: datetime) -> None:
+    """A supervisor overrides the slot's capacity (what no longer fits is moved)."""
+    with db.session() as session:
+        slot = session.get(CallbackSlot, slot_id)
+        assert slot is not None
+        slot.capacity_override = capacity
+        session.flush()
+        recompute_capacity(session, slot.queue_id, slot.starts_at, slot.ends_at, now)
 
 
 def race(count: int, attempt: Callable[[int], None]) -> list[BaseException]:
@@ -75,12 +106,18 @@ def assert_consistent(db: Database) -> dict[str, int]:
                 CallbackPromise.state.in_(OPEN)
             )
         ).all()
+        places = session.execute(
+            select(CallbackPromise.slot_id, CallbackPromise.place).where(CallbackPromise.place.is_not(None))
+        ).all()
         per_number = session.execute(
             select(CallbackPromise.number, func.count())
             .where(CallbackPromise.state.in_(OPEN))
             .group_by(CallbackPromise.number)
         ).all()
     assert all(slot.booked <= slot.capacity for slot in slots), "a slot is over capacity"
+    capacity = {slot.id: slot.capacity for slot in slots}
+    assert all(place < capacity[slot_id] for slot_id, place in places), "a place beyond the slot's capacity"
+    assert len(set(places)) == len(places), "two promises hold one place"
     for slot in slots:
         dial_times = [dial_at for slot_id, _, dial_at in open_promises if slot_id == slot.id]
         assert slot.booked == len(dial_times)
@@ -149,15 +186,8 @@ def test_moves_in_opposite_directions_all_land(
     from callbacks.service import move_promise
 
     now = clock.now()
-    queue = make_queue("technisch")
-    for i in range(4):
-        make_agent(f"Agent {i}", f"+3161111000{i}", ("technisch",), shifts=[(local(23, 8), local(23, 21))])
-    with db.session() as session:
-        slots = {s.starts_at: s for s in ensure_slots(session, queue.id, local(23, 10), local(23, 11), now)}
-        a, b = slots[local(23, 10)], slots[local(23, 10, 15)]
-        for slot in (a, b):
-            slot.capacity_override = slot.capacity = 20
-        a_id, b_id = a.id, b.id
+    queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 20, local(23, 10, 15): 20})
+    a_id, b_id = ids[local(23, 10)], ids[local(23, 10, 15)]
     promises = []
     for i in range(20):
         with db.session() as session:
@@ -184,3 +214,68 @@ def test_moves_in_opposite_directions_all_land(
             select(func.count()).select_from(CallbackPromise).where(CallbackPromise.state == "moved")
         )
     assert moved == 20
+
+
+def test_capacity_dropping_while_callers_book_never_overbooks(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    """Supervisors lower a slot's capacity while 30 callers book it: what no longer fits moves."""
+    now = clock.now()
+    queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 12, local(23, 10, 15): 30})
+    target_id = ids[local(23, 10)]
+    lowered_to = [6, 3, 8]
+
+    def attempt(i: int) -> None:
+        if i < len(lowered_to):
+            set_capacity(db, target_id, lowered_to[i], now)
+        else:
+            book_in_thread(db, queue, now, f"+316400000{i:02d}", near=local(23, 10))
+
+    assert race(33, attempt) == []
+    state = assert_consistent(db)
+    assert state["open"] == state["booked"] == 30  # the other slot takes what no longer fits
+    with db.session() as session:
+        final = session.get(CallbackSlot, target_id)
+        assert final is not None and final.capacity == final.capacity_override in lowered_to
+
+
+def test_a_capacity_change_waits_for_the_booking_in_flight(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    """A booking holds its slot until commit: lowering the capacity meanwhile sees its place and moves it."""
+    now = clock.now()
+    queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 2, local(23, 10, 15): 2})
+    target_id = ids[local(23, 10)]
+    book_in_thread(db, queue, now, "+31640000001", slot_id=target_id)  # place 0 of 2
+
+    lowered = threading.Event()
+
+    def lower_to_one() -> None:
+        set_capacity(db, target_id, 1, now)
+        lowered.set()
+
+    supervisor = threading.Thread(target=lower_to_one)
+    booking_thread = threading.current_thread()
+    changed_meanwhile: list[bool] = []
+
+    def between_claim_and_insert(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # The booking has claimed place 1 of 2 and is about to write its promise: the supervisor
+        # lowers the capacity now. The change must wait for this booking (had it not, it would be
+        # done well within the half second).
+        first_insert = statement.startswith("INSERT INTO callback_promises") and not changed_meanwhile
+        if first_insert and threading.current_thread() is booking_thread:
+            supervisor.start()
+            changed_meanwhile.append(lowered.wait(timeout=0.5))
+
+    event.listen(db.engine, "before_cursor_execute", between_claim_and_insert)
+    try:
+        book_in_thread(db, queue, now, "+31640000002", slot_id=target_id)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", between_claim_and_insert)
+    assert changed_meanwhile == [False], "the capacity changed under a booking in flight"
+    supervisor.join(timeout=30)
+    assert lowered.is_set()
+    assert assert_consistent(db) == {"open": 2, "booked": 2}
+    with db.session() as session:
+        moved = session.scalars(select(CallbackPromise).where(CallbackPromise.moved_by_us.is_(True))).one()
+        assert (moved.number, moved.window_start) == ("+31640000002", local(23, 10, 15))

@@ -143,15 +143,16 @@ def test_dial_times_spread_over_the_slot(db: Database, technisch: Any, clock: Ma
 
 @contextmanager
 def closed_at_the_first_take(db: Database, slots: str) -> Iterator[None]:
-    """Close `slots` (an SQL condition) just before a booking's first conditional update.
+    """Close `slots` (an SQL condition) just before a booking first looks at a slot to claim a place.
 
-    As if other bookings took the last places between the booking's read and its update: on the
-    booking's own connection, in its transaction, so it works alike on SQLite and PostgreSQL.
+    As if other bookings took the last places between the offer and the claim: on the booking's
+    own connection, in its transaction, so it works alike on SQLite and PostgreSQL.
     """
     done: list[bool] = []
+    claim = "SELECT callback_slots.starts_at, callback_slots.ends_at, callback_slots.capacity, callback_slots.closed"
 
     def close(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        if not done and statement.startswith("UPDATE callback_slots SET booked=(callback_slots.booked +"):
+        if not done and statement.startswith(claim):
             done.append(True)
             cursor.connection.cursor().execute(f"UPDATE callback_slots SET closed = true WHERE {slots}")
 
@@ -163,7 +164,7 @@ def closed_at_the_first_take(db: Database, slots: str) -> Iterator[None]:
     assert done, "no booking took a place"
 
 
-def test_a_place_gone_before_the_update_moves_the_booking_to_the_next_offer(
+def test_a_place_gone_before_the_claim_moves_the_booking_to_the_next_offer(
     db: Database, technisch: Any, clock: ManualClock
 ) -> None:
     with db.session() as session:

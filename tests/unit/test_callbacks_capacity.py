@@ -19,7 +19,7 @@ from callbacks.slots import (
     SlotState,
     choose_offers,
     closed_days,
-    planned_dial_time,
+    place_dial_time,
     slot_windows,
 )
 from routing.hours import OpeningPeriod
@@ -184,22 +184,9 @@ def test_no_room_anywhere_offers_nothing() -> None:
 
 def test_dial_times_are_spread_over_the_slot() -> None:
     start, end = local(2026, 11, 23, 14, 30), local(2026, 11, 23, 14, 45)
-    taken: list[datetime] = []
-    for _ in range(3):
-        taken.append(planned_dial_time(start, end, 3, taken))
-    assert taken == [start, start + timedelta(minutes=5), start + timedelta(minutes=10)]
-    # A cancelled first place is given out again before the moments are shared.
-    assert planned_dial_time(start, end, 3, taken[1:]) == start
-    # Over capacity: the least busy moment.
-    assert planned_dial_time(start, end, 3, taken) == start
-
-
-@pytest.mark.parametrize("ahead", range(6))
-def test_a_dial_time_counts_the_bookings_that_landed_after_the_read(ahead: int) -> None:
-    """Bookings that took places after `taken` was read took, in turn, the first free moments."""
-    start, end = local(2026, 11, 23, 14, 30), local(2026, 11, 23, 14, 45)
-    read = [start + timedelta(minutes=6)]  # one of five places, the second moment, was taken
-    one_by_one = list(read)
-    for _ in range(ahead + 1):
-        one_by_one.append(planned_dial_time(start, end, 5, one_by_one))
-    assert planned_dial_time(start, end, 5, read, ahead=ahead) == one_by_one[-1]
+    moments = [place_dial_time(start, end, 3, place) for place in range(3)]
+    assert moments == [start, start + timedelta(minutes=5), start + timedelta(minutes=10)]
+    # A place left above a capacity that dropped shares the last moment, inside the slot.
+    assert place_dial_time(start, end, 3, 7) == start + timedelta(minutes=10)
+    # No capacity (a place kept after the slot's staff left): the start.
+    assert place_dial_time(start, end, 0, 0) == start
