@@ -28,6 +28,9 @@ def _in(column: str, values: type[enum.Enum]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
+_BOOKABLE_SQL = "closed IS false AND capacity > 0"  # the same words as the offers' condition
+
+
 class CallbackSlot(Base):
     """One bookable window of a queue, with places 0 … capacity − 1.
 
@@ -47,6 +50,15 @@ class CallbackSlot(Base):
 
     __table_args__ = (
         UniqueConstraint("queue_id", "starts_at"),
+        # The slots an offer can use: weeks without a roster yet (capacity 0) and closed slots are
+        # skipped by the index instead of read and filtered on every offer.
+        Index(
+            "ix_callback_slots_bookable",
+            "queue_id",
+            "starts_at",
+            sqlite_where=text(_BOOKABLE_SQL),
+            postgresql_where=text(_BOOKABLE_SQL),
+        ),
         CheckConstraint("capacity >= 0", name="capacity_not_negative"),
         CheckConstraint("ends_at > starts_at", name="order"),
     )

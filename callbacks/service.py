@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import ColumnElement, and_, bindparam, case, select, text, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -288,7 +288,11 @@ _IN_RANGE = (
     CallbackSlot.starts_at < bindparam("end", type_=CallbackSlot.starts_at.type),
 )
 # `capacity > 0` first: the count of places held is a subquery, worth running only where it matters.
-_HAS_ROOM = (CallbackSlot.closed.is_(False), CallbackSlot.capacity > 0, CallbackSlot.booked < CallbackSlot.capacity)
+_HAS_ROOM = (
+    CallbackSlot.closed.is_(False),
+    CallbackSlot.capacity > literal_column("0"),
+    CallbackSlot.booked < CallbackSlot.capacity,
+)
 _SLOT_STATE_COLUMNS = (
     CallbackSlot.id,
     CallbackSlot.starts_at,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-22 20:35:32.282693
+Create Date: 2026-11-22 20:52:58.291987
 """
 
 from collections.abc import Sequence
@@ -169,6 +169,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_callback_slots")),
         sa.UniqueConstraint("queue_id", "starts_at", name=op.f("uq_callback_slots_queue_id_starts_at")),
     )
+    with op.batch_alter_table("callback_slots", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_callback_slots_bookable",
+            ["queue_id", "starts_at"],
+            unique=False,
+            sqlite_where=sa.text("closed IS false AND capacity > 0"),
+            postgresql_where=sa.text("closed IS false AND capacity > 0"),
+        )
+
     op.create_table(
         "holidays",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -560,6 +569,13 @@ def downgrade() -> None:
     op.drop_table("intents")
     op.drop_table("incident_subscriptions")
     op.drop_table("holidays")
+    with op.batch_alter_table("callback_slots", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_callback_slots_bookable",
+            sqlite_where=sa.text("closed IS false AND capacity > 0"),
+            postgresql_where=sa.text("closed IS false AND capacity > 0"),
+        )
+
     op.drop_table("callback_slots")
     op.drop_table("business_hours")
     op.drop_table("api_tokens")
