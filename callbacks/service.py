@@ -562,21 +562,25 @@ def recompute_capacity(
         victims = [p for p in holders if p.state == PromiseState.BOOKED.value][: max(overflow, 0)]
         for promise in victims:
             moved.append(_move_by_us(session, promise, now))
-        _renumber_below(session, [p for p in holders if p not in victims], capacity)
+        _renumber_below(session, slot, [p for p in holders if p not in victims], capacity)
     return moved
 
 
-def _renumber_below(session: Session, holders: Sequence[CallbackPromise], capacity: int) -> None:
+def _renumber_below(session: Session, slot: CallbackSlot, holders: Sequence[CallbackPromise], capacity: int) -> None:
     """Give the holders numbered at or above `capacity` the free places below it (as many as there are).
 
     Bookings only take places below capacity − (holders at or above it), so a slot whose capacity
-    dropped is never overbooked; renumbering gives the room back to new bookings.
+    dropped is never overbooked; renumbering gives the room back to new bookings. A promise not yet
+    dialled also gets its new place's moment, so the slot's calls stay spread.
     """
     free = sorted(set(range(capacity)) - {p.place for p in holders})
     for promise in sorted((p for p in holders if p.place is not None and p.place >= capacity), key=_place_of):
         if not free:
             break
         promise.place = free.pop(0)
+        if promise.state == PromiseState.BOOKED.value and promise.attempts == 0:
+            promise.planned_dial_at = place_dial_time(slot.starts_at, slot.ends_at, capacity, promise.place)
+            _followups(session).schedule[promise.id] = promise.planned_dial_at
     session.flush()
 
 

@@ -26,6 +26,7 @@ from callbacks.service import (
     offer_slots,
     open_promise_for,
     recompute_capacity,
+    take_followups,
 )
 from routing.models import Holiday, Shift
 from telephony.models import SmsMessage
@@ -312,6 +313,46 @@ def test_cancel_and_move_free_their_place(db: Database, technisch: Any, clock: M
     with db.session() as session:
         purposes = [m.purpose for m in pending_messages(session)]
     assert purposes == ["confirmation", "confirmation", "cancelled"]
+
+
+def test_a_lower_capacity_renumbers_the_places_that_still_fit(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    """Four places, the first two cancelled, capacity down to two: the last two keep their window,
+    take places 0 and 1 with their moments, and the slot is full; nobody is moved."""
+    queue = make_queue("facturen", default_handle_seconds=300)
+    make_agent("F", "+31611111000", ("facturen",), shifts=[day_shift(24, 8, 17)])
+    nine = slot_at_start(db, queue, local(24, 9), clock.now())
+    with db.session() as session:
+        session.get(CallbackSlot, nine).capacity_override = 4
+        recompute_capacity(session, queue.id, local(24, 9), local(24, 9, 15), clock.now())
+    promises = [book(db, queue, clock.now(), number=f"+3161234570{i}", slot_id=nine) for i in range(4)]
+    assert [p.place for p in promises] == [0, 1, 2, 3]
+    assert [p.planned_dial_at for p in promises] == [local(24, 9) + timedelta(seconds=225 * k) for k in range(4)]
+    with db.session() as session:
+        for promise in promises[:2]:
+            cancel_promise(session, promise.id, clock.now(), "cancelled by API")
+    with db.session() as session:
+        session.get(CallbackSlot, nine).capacity_override = 2
+        moved = recompute_capacity(session, queue.id, local(24, 9), local(24, 9, 15), clock.now())
+        followups = take_followups(session)
+    assert moved == []
+    with db.session() as session:
+        kept = [session.get(CallbackPromise, p.id) for p in promises[2:]]
+        assert [(p.state, p.place, p.planned_dial_at) for p in kept] == [
+            ("booked", 0, local(24, 9)),
+            ("booked", 1, local(24, 9, 7) + timedelta(seconds=30)),
+        ]
+    assert followups.schedule == {p.id: p.planned_dial_at for p in kept}  # the dial jobs follow
+    assert slot_at(db, queue, local(24, 9)).booked == 2
+    with pytest.raises(SlotFull):
+        book(db, queue, clock.now(), number="+31612345799", slot_id=nine)
+
+
+def slot_at_start(db: Database, queue: Any, start: datetime, now: datetime) -> int:
+    with db.session() as session:
+        [slot] = ensure_slots(session, queue.id, start, start + timedelta(minutes=1), now)
+        return slot.id
 
 
 def test_story_5_capacity_drop_moves_the_latest_booking_at_once(
