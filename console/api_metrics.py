@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Response, current_app
@@ -64,9 +64,10 @@ def _numbers(args: dict[str, Any]) -> tuple[Any, Any, Any]:
     except InvalidPeriod as exc:
         abort(422, errors={"query": {exc.field: [exc.message]}}, message=f"{exc.field}: {exc.message}")
     start, end = days[0][0], days[-1][1]
+    window = timedelta(days=runtime.settings.repeat_window_days)
     with runtime.db.session() as session:
-        contacts, promises, queues = metric_facts(session, start, end)
-    return numbers_by_queue(contacts, promises, queues, start, end, runtime.clock.now()), start, end
+        contacts, promises, queues = metric_facts(session, start, end, window)
+    return numbers_by_queue(contacts, promises, queues, start, end, runtime.clock.now(), window), start, end
 
 
 @blp.route("/metrics")

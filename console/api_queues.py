@@ -18,7 +18,6 @@ from console.models import Role
 from routing.distribution import UnknownAgent, agent_became_available, change_agent_state
 from routing.models import Agent, AgentState
 from routing.service import (
-    REPEAT_WINDOW_DAYS,
     agents_on_shift,
     caller_history,
     find_caller,
@@ -78,7 +77,11 @@ class AgentChangeSchema(AgentSchema):
 
 
 class HistoryArgsSchema(Schema):
-    days = fields.Integer(load_default=REPEAT_WINDOW_DAYS, validate=validate.Range(min=1, max=365))
+    days = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=365),
+        metadata={"description": "How many days back; default the repeat window (TERUGBEL_REPEAT_WINDOW_DAYS, 7)"},
+    )
 
 
 class HistoryEntrySchema(Schema):
@@ -177,12 +180,13 @@ def set_agent_state(args: dict[str, Any], agent_id: int) -> dict[str, Any]:
 @blp.alt_response(422, description="Not a phone number")
 @require_role(Role.SUPERVISOR)
 def get_caller_history(args: dict[str, Any], number: str) -> dict[str, Any]:
-    """A caller's contacts of the last days (default 7), newest first, callbacks included.
+    """A caller's contacts of the last days (default: the repeat window), newest first, callbacks included.
 
     Supervisors only: API tokens are not tied to an agent, so an agent token could not be limited
     to that agent's own callers (the console shows agents the history of their own callbacks).
     """
     runtime = _runtime()
+    days: int = args["days"] or runtime.settings.repeat_window_days
     e164 = try_e164(number, runtime.settings.default_region)
     if e164 is None:
         abort(422, message="not a phone number", errors={"path": {"number": ["not a phone number"]}})
@@ -190,15 +194,15 @@ def get_caller_history(args: dict[str, Any], number: str) -> dict[str, Any]:
         caller = find_caller(session, e164)
         if caller is None:
             abort(404, message="no caller with this number")
-        entries = caller_history(session, caller.id, runtime.clock.now(), args["days"])
-    facts = history_facts(entries, None, args["days"])
+        entries = caller_history(session, caller.id, runtime.clock.now(), days)
+    facts = history_facts(entries, None, days)
     return {
         "caller_id": caller.id,
         "number": caller.number,
         "name": caller.name,
         "language": caller.language,
         "vip": caller.vip,
-        "window_days": args["days"],
+        "window_days": days,
         "unresolved": facts.has_unresolved,
         "contacts": entries,
     }

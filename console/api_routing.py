@@ -295,6 +295,8 @@ def dry_run_decision(args: dict[str, Any]) -> dict[str, Any]:
                 language=args["language"],
                 region=runtime.settings.default_region,
                 zone=runtime.settings.timezone,
+                window_days=runtime.settings.repeat_window_days,
+                preferred_wait_seconds=runtime.settings.preferred_agent_wait_seconds,
             )
     except InvalidRuleSet as exc:
         _invalid(exc.errors)

@@ -104,15 +104,16 @@ def numbers_by_queue(
     start: datetime,
     end: datetime,
     now: datetime,
+    window: timedelta = REPEAT_WINDOW,
 ) -> list[QueueNumbers]:
     """The numbers of [start, end) per queue (by name), then the total over all queues.
 
-    `contacts` must include the 7 days before and after the period, so repeats can be seen.
+    `contacts` must include the repeat `window` before and after the period, so repeats can be seen.
     """
     in_period = [c for c in contacts if start <= c.started_at < end]
     due = [p for p in promises if start <= p.window_start < end]
-    fcr = {c.contact_id: _first_contact_resolution(c, contacts, now) for c in in_period}
-    repeats = {c.contact_id: _is_repeat(c, contacts) for c in in_period}
+    fcr = {c.contact_id: _first_contact_resolution(c, contacts, now, window) for c in in_period}
+    repeats = {c.contact_id: _is_repeat(c, contacts, window) for c in in_period}
     keys = sorted(
         {c.queue_id for c in in_period} | {p.queue_id for p in due} | set(queue_names),
         key=lambda k: (k is None, k or 0),
@@ -137,10 +138,11 @@ def numbers_per_day(
     promises: Sequence[PromiseFact],
     days: Sequence[tuple[datetime, datetime]],
     now: datetime,
+    window: timedelta = REPEAT_WINDOW,
 ) -> list[tuple[datetime, QueueNumbers]]:
     """The totals of each (start, end) day: the series behind the charts."""
     return [
-        (day_start, numbers_by_queue(contacts, promises, {}, day_start, day_end, now)[-1])
+        (day_start, numbers_by_queue(contacts, promises, {}, day_start, day_end, now, window)[-1])
         for day_start, day_end in days
     ]
 
@@ -186,13 +188,15 @@ def _numbers(
     )
 
 
-def _first_contact_resolution(contact: ContactFact, contacts: Iterable[ContactFact], now: datetime) -> bool | None:
+def _first_contact_resolution(
+    contact: ContactFact, contacts: Iterable[ContactFact], now: datetime, window: timedelta
+) -> bool | None:
     """True/False as defined in the module docstring; None when it does not count (yet)."""
     if contact.caller_id is None or contact.outcome not in HANDLED_OUTCOMES:
         return None
     if contact.resolved is False:
         return False
-    window_end = contact.started_at + REPEAT_WINDOW
+    window_end = contact.started_at + window
     for later in contacts:
         if (
             later.caller_id == contact.caller_id
@@ -206,13 +210,13 @@ def _first_contact_resolution(contact: ContactFact, contacts: Iterable[ContactFa
     return True
 
 
-def _is_repeat(contact: ContactFact, contacts: Iterable[ContactFact]) -> bool | None:
+def _is_repeat(contact: ContactFact, contacts: Iterable[ContactFact], window: timedelta) -> bool | None:
     if contact.caller_id is None:
         return None
     return any(
         earlier.caller_id == contact.caller_id
         and earlier.contact_id != contact.contact_id
-        and contact.started_at - REPEAT_WINDOW <= earlier.started_at < contact.started_at
+        and contact.started_at - window <= earlier.started_at < contact.started_at
         and makes_repeat(earlier.intent, earlier.resolved, contact.intent)
         for earlier in contacts
     )

@@ -446,9 +446,10 @@ def active_incidents(session: Session) -> list[IncidentLine]:
 
 
 def metric_facts(
-    session: Session, start: datetime, end: datetime
+    session: Session, start: datetime, end: datetime, window: timedelta = REPEAT_WINDOW
 ) -> tuple[list[ContactFact], list[PromiseFact], dict[int, str]]:
-    """Contacts of [start - 7 days, end + 7 days), callbacks whose window starts in [start, end), queues."""
+    """Contacts of [start - window, end + window) (the repeat window), callbacks whose window starts
+    in [start, end), queues."""
     contacts = [
         ContactFact(
             contact_id=contact.id,
@@ -465,7 +466,7 @@ def metric_facts(
         for contact, intent_name in session.execute(
             select(Contact, Intent.name)
             .outerjoin(Intent, Intent.id == Contact.intent_id)
-            .where(Contact.started_at >= start - REPEAT_WINDOW, Contact.started_at < end + REPEAT_WINDOW)
+            .where(Contact.started_at >= start - window, Contact.started_at < end + window)
             .order_by(Contact.started_at, Contact.id)
         ).all()
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
@@ -49,10 +49,11 @@ def compute_numbers(
     days = local_days(first, last, rt.settings.timezone)
     start, end = days[0][0], days[-1][1]
     now = rt.clock.now()
+    window = timedelta(days=rt.settings.repeat_window_days)
     with rt.db.session() as session:
-        contacts, promises, queues = metric_facts(session, start, end)
-    rows = numbers_by_queue(contacts, promises, queues, start, end, now)
-    return rows, numbers_per_day(contacts, promises, days, now), start, end
+        contacts, promises, queues = metric_facts(session, start, end, window)
+    rows = numbers_by_queue(contacts, promises, queues, start, end, now, window)
+    return rows, numbers_per_day(contacts, promises, days, now, window), start, end
 
 
 metrics_definitions = (metrics_module.__doc__ or "").strip()

@@ -181,6 +181,8 @@ def rules_submit() -> ResponseReturnValue:
                     rules=rules,
                     region=rt.settings.default_region,
                     zone=rt.settings.timezone,
+                    window_days=rt.settings.repeat_window_days,
+                    preferred_wait_seconds=rt.settings.preferred_agent_wait_seconds,
                 )
         except UnknownIntent as exc:
             dry_errors["dry-intent"] = str(exc)

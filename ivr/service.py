@@ -374,6 +374,7 @@ def whisper(runtime: Runtime, *, entry_id: int, now: datetime) -> Whisper:
                 caller.id,
                 intent.name if intent else None,
                 now,
+                runtime.settings.repeat_window_days,
                 exclude_contact_id=contact.id if contact else None,
             )
         text = flow.whisper_text(language, name=caller.name if caller else None, problem=problem, repeat_count=repeats)
@@ -620,6 +621,8 @@ def _carry_out(
             now=now,
             contact_id=call.contact_id,
             number=call.number,
+            window_days=runtime.settings.repeat_window_days,
+            preferred_wait_seconds=runtime.settings.preferred_agent_wait_seconds,
             zone=runtime.settings.timezone,  # the contact center's zone: its day/time rules,
         )
         call.data = {

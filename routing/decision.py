@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 
 from routing.rules import MAX_PRIORITY, WEEKDAY_NAMES, Conditions, QueueRef, Rule, RuleSet
 from terugbel.logs import get_logger
+from terugbel.settings import DEFAULT_PREFERRED_AGENT_WAIT_SECONDS
 
 log = get_logger(__name__)
 
-DEFAULT_PREFERRED_WAIT_SECONDS = 60
+DEFAULT_PREFERRED_WAIT_SECONDS = DEFAULT_PREFERRED_AGENT_WAIT_SECONDS  # TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS sets it
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-REPEAT_WINDOW_DAYS = 7
+from terugbel.settings import DEFAULT_REPEAT_WINDOW_DAYS
+
+REPEAT_WINDOW_DAYS = DEFAULT_REPEAT_WINDOW_DAYS  # the default; TERUGBEL_REPEAT_WINDOW_DAYS sets it
 REPEAT_WINDOW = timedelta(days=REPEAT_WINDOW_DAYS)
 
 

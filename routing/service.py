@@ -864,6 +864,8 @@ def dry_run(
     language: str | None = None,
     region: str = "NL",
     zone: str = "Europe/Amsterdam",
+    window_days: int = REPEAT_WINDOW_DAYS,
+    preferred_wait_seconds: int = DEFAULT_PREFERRED_WAIT_SECONDS,
 ) -> DryRun:
     """Decide for a pretend contact against the live rules or a draft, recording nothing.
 
@@ -889,6 +891,8 @@ def dry_run(
         intent=intent,
         language=language,
         now=at,
+        window_days=window_days,
+        preferred_wait_seconds=preferred_wait_seconds,
         zone=zone,
     )
     return DryRun(

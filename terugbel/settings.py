@@ -16,6 +16,9 @@ import phonenumbers
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+DEFAULT_REPEAT_WINDOW_DAYS = 7
+DEFAULT_PREFERRED_AGENT_WAIT_SECONDS = 60
+
 
 class SettingsError(ValueError):
     """A setting has a value Terugbel cannot work with; the message names the setting."""
@@ -44,6 +47,10 @@ class Settings:
     overflow_number: str | None = None
     # Outbound calls per second the account may start (Twilio's CPS); shared by every worker.
     calls_per_second: float = 1.0
+    # Routing by history (issue "Routing by history…"): a contact about the same matter within this
+    # many days is a repeat; a repeat waits this long for the agent who handled the last one.
+    repeat_window_days: int = DEFAULT_REPEAT_WINDOW_DAYS
+    preferred_agent_wait_seconds: int = DEFAULT_PREFERRED_AGENT_WAIT_SECONDS
     # No Twilio credentials configured: the built-in simulator plays Twilio, with its own account.
     uses_simulator: bool = False
 
@@ -119,6 +126,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if calls_per_second <= 0:
         raise SettingsError("TERUGBEL_CALLS_PER_SECOND", "must be more than 0")
 
+    repeat_window_days = _whole_setting(env, "TERUGBEL_REPEAT_WINDOW_DAYS", DEFAULT_REPEAT_WINDOW_DAYS, 1, 90)
+    preferred_agent_wait_seconds = _whole_setting(
+        env, "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS", DEFAULT_PREFERRED_AGENT_WAIT_SECONDS, 0, 600
+    )
+
     uses_simulator = sid is None
     if uses_simulator:
         sid, token = SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
@@ -138,8 +150,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=env.get("TERUGBEL_SECRET_KEY") or "",
         overflow_number=overflow,
         calls_per_second=calls_per_second,
+        repeat_window_days=repeat_window_days,
+        preferred_agent_wait_seconds=preferred_agent_wait_seconds,
         uses_simulator=uses_simulator,
     )
+
+
+def _whole_setting(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"must be a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise SettingsError(name, f"must be a whole number from {low} to {high}")
+    return value
 
 
 def _e164_setting(name: str, raw: str, region: str) -> str:

@@ -210,6 +210,19 @@ def test_agent_made_available_gets_the_waiting_caller(
         simulator.stop()
 
 
+def _unresolved_invoice_handled_by_sanne(db: Database, center: dict[str, Any], started_at: Any) -> None:
+    """Monique called about her invoice; Sanne handled it, and it stayed unresolved."""
+    add_contact(
+        db,
+        center["monique"],
+        started_at=started_at,
+        intent=center["factuur"],
+        agent=center["sanne"],
+        queue=center["facturen"],
+        resolved=False,
+    )
+
+
 def test_caller_history(
     client: Any,
     api_token: Any,
@@ -222,15 +235,7 @@ def test_caller_history(
 ) -> None:
     center = _center(make_queue, make_agent, make_intent, make_caller)
     now = clock.now()
-    add_contact(
-        db,
-        center["monique"],
-        started_at=now - timedelta(days=2),
-        intent=center["factuur"],
-        agent=center["sanne"],
-        queue=center["facturen"],
-        resolved=False,
-    )
+    _unresolved_invoice_handled_by_sanne(db, center, now - timedelta(days=2))
     add_contact(db, center["monique"], started_at=now - timedelta(days=9), intent=center["factuur"])
     assert client.get("/api/callers/+31687654321/history", headers=api_token("agent")).status_code == 403
     answer = client.get("/api/callers/+31687654321/history", headers=api_token("supervisor"))
@@ -250,6 +255,35 @@ def test_caller_history(
     assert client.get("/api/callers/onzin/history", headers=api_token("supervisor")).status_code == 422
     with db.session() as session:
         assert session.query(Contact).count() == 2
+
+
+def test_the_repeat_window_and_the_wait_for_the_known_agent_are_operator_settings(
+    client: Any,
+    api_token: Any,
+    runtime: Runtime,
+    db: Database,
+    clock: ManualClock,
+    make_queue: Any,
+    make_agent: Any,
+    make_intent: Any,
+    make_caller: Any,
+) -> None:
+    """TERUGBEL_REPEAT_WINDOW_DAYS=10 and TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS=30 (load_settings checks them)."""
+    center = _center(make_queue, make_agent, make_intent, make_caller)
+    # Outside the default seven days, inside ten.
+    _unresolved_invoice_handled_by_sanne(db, center, clock.now() - timedelta(days=9))
+    supervisor = api_token("supervisor")
+    ask = {"number": "+31687654321", "intent": "factuur"}
+    default = client.post("/api/routing/dry-run", json=ask, headers=supervisor).json["decision"]
+    assert default["repeat_count"] == 0 and default["preferred_agent_id"] is None
+    assert client.get("/api/callers/+31687654321/history", headers=supervisor).json["contacts"] == []
+
+    runtime.settings = runtime.settings.with_overrides(repeat_window_days=10, preferred_agent_wait_seconds=30)
+    decided = client.post("/api/routing/dry-run", json=ask, headers=supervisor).json["decision"]
+    assert decided["repeat_count"] == 1
+    assert (decided["preferred_agent_id"], decided["preferred_wait_seconds"]) == (center["sanne"].id, 30)
+    history = client.get("/api/callers/+31687654321/history", headers=supervisor).json
+    assert history["window_days"] == 10 and history["unresolved"] is True and len(history["contacts"]) == 1
 
 
 def test_openapi_documents_the_routing_api(client: Any) -> None:

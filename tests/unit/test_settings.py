@@ -43,6 +43,10 @@ def test_real_twilio_credentials_turn_the_simulator_off() -> None:
         ({"TWILIO_ACCOUNT_SID": "AC123"}, "TWILIO_AUTH_TOKEN"),
         ({"TWILIO_FROM_NUMBER": "12"}, "TWILIO_FROM_NUMBER"),
         ({"PUBLIC_BASE_URL": "example.org"}, "PUBLIC_BASE_URL"),
+        ({"TERUGBEL_REPEAT_WINDOW_DAYS": "a week"}, "TERUGBEL_REPEAT_WINDOW_DAYS"),
+        ({"TERUGBEL_REPEAT_WINDOW_DAYS": "0"}, "TERUGBEL_REPEAT_WINDOW_DAYS"),
+        ({"TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS": "-5"}, "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS"),
+        ({"TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS": "3600"}, "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS"),
     ],
 )
 def test_bad_settings_name_the_setting(env: dict[str, str], setting: str) -> None:
@@ -50,3 +54,9 @@ def test_bad_settings_name_the_setting(env: dict[str, str], setting: str) -> Non
         load_settings(env)
     assert caught.value.setting == setting
     assert str(caught.value).startswith(setting)
+
+
+def test_routing_by_history_settings() -> None:
+    assert (load_settings({}).repeat_window_days, load_settings({}).preferred_agent_wait_seconds) == (7, 60)
+    tuned = load_settings({"TERUGBEL_REPEAT_WINDOW_DAYS": " 14 ", "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS": "0"})
+    assert (tuned.repeat_window_days, tuned.preferred_agent_wait_seconds) == (14, 0)
