@@ -997,7 +997,8 @@ _PLACES_HELD = select(CallbackPromise.place).where(
 _LOCK_SLOT = select(CallbackSlot.id).where(CallbackSlot.id == bindparam("slot_id")).with_for_update()
 # The first of the free places no other transaction is taking (PostgreSQL). Advisory locks in the
 # single-bigint key space (the number lock below uses the two-int one): slot id × 2^20 + place.
-# unnest yields the places in order and LIMIT stops at the first lock won, so no other is held.
+# unnest yields the places in order and LIMIT stops at the first place claimed, so the booking
+# holds locks only on the places it tried (until its transaction ends).
 _TRY_PLACES = text(
     "SELECT place FROM unnest(CAST(:free AS integer[])) AS place "
     "WHERE pg_try_advisory_xact_lock(CAST(:slot_id AS bigint) * 1048576 + place) "
