@@ -2,11 +2,12 @@
 
 Functions take the caller's `Session` and work inside its transaction (each booking in a savepoint
 of its own). A slot has places 0 … capacity − 1 and a promise holds one by its number; a unique
-index on (slot, place) lets the database, not a read, decide who gets the last place. A booking
-holds a share lock on the slot row, so the capacity cannot change under it, and on PostgreSQL it
-claims a free place with a transaction-scoped advisory try-lock: bookings of one slot never wait
-for each other, and a place another booking is taking is skipped, not waited for. On SQLite every
-transaction already holds the write lock (BEGIN IMMEDIATE). Giving a place back is `place = None`.
+index on (slot, place) lets the database, not a read, decide who gets the last place. On
+PostgreSQL a booking holds its candidate slots' capacity lock shared (an advisory lock that a
+capacity change takes exclusively), so no capacity changes under it, and claims a free place with
+a transaction-scoped advisory try-lock: bookings of one slot never wait for each other, and a place
+another booking is taking is skipped, not waited for. On SQLite every transaction already holds
+the write lock (BEGIN IMMEDIATE). Giving a place back is `place = None`.
 One open promise per number is a partial unique index; booking again moves the open promise.
 
 What must happen after commit (dial jobs, SMS) is collected in `session.info` and run by
@@ -433,7 +434,7 @@ def _add_missing(
         elif known[2] is None and known[1] != derived:
             # Lock first: the check below must see every place taken until now, in a statement
             # of its own (a subquery of the update would read from before the wait).
-            session.execute(_LOCK_SLOT, {"slot_id": known[0]})
+            _lock_slot_for_change(session, known[0])
             session.execute(
                 update(CallbackSlot)
                 .where(
@@ -545,7 +546,7 @@ def recompute_capacity(
         capacity = effective_capacity(derived, slot.capacity_override)
         # The exclusive lock waits for the bookings in flight (they hold a share lock); the
         # statements after it see their places.
-        session.execute(_LOCK_SLOT, {"slot_id": slot.id})
+        _lock_slot_for_change(session, slot.id)
         slot.capacity = capacity
         session.flush()
         if slot.starts_at <= now:
@@ -691,10 +692,16 @@ def book_callback(
         first_offers = offer_slots(session, queue_id=queue_id, now=now, zone=timezone, near=near, count=_CANDIDATES)
         if not first_offers:
             raise NoSlotAvailable("no slot with room in the coming days")
+        best = first_offers[0].slot_id
+    else:
+        best = slot_id
+    shared: list[int] = []
     if session.get_bind().dialect.name == "postgresql":
-        # Bookings of one number take turns (until commit), so they never wait on each other's
-        # slot rows while holding their own; other numbers are not held up.
-        session.execute(_NUMBER_LOCK, {"number": e164})
+        # Bookings of one number take turns (until commit): the later one finds the earlier one's
+        # promise and moves it, instead of losing a race to the one-open-promise index and starting
+        # over. The best slot's capacity lock comes in the same round trip, held until commit.
+        shared = [best]
+        session.connection().execute(_NUMBER_LOCK, {"number": e164, "slot_ids": shared})
 
     def book() -> CallbackPromise:
         existing = _lock_open_promise(session, e164)
@@ -710,6 +717,7 @@ def book_callback(
             by_us=False,
             first_offers=first_offers,
             confirm=notify,
+            shared=shared,
         )
 
     return _in_savepoint_with_retry(session, book)
@@ -883,6 +891,7 @@ def _take_place_and_create(
     exclude: Iterable[int] = (),
     first_offers: Sequence[SlotOffer] | None = None,
     confirm: bool = False,
+    shared: Iterable[int] = (),
 ) -> CallbackPromise:
     """Create the promise (and with `confirm` its confirmation SMS) in the first candidate slot
     that gives it a place; raise SlotFull or NoSlotAvailable when none does.
@@ -897,11 +906,11 @@ def _take_place_and_create(
         replaces.place = None  # given back now: a move within one slot may take it again
         session.flush()  # the old promise leaves the open-number index before the new one enters it
 
-    candidates = _candidates(
+    rounds = _candidates(
         session, details, now=now, slot_id=slot_id, near=near, exclude=exclude, first_offers=first_offers
     )
-    for candidate in candidates:
-        claimed = _claim_place(session, candidate, details["queue_id"], now)
+    for candidates in rounds:
+        claimed = _claim_place(session, candidates, details["queue_id"], now, shared=shared)
         if claimed is not None:
             break
     else:
@@ -911,7 +920,7 @@ def _take_place_and_create(
 
     promise = CallbackPromise(
         **details,
-        slot_id=candidate,
+        slot_id=claimed.slot_id,
         place=claimed.place,
         window_start=claimed.starts_at,
         window_end=claimed.ends_at,
@@ -945,12 +954,13 @@ def _candidates(
     near: datetime | None,
     exclude: Iterable[int],
     first_offers: Sequence[SlotOffer] | None,
-) -> Iterator[int]:
-    """The slots a booking tries in turn: the chosen one, or the offers, looked for again when
-    others took all of them meanwhile."""
+) -> Iterator[list[int]]:
+    """The slots a booking tries, a list at a time, best first: the chosen one, or the offers, and
+    then the next ones after them when others took every place of those meanwhile."""
     if slot_id is not None:
-        yield slot_id
+        yield [slot_id]
         return
+    tried = list(exclude)
     for round_ in range(3):
         offers = (
             list(first_offers)
@@ -962,7 +972,9 @@ def _candidates(
                 zone=details["timezone"],
                 near=near,
                 count=_CANDIDATES,
-                exclude=exclude,
+                # Slots tried already had no place to give: their free places (if any) are being
+                # taken by bookings in flight, which nearly always commit.
+                exclude=tried,
                 # The caller materialised the slots before this savepoint; only a last look
                 # further ahead (when others took the nearer places meanwhile) adds slots here.
                 materialise=round_ == 2,
@@ -970,49 +982,77 @@ def _candidates(
         )
         if not offers:
             return
-        yield from (offer.slot_id for offer in offers)
+        candidates = [offer.slot_id for offer in offers]
+        # The best one alone first: nearly always it has a place, and reading one slot is cheaper.
+        yield candidates[:1]
+        if len(candidates) > 1:
+            yield candidates[1:]
+        tried.extend(candidates)
 
 
 @dataclass(frozen=True)
 class _Claimed:
     """A place a booking claimed, and what the promise needs of its slot."""
 
+    slot_id: int
     place: int
     starts_at: datetime
     ends_at: datetime
     capacity: int
 
 
-# The slot as a booking sees it under a share lock: the capacity and closing cannot change until
-# commit, while any number of bookings hold the same lock (a capacity change waits for them).
-_SLOT_TO_BOOK = (
-    select(CallbackSlot.starts_at, CallbackSlot.ends_at, CallbackSlot.capacity, CallbackSlot.closed)
-    .where(CallbackSlot.id == bindparam("slot_id"), CallbackSlot.queue_id == bindparam("queue_id"))
-    .with_for_update(read=True)
+# A slot's capacity lock (PostgreSQL; on SQLite every writer holds the database's write lock):
+# bookings hold it shared until commit, so the capacity and closing of the slots they book cannot
+# change under them and they never wait for each other; a capacity change holds it exclusively,
+# so it waits for the bookings in flight and the statements after it see their places. Advisory,
+# in the two-int key space under class 7 (the number lock below uses class 6): unlike a row lock
+# it writes nothing to the slot's row.
+_SHARE_SLOTS = text("SELECT count(pg_advisory_xact_lock_shared(7, id)) FROM unnest(CAST(:slot_ids AS integer[])) AS id")
+_LOCK_SLOT = text("SELECT pg_advisory_xact_lock(7, :slot_id)")
+# The candidate slots with the places they hold, read after the lock in a statement of its own, so
+# it sees every place taken until then: one row per place held, or one with no place.
+_SLOTS_TO_BOOK = (
+    select(
+        CallbackSlot.id,
+        CallbackSlot.starts_at,
+        CallbackSlot.ends_at,
+        CallbackSlot.capacity,
+        CallbackSlot.closed,
+        CallbackPromise.place,
+    )
+    .outerjoin(
+        CallbackPromise, and_(CallbackPromise.slot_id == CallbackSlot.id, CallbackPromise.place.is_not(None))
+    )
+    .where(CallbackSlot.id.in_(bindparam("slot_ids", expanding=True)), CallbackSlot.queue_id == bindparam("queue_id"))
 )
-# Read after the lock, in a statement of its own, so it sees every place taken until then.
-_PLACES_HELD = select(CallbackPromise.place).where(
-    CallbackPromise.slot_id == bindparam("slot_id"), CallbackPromise.place.is_not(None)
-)
-_LOCK_SLOT = select(CallbackSlot.id).where(CallbackSlot.id == bindparam("slot_id")).with_for_update()
-# The first of the free places no other transaction is taking (PostgreSQL). Advisory locks in the
-# single-bigint key space (the number lock below uses the two-int one): slot id × 2^20 + place.
-# unnest yields the places in order and LIMIT stops at the first place claimed, so the booking
-# holds locks only on the places it tried (until its transaction ends).
+# The first of the free places no other transaction is taking (PostgreSQL), each given as its
+# advisory lock key in the single-bigint key space (the number lock below uses the two-int one):
+# slot id × 2^20 + place. unnest yields the keys in order and LIMIT stops at the first place
+# claimed, so the booking holds locks only on the places it tried (until its transaction ends).
+_PLACE_KEY = 1 << 20
 _TRY_PLACES = text(
-    "SELECT place FROM unnest(CAST(:free AS integer[])) AS place "
-    "WHERE pg_try_advisory_xact_lock(CAST(:slot_id AS bigint) * 1048576 + place) "
+    "SELECT key FROM unnest(CAST(:keys AS bigint[])) AS key "
+    "WHERE pg_try_advisory_xact_lock(key) "
     # Still free? A booking that took it since our read has committed by now (it held the
     # lock until then), and this statement's snapshot, taken an instant ago, sees it.
     "AND NOT EXISTS (SELECT 1 FROM callback_promises AS held "
-    "WHERE held.slot_id = :slot_id AND held.place = place.place) "
+    "WHERE held.slot_id = key / 1048576 AND held.place = key % 1048576) "
     "LIMIT 1"
 )
 _LOCK_OPEN_PROMISE = (
     select(CallbackPromise.id).where(CallbackPromise.number == bindparam("number"), IS_OPEN_PROMISE).with_for_update()
 )
 _OPEN_PROMISE = select(CallbackPromise).where(CallbackPromise.number == bindparam("number"), IS_OPEN_PROMISE)
-_NUMBER_LOCK = text("SELECT pg_advisory_xact_lock(6, hashtext(:number))")
+_NUMBER_LOCK = text(
+    "SELECT (SELECT pg_advisory_xact_lock(6, hashtext(:number))), "
+    "(SELECT count(pg_advisory_xact_lock_shared(7, id)) FROM unnest(CAST(:slot_ids AS integer[])) AS id)"
+)
+
+
+def _lock_slot_for_change(session: Session, slot_id: int) -> None:
+    """Wait for the bookings of the slot in flight and keep new ones out until commit (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(_LOCK_SLOT, {"slot_id": slot_id})
 
 
 def _place_at_or_above(place: int) -> ColumnElement[bool]:
@@ -1025,32 +1065,59 @@ def _place_at_or_above(place: int) -> ColumnElement[bool]:
     )
 
 
-def _claim_place(session: Session, slot_id: int, queue_id: int, now: datetime) -> _Claimed | None:
-    """Claim a free place of the slot for this transaction, or return None when it has none to give.
+def free_places(capacity: int, held: Iterable[int]) -> list[int]:
+    """The places a booking may take, in order: those free below capacity − (places held at or above it).
 
-    Places are taken only below capacity − (places held at or above it, left by a capacity that
-    dropped under bookings that could not move): two bookings never take one place (the unique
-    index), so the slot never holds more than its capacity. On PostgreSQL the free places another
-    booking is claiming right now are skipped; that booking will take them, or, if its transaction
-    fails, the place is free again for the next caller.
+    Places at or above the capacity are left by a capacity that dropped under bookings that could
+    not move; leaving as many free below it keeps the slot from holding more than its capacity.
     """
-    row = plain_rows(session, _SLOT_TO_BOOK, {"slot_id": slot_id, "queue_id": queue_id}).first()
-    if row is None:
+    taken = set(held)
+    usable = capacity - sum(1 for place in taken if place >= capacity)
+    return [place for place in range(usable) if place not in taken]
+
+
+def _claim_place(
+    session: Session, slot_ids: Sequence[int], queue_id: int, now: datetime, *, shared: Iterable[int] = ()
+) -> _Claimed | None:
+    """Claim the first free place of the first of `slot_ids` that has one, for this transaction.
+
+    Three statements however many slots: lock them (those not in `shared`, whose capacity lock
+    the transaction holds already), read the places they hold, claim. Two bookings
+    never take one place (the unique index), so no slot holds more than its capacity. On PostgreSQL
+    the free places another booking is claiming right now are skipped; that booking will take them,
+    or, if its transaction fails, the place is free again for the next caller.
+    """
+    candidates = list(dict.fromkeys(slot_ids))
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    held_already = set(shared)
+    to_share = [slot_id for slot_id in candidates if slot_id not in held_already]
+    if postgresql and to_share:
+        session.connection().execute(_SHARE_SLOTS, {"slot_ids": to_share})
+    slots: dict[int, tuple[datetime, datetime, int]] = {}
+    held: dict[int, list[int]] = {}
+    for slot_id, starts_at, ends_at, capacity, closed, place in plain_rows(
+        session, _SLOTS_TO_BOOK, {"slot_ids": candidates, "queue_id": queue_id}
+    ):
+        if not closed and starts_at > now:
+            slots[slot_id] = (starts_at, ends_at, capacity)
+            places = held.setdefault(slot_id, [])
+            if place is not None:
+                places.append(place)
+    keys = [
+        slot_id * _PLACE_KEY + place
+        for slot_id in candidates
+        if slot_id in slots
+        for place in free_places(slots[slot_id][2], held[slot_id])
+    ]
+    if not keys:
         return None
-    starts_at, ends_at, capacity, closed = row
-    if closed or starts_at <= now:
-        return None
-    held = set(plain_rows(session, _PLACES_HELD, {"slot_id": slot_id}).scalars())
-    usable = capacity - sum(1 for place in held if place >= capacity)
-    free = [place for place in range(usable) if place not in held]
-    if not free:
-        return None
-    place: int | None = free[0]
-    if session.get_bind().dialect.name == "postgresql":
-        place = session.connection().execute(_TRY_PLACES, {"free": free, "slot_id": slot_id}).scalar()
-        if place is None:
+    key: int | None = keys[0]
+    if postgresql:
+        key = session.connection().execute(_TRY_PLACES, {"keys": keys}).scalar()
+        if key is None:
             return None
-    return _Claimed(place, starts_at, ends_at, capacity)
+    slot_id, place = divmod(key, _PLACE_KEY)
+    return _Claimed(slot_id, place, *slots[slot_id])
 
 
 def _lock_open_promise(session: Session, number: str) -> CallbackPromise | None:

@@ -262,7 +262,7 @@ def test_a_capacity_change_waits_for_the_booking_in_flight(
         # The booking has claimed place 1 of 2 and is about to write its promise: the supervisor
         # lowers the capacity now. The change must wait for this booking (had it not, it would be
         # done well within the half second).
-        first_insert = statement.startswith("INSERT INTO callback_promises") and not changed_meanwhile
+        first_insert = "INSERT INTO callback_promises" in statement and not changed_meanwhile
         if first_insert and threading.current_thread() is booking_thread:
             supervisor.start()
             changed_meanwhile.append(lowered.wait(timeout=0.5))

@@ -9,7 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy import text as text_sql
+from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
 from callbacks.outbox import pending_messages
@@ -54,10 +56,14 @@ def technisch(make_queue: Callable[..., Any], make_agent: Callable[..., Any]) ->
     return queue
 
 
+def book_in(session: Session, queue: Any, now: datetime, number: str = JAN, **kwargs: Any) -> CallbackPromise:
+    defaults = {"language": "nl", "timezone": "Europe/Amsterdam", "problem": "mijn modem knippert rood"}
+    return book_callback(session, queue_id=queue.id, number=number, now=now, **{**defaults, **kwargs})
+
+
 def book(db: Database, queue: Any, now: datetime, number: str = JAN, **kwargs: Any) -> CallbackPromise:
     with db.session() as session:
-        defaults = {"language": "nl", "timezone": "Europe/Amsterdam", "problem": "mijn modem knippert rood"}
-        return book_callback(session, queue_id=queue.id, number=number, now=now, **{**defaults, **kwargs})
+        return book_in(session, queue, now, number, **kwargs)
 
 
 def slot_at(db: Database, queue: Any, start: datetime) -> CallbackSlot:
@@ -150,7 +156,10 @@ def closed_at_the_first_take(db: Database, slots: str) -> Iterator[None]:
     own connection, in its transaction, so it works alike on SQLite and PostgreSQL.
     """
     done: list[bool] = []
-    claim = "SELECT callback_slots.starts_at, callback_slots.ends_at, callback_slots.capacity, callback_slots.closed"
+    claim = (
+        "SELECT callback_slots.id, callback_slots.starts_at, callback_slots.ends_at, callback_slots.capacity, "
+        "callback_slots.closed"
+    )
 
     def close(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
         if not done and statement.startswith(claim):
@@ -459,3 +468,52 @@ def test_a_landline_may_be_called_back_but_gets_no_sms(db: Database, technisch: 
         assert pending_messages(session) == []
         cancel_promise(session, promise.id, clock.now(), "test", notify=True)
         assert pending_messages(session) == []
+
+
+def test_a_new_promise_is_written_with_its_transition_and_text_and_needs_no_reload(
+    db: Database, technisch: Any, clock: ManualClock
+) -> None:
+    """On PostgreSQL the three rows go in one statement: the objects must be what a flush leaves."""
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    with db.session() as session:
+        promise = book_in(session, technisch, clock.now())
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            [first] = promise.transitions
+            [text] = promise.messages
+            seen = (promise.state, promise.attempts, promise.max_attempts, promise.reason, promise.moved_by_us)
+            linked = (first.promise_id, first.from_state, first.to_state, text.promise_id, text.status)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert inspect(promise).persistent and inspect(first).persistent and inspect(text).persistent
+        promise_id, first_id, text_id = promise.id, first.id, text.id
+    assert statements == [], "reading the new promise went back to the database"
+    assert seen == ("booked", 0, 3, None, False)
+    assert linked == (promise_id, None, "booked", promise_id, "pending")
+    with db.session() as session:
+        stored = session.get(CallbackPromise, promise_id)
+        assert stored is not None and (stored.state, stored.attempts, stored.place) == ("booked", 0, 0)
+        assert [t.id for t in stored.transitions] == [first_id]
+        assert [m.id for m in stored.messages] == [text_id]
+        assert "mijn modem knippert rood" in stored.messages[0].body
+
+
+def test_a_booking_skips_the_places_others_are_claiming_and_looks_further(
+    db: Database, technisch: Any, clock: ManualClock
+) -> None:
+    """Every free place of the offered slots is being claimed by bookings in flight (PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("claims in flight are advisory locks: PostgreSQL only (SQLite serialises every writer)")
+    with db.session() as session:
+        offered = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/Amsterdam", count=8)
+    keys = [offer.slot_id * (1 << 20) + place for offer in offered for place in range(3)]
+    with db.engine.connect() as in_flight, in_flight.begin():
+        claim = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(CAST(:keys AS bigint[])) AS key"
+        in_flight.execute(text_sql(claim), {"keys": keys})
+        promise = book(db, technisch, clock.now())
+    assert promise.slot_id not in {offer.slot_id for offer in offered}
+    assert promise.window_start > max(offer.window_start for offer in offered)
