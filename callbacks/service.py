@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity
 from callbacks.coverage import known_until, record_complete
 from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, CallbackSlot, PromiseState
+from callbacks.new_promise import write_new_promise
 from callbacks.outbox import outbound_sms, queue_sms
 from callbacks.promise import InvalidPromiseTransition, start_promise, transition
 from callbacks.slots import (
@@ -933,8 +934,7 @@ def _take_place_and_create(
     if confirm and can_text(promise.number):
         message = outbound_sms(to=promise.number, body=confirmation_text(promise, now), purpose="confirmation", now=now)
         promise.messages.append(message)
-    session.add(promise)
-    session.flush()
+    write_new_promise(session, promise)
 
     if replaces is not None:
         replaces.moved_to_id = promise.id
