@@ -1088,10 +1088,10 @@ def _claim_place(
     or, if its transaction fails, the place is free again for the next caller.
     """
     candidates = list(dict.fromkeys(slot_ids))
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    held_already = set(shared)
-    to_share = [slot_id for slot_id in candidates if slot_id not in held_already]
-    if postgresql and to_share:
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    locked_already = set(shared)
+    to_share = [slot_id for slot_id in candidates if slot_id not in locked_already]
+    if on_postgresql and to_share:
         session.connection().execute(_SHARE_SLOTS, {"slot_ids": to_share})
     slots: dict[int, tuple[datetime, datetime, int]] = {}
     held: dict[int, list[int]] = {}
@@ -1112,7 +1112,7 @@ def _claim_place(
     if not keys:
         return None
     key: int | None = keys[0]
-    if postgresql:
+    if on_postgresql:
         key = session.connection().execute(_TRY_PLACES, {"keys": keys}).scalar()
         if key is None:
             return None
