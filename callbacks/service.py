@@ -1036,7 +1036,7 @@ _TRY_PLACES = text(
     # Still free? A booking that took it since our read has committed by now (it held the
     # lock until then), and this statement's snapshot, taken an instant ago, sees it.
     "AND NOT EXISTS (SELECT 1 FROM callback_promises AS held "
-    "WHERE held.slot_id = key / 1048576 AND held.place = key % 1048576) "
+    f"WHERE held.slot_id = key / {_PLACE_KEY} AND held.place = key % {_PLACE_KEY}) "
     "LIMIT 1"
 )
 _LOCK_OPEN_PROMISE = (
