@@ -436,7 +436,7 @@ def _add_missing(
             # Lock first: the check below must see every place taken until now, in a statement
             # of its own (a subquery of the update would read from before the wait).
             _lock_slot_for_change(session, known[0])
-            session.execute(
+            changed = session.execute(
                 update(CallbackSlot)
                 .where(
                     CallbackSlot.id == known[0],
@@ -445,7 +445,10 @@ def _add_missing(
                 )
                 .values(capacity=derived)
                 .execution_options(synchronize_session=False)
-            )
+            ).rowcount
+            if changed:
+                holders = session.scalars(_HOLDERS.with_for_update(), {"slot_id": known[0]})
+                _retime_waiting(session, window_start, window_end, derived, list(holders))
     if missing:
         session.info[_SLOTS_WRITTEN] = session.get_transaction()
         # Two processes may materialise the same slot at once: the unique (queue, start) decides.
@@ -552,14 +555,7 @@ def recompute_capacity(
         session.flush()
         if slot.starts_at <= now:
             continue
-        holders = list(
-            session.scalars(
-                select(CallbackPromise)
-                .where(CallbackPromise.slot_id == slot.id, CallbackPromise.place.is_not(None))
-                .order_by(CallbackPromise.booked_at.desc(), CallbackPromise.id.desc())
-                .with_for_update()
-            )
-        )
+        holders = list(session.scalars(_HOLDERS.with_for_update(), {"slot_id": slot.id}))
         overflow = len(holders) - capacity
         victims = [p for p in holders if p.state == PromiseState.BOOKED.value][: max(overflow, 0)]
         for promise in victims:
@@ -572,18 +568,33 @@ def _renumber_below(session: Session, slot: CallbackSlot, holders: Sequence[Call
     """Give the holders numbered at or above `capacity` the free places below it (as many as there are).
 
     Bookings only take places below capacity − (holders at or above it), so a slot whose capacity
-    dropped is never overbooked; renumbering gives the room back to new bookings. A promise not yet
-    dialled also gets its new place's moment, so the slot's calls stay spread.
+    dropped is never overbooked; renumbering gives the room back to new bookings. The promises not
+    yet dialled then get their place's moment under the new capacity.
     """
     free = sorted(set(range(capacity)) - {p.place for p in holders})
     for promise in sorted((p for p in holders if p.place is not None and p.place >= capacity), key=_place_of):
         if not free:
             break
         promise.place = free.pop(0)
-        if promise.state == PromiseState.BOOKED.value and promise.attempts == 0:
-            promise.planned_dial_at = place_dial_time(slot.starts_at, slot.ends_at, capacity, promise.place)
-            _followups(session).schedule[promise.id] = promise.planned_dial_at
+    _retime_waiting(session, slot.starts_at, slot.ends_at, capacity, holders)
     session.flush()
+
+
+def _retime_waiting(
+    session: Session, starts_at: datetime, ends_at: datetime, capacity: int, holders: Iterable[CallbackPromise]
+) -> None:
+    """Give each holder not yet dialled its place's moment under `capacity` (and a new dial job).
+
+    A place's moment depends on the capacity: after the capacity changed, the promises booked before
+    would otherwise share moments with those booked after, and the slot's calls would bunch up.
+    """
+    for promise in holders:
+        if promise.place is None or promise.state != PromiseState.BOOKED.value or promise.attempts:
+            continue
+        moment = place_dial_time(starts_at, ends_at, capacity, promise.place)
+        if promise.planned_dial_at != moment:
+            promise.planned_dial_at = moment
+            _followups(session).schedule[promise.id] = moment
 
 
 def _place_of(promise: CallbackPromise) -> int:
@@ -1038,6 +1049,12 @@ _TRY_PLACES = text(
     "AND NOT EXISTS (SELECT 1 FROM callback_promises AS held "
     f"WHERE held.slot_id = key / {_PLACE_KEY} AND held.place = key % {_PLACE_KEY}) "
     "LIMIT 1"
+)
+# The promises holding a place of the slot, the latest booked first (they move first).
+_HOLDERS = (
+    select(CallbackPromise)
+    .where(CallbackPromise.slot_id == bindparam("slot_id"), CallbackPromise.place.is_not(None))
+    .order_by(CallbackPromise.booked_at.desc(), CallbackPromise.id.desc())
 )
 _LOCK_OPEN_PROMISE = (
     select(CallbackPromise.id).where(CallbackPromise.number == bindparam("number"), IS_OPEN_PROMISE).with_for_update()

@@ -358,6 +358,38 @@ def test_a_lower_capacity_renumbers_the_places_that_still_fit(
         book(db, queue, clock.now(), number="+31612345799", slot_id=nine)
 
 
+@pytest.mark.parametrize("change", ["override", "staffing"])
+def test_a_changed_capacity_gives_the_waiting_promises_their_place_s_new_moment(
+    change: str, db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    """Three places (every 5 minutes), then six (every 2:30), by a supervisor's override or by three
+    more agents on shift: the three booked before move to the new moments of their places, so none
+    shares a moment with the three booked after."""
+    queue = make_queue("facturen", default_handle_seconds=300)
+    for i in range(4):  # 4 agents × 15 min × 0.3 ÷ 5 min = 3.6 → 3 places
+        make_agent(f"F{i}", f"+3161111100{i}", ("facturen",), shifts=[day_shift(24, 8, 17)])
+    nine = slot_at_start(db, queue, local(24, 9), clock.now())
+    before = [book(db, queue, clock.now(), number=f"+3161234570{i}", slot_id=nine) for i in range(3)]
+    assert [p.planned_dial_at for p in before] == [local(24, 9, 5 * k) for k in range(3)]
+    if change == "staffing":
+        for i in range(4, 7):  # 7 agents: 6.3 → 6 places
+            make_agent(f"F{i}", f"+3161111100{i}", ("facturen",), shifts=[day_shift(24, 8, 17)])
+    with db.session() as session:
+        if change == "override":
+            session.get(CallbackSlot, nine).capacity_override = 6
+            recompute_capacity(session, queue.id, local(24, 9), local(24, 9, 15), clock.now())
+        else:
+            ensure_slots(session, queue.id, local(24, 9), local(24, 9, 15), clock.now(), refresh=True)
+        followups = take_followups(session)
+    assert slot_at(db, queue, local(24, 9)).capacity == 6
+    after = [book(db, queue, clock.now(), number=f"+3161234571{i}", slot_id=nine) for i in range(3)]
+    with db.session() as session:
+        promises = [session.get(CallbackPromise, p.id) for p in before + after]
+        moments = [(p.place, p.planned_dial_at) for p in promises if p is not None]
+    assert moments == [(k, local(24, 9) + timedelta(seconds=150 * k)) for k in range(6)]
+    assert followups.schedule == {p.id: p.planned_dial_at for p in promises[1:3] if p is not None}
+
+
 def slot_at_start(db: Database, queue: Any, start: datetime, now: datetime) -> int:
     with db.session() as session:
         [slot] = ensure_slots(session, queue.id, start, start + timedelta(minutes=1), now)
