@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import phonenumbers
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -53,7 +52,7 @@ from telephony.port import (
 from terugbel.audit import record_audit
 from terugbel.i18n import format_moment, format_window, t
 from terugbel.logs import get_logger
-from terugbel.phone import mask
+from terugbel.phone import display_number, mask
 from terugbel.redis_conn import DIAL_QUEUE, queue
 
 if TYPE_CHECKING:
@@ -417,7 +416,7 @@ def give_up(session: Session, after: AfterCommit, promise: CallbackPromise, now:
     after.unschedule.add(promise.id)
     session.flush()  # leave the one-open-promise-per-number index before the new booking enters it
     slot_length = promise.window_end - promise.window_start
-    number = _display_number(promise.number)
+    number = display_number(promise.number)
     try:
         with session.begin_nested():
             new = book_callback(
@@ -451,10 +450,6 @@ def give_up(session: Session, after: AfterCommit, promise: CallbackPromise, now:
     message = queue_sms(session, to=promise.number, body=body, purpose="promise_missed", now=now, promise_id=promise.id)
     after.sms.append(message.id)
     log.warning("promise given up", promise=promise.id, reason=reason, number=mask(promise.number))
-
-
-def _display_number(e164: str) -> str:
-    return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _caller_tries(session: Session, promise_id: int, state: str | None = None) -> int:
@@ -760,7 +755,7 @@ def _caller_number_failed(runtime: Runtime, attempt_id: int, reason: str) -> Non
         after.unschedule.add(promise.id)
         # Texting may work where calling did not (or fail in the outbox, which records why).
         body = t(
-            promise.language, "cbd_sms_number_failed", old_window=old_window, number=_display_number(promise.number)
+            promise.language, "cbd_sms_number_failed", old_window=old_window, number=display_number(promise.number)
         )
         message = queue_sms(
             session, to=promise.number, body=body, purpose="promise_failed", now=now, promise_id=promise.id
@@ -943,7 +938,7 @@ def _caller_not_reached(
     _back_to_booked(after, promise, now, step.at, result.value)
     if result is CallerResult.VOICEMAIL:
         moment = format_moment(step.at, promise.timezone, promise.language, now)
-        body = t(promise.language, "cbd_sms_next_attempt", moment=moment, number=_display_number(promise.number))
+        body = t(promise.language, "cbd_sms_next_attempt", moment=moment, number=display_number(promise.number))
         message = queue_sms(
             session, to=promise.number, body=body, purpose="next_attempt", now=now, promise_id=promise.id
         )

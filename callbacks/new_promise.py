@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from callbacks.models import CallbackPromise, PromiseTransition
 from telephony.models import SmsMessage
+from terugbel.db import plain_rows
 
 _PROMISES: Table = CallbackPromise.__table__  # type: ignore[assignment]
 _TRANSITIONS: Table = PromiseTransition.__table__  # type: ignore[assignment]
@@ -79,7 +80,6 @@ def write_new_promise(session: Session, promise: CallbackPromise) -> None:
         session.add(promise)
         session.flush()
         return
-    session.flush()  # whatever else is pending goes first, as with a flush of everything
     [first] = promise.transitions
     rows: list[tuple[str, Any, Table]] = [("p_", promise, _PROMISES), ("t_", first, _TRANSITIONS)]
     rows += [("m_", message, _MESSAGES) for message in messages]
@@ -87,7 +87,7 @@ def write_new_promise(session: Session, promise: CallbackPromise) -> None:
     for prefix, row, table in rows:
         _complete(row, table)
         params |= _values(prefix, row, table)
-    ids = session.connection().execute(_WITH_TEXT if messages else _WITHOUT_TEXT, params).one()
+    ids = plain_rows(session, _WITH_TEXT if messages else _WITHOUT_TEXT, params).one()
     promise.id = ids[0]
     for (_, row, _table), row_id in zip(rows[1:], ids[1:], strict=True):
         row.id = row_id

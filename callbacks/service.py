@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from sqlalchemy import ColumnElement, and_, bindparam, case, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -58,6 +57,8 @@ from terugbel.phone import (
     NotAMobileNumber,
     PremiumRateNumber,
     callable_number,
+    can_text,
+    display_number,
     mask,
     region_of,
     try_e164,
@@ -100,7 +101,7 @@ WIDE_HORIZON = timedelta(days=21)
 REMINDER_BEFORE = timedelta(minutes=30)
 REMINDER_MIN_AHEAD = timedelta(hours=2)
 _FOLLOWUPS = "callbacks.followups"
-_CANDIDATES = 8  # slots a booking tries, best first, before it looks again
+BOOKING_CANDIDATES = 8  # slots a booking tries, best first, before it looks again
 _RETRIES = 5
 _DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 
@@ -637,7 +638,7 @@ def _move_by_us(session: Session, promise: CallbackPromise, now: datetime) -> Mo
             "cb_sms_moved_by_us",
             old_window=old_window,
             window=_window_text(new, now),
-            number=_display_number(new.number),
+            number=display_number(new.number),
         )
         _queue_sms(session, new, body, "moved_by_us", now)
         log.info("promise moved by us", promise_id=promise.id, new_promise_id=new.id, number=mask(promise.number))
@@ -701,7 +702,9 @@ def book_callback(
     first_offers = None
     if slot_id is None:
         # Materialise the slots outside the savepoint below, so that a refused booking keeps them.
-        first_offers = offer_slots(session, queue_id=queue_id, now=now, zone=timezone, near=near, count=_CANDIDATES)
+        first_offers = offer_slots(
+            session, queue_id=queue_id, now=now, zone=timezone, near=near, count=BOOKING_CANDIDATES
+        )
         if not first_offers:
             raise NoSlotAvailable("no slot with room in the coming days")
         best = first_offers[0].slot_id
@@ -713,7 +716,7 @@ def book_callback(
         # promise and moves it, instead of losing a race to the one-open-promise index and starting
         # over. The best slot's capacity lock comes in the same round trip, held until commit.
         shared = [best]
-        session.connection().execute(_NUMBER_LOCK, {"number": e164, "slot_ids": shared})
+        plain_rows(session, _NUMBER_LOCK, {"number": e164, "slot_ids": shared})
 
     def book() -> CallbackPromise:
         existing = _lock_open_promise(session, e164)
@@ -733,12 +736,6 @@ def book_callback(
         )
 
     return _in_savepoint_with_retry(session, book)
-
-
-def can_text(e164: str) -> bool:
-    """Return whether the number can receive an SMS (a landline booked with needs_sms=False cannot)."""
-    kind = phonenumbers.number_type(phonenumbers.parse(e164))
-    return kind in {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
 def _in_savepoint_with_retry(session: Session, work: Callable[[], CallbackPromise]) -> CallbackPromise:
@@ -779,7 +776,9 @@ def move_promise(
     if promise.state != PromiseState.BOOKED.value:
         raise InvalidPromiseTransition(promise.id, promise.state, PromiseState.MOVED.value)
     if slot_id is None:
-        offer_slots(session, queue_id=promise.queue_id, now=now, zone=promise.timezone, near=near, count=_CANDIDATES)
+        offer_slots(
+            session, queue_id=promise.queue_id, now=now, zone=promise.timezone, near=near, count=BOOKING_CANDIDATES
+        )
     return _in_savepoint_with_retry(
         session,
         lambda: _take_place_and_create(
@@ -849,7 +848,7 @@ def due_reminders(session: Session, now: datetime) -> list[SmsMessage]:
             promise.language,
             "cb_sms_reminder",
             window=_window_text(promise, now),
-            number=_display_number(promise.number),
+            number=display_number(promise.number),
         )
         message = _queue_sms(session, promise, body, "reminder", now)
         if message is not None:
@@ -982,7 +981,7 @@ def _candidates(
                 now=now,
                 zone=details["timezone"],
                 near=near,
-                count=_CANDIDATES,
+                count=BOOKING_CANDIDATES,
                 # Slots tried already had no place to give: their free places (if any) are being
                 # taken by bookings in flight, which nearly always commit.
                 exclude=tried,
@@ -1031,9 +1030,7 @@ _SLOTS_TO_BOOK = (
         CallbackSlot.closed,
         CallbackPromise.place,
     )
-    .outerjoin(
-        CallbackPromise, and_(CallbackPromise.slot_id == CallbackSlot.id, CallbackPromise.place.is_not(None))
-    )
+    .outerjoin(CallbackPromise, and_(CallbackPromise.slot_id == CallbackSlot.id, CallbackPromise.place.is_not(None)))
     .where(CallbackSlot.id.in_(bindparam("slot_ids", expanding=True)), CallbackSlot.queue_id == bindparam("queue_id"))
 )
 # The first of the free places no other transaction is taking (PostgreSQL), each given as its
@@ -1069,7 +1066,7 @@ _NUMBER_LOCK = text(
 def _lock_slot_for_change(session: Session, slot_id: int) -> None:
     """Wait for the bookings of the slot in flight and keep new ones out until commit (PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(_LOCK_SLOT, {"slot_id": slot_id})
+        plain_rows(session, _LOCK_SLOT, {"slot_id": slot_id})
 
 
 def _place_at_or_above(place: int) -> ColumnElement[bool]:
@@ -1109,7 +1106,7 @@ def _claim_place(
     locked_already = set(shared)
     to_share = [slot_id for slot_id in candidates if slot_id not in locked_already]
     if on_postgresql and to_share:
-        session.connection().execute(_SHARE_SLOTS, {"slot_ids": to_share})
+        plain_rows(session, _SHARE_SLOTS, {"slot_ids": to_share})
     slots: dict[int, tuple[datetime, datetime, int]] = {}
     held: dict[int, list[int]] = {}
     for slot_id, starts_at, ends_at, capacity, closed, place in plain_rows(
@@ -1130,7 +1127,7 @@ def _claim_place(
         return None
     key: int | None = keys[0]
     if on_postgresql:
-        key = session.connection().execute(_TRY_PLACES, {"keys": keys}).scalar()
+        key = plain_rows(session, _TRY_PLACES, {"keys": keys}).scalar()
         if key is None:
             return None
     slot_id, place = divmod(key, _PLACE_KEY)
@@ -1158,10 +1155,6 @@ def _lock_promise(session: Session, promise_id: int) -> CallbackPromise:
 # --- SMS -----------------------------------------------------------------------------------------------
 
 
-def _display_number(e164: str) -> str:
-    return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
 def _window_text(promise: CallbackPromise, now: datetime) -> str:
     return format_window(promise.window_start, promise.window_end, promise.timezone, promise.language, now)
 
@@ -1175,7 +1168,7 @@ def _few_words(problem: str | None, limit: int = 60) -> str | None:
 
 def confirmation_text(promise: CallbackPromise, now: datetime) -> str:
     """Return the confirmation SMS: window, number to be called, the problem, what replies do."""
-    window, number = _window_text(promise, now), _display_number(promise.number)
+    window, number = _window_text(promise, now), display_number(promise.number)
     problem = _few_words(promise.problem)
     if problem is None:
         return t(promise.language, "cb_sms_confirmation_plain", window=window, number=number)
@@ -1251,7 +1244,7 @@ def _answer(
     if reply.kind is ReplyKind.CONFIRM:
         promise.sms_offer = None
         return t(
-            lang, "cb_sms_confirmed", window=_window_text(promise, now), number=_display_number(promise.number)
+            lang, "cb_sms_confirmed", window=_window_text(promise, now), number=display_number(promise.number)
         ), promise.id
     if reply.kind is ReplyKind.CANCEL:
         window = _window_text(promise, now)
@@ -1306,7 +1299,7 @@ def _move_by_sms(
         # The window was taken meanwhile: offer what is free now instead of going silent.
         return _offer_by_sms(session, promise, now), promise.id
     new.source = "sms"
-    text = t(new.language, "cb_sms_moved", window=_window_text(new, now), number=_display_number(new.number))
+    text = t(new.language, "cb_sms_moved", window=_window_text(new, now), number=display_number(new.number))
     return text, new.id
 
 

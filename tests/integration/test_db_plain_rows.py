@@ -1,0 +1,131 @@
+"""`plain_rows`: on PostgreSQL hot statements run on the driver's cursor; they must give what
+SQLAlchemy gives, in the session's own transaction, and stay visible to cursor listeners."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, event, insert, select, text
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+
+from callbacks.models import CallbackSlot
+from terugbel.db import Database, _prebuilt_statements, plain_rows
+
+START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+# Module constants, as every hot statement is: compiled once per process.
+_BY_IDS = select(CallbackSlot.id, CallbackSlot.starts_at, CallbackSlot.capacity_override, CallbackSlot.closed).where(
+    CallbackSlot.id.in_(bindparam("ids", expanding=True))
+)
+_FIRST_OPEN = (
+    select(CallbackSlot.starts_at, CallbackSlot.ends_at)
+    .where(CallbackSlot.queue_id == bindparam("queue_id"), CallbackSlot.closed.is_(False))
+    .order_by(CallbackSlot.starts_at)
+    .limit(bindparam("limit"))
+)
+_AFTER = select(CallbackSlot.id).where(CallbackSlot.starts_at >= bindparam("since", type_=CallbackSlot.starts_at.type))
+_COUNTED = text("SELECT count(*) AS slots, max(capacity) AS most FROM callback_slots WHERE queue_id = :queue_id")
+_NEW_SLOT = insert(CallbackSlot).returning(CallbackSlot.id)
+
+
+@pytest.fixture
+def slots(db: Database, make_queue: Callable[..., Any]) -> list[int]:
+    queue = make_queue()
+    with db.session() as session:
+        rows = [
+            CallbackSlot(
+                queue_id=queue.id,
+                starts_at=START + timedelta(minutes=15 * n),
+                ends_at=START + timedelta(minutes=15 * (n + 1)),
+                capacity=n,
+                capacity_override=None if n % 2 else n + 10,
+                closed=n == 1,
+            )
+            for n in range(4)
+        ]
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows]
+
+
+def _through_sqlalchemy(db: Database, statement: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with db.session() as session:
+        return [tuple(row) for row in session.execute(statement, params)]
+
+
+@pytest.mark.parametrize(
+    ("statement", "params"),
+    [
+        (_BY_IDS, lambda ids: {"ids": ids}),
+        (_BY_IDS, lambda ids: {"ids": ids[:1]}),
+        (_BY_IDS, lambda ids: {"ids": []}),
+        (_FIRST_OPEN, lambda ids: {"queue_id": 1, "limit": 2}),
+        (_AFTER, lambda ids: {"since": (START + timedelta(minutes=30)).astimezone(UTC)}),
+        (_COUNTED, lambda ids: {"queue_id": 1}),
+    ],
+    ids=["in-list", "in-one", "in-none", "limit", "timestamp-bind", "text"],
+)
+def test_plain_rows_give_what_sqlalchemy_gives(
+    db: Database, slots: list[int], statement: Any, params: Callable[[list[int]], dict[str, Any]]
+) -> None:
+    expected = _through_sqlalchemy(db, statement, params(slots))
+    for _ in range(2):  # compiled on the first run, kept for the second
+        with db.session() as session:
+            rows = plain_rows(session, statement, params(slots))
+        assert [tuple(row) for row in rows] == expected
+        assert all(value.tzinfo is UTC for row in rows for value in row if isinstance(value, datetime))
+    if not db.is_sqlite:
+        assert any(kept is statement for kept, _ in _prebuilt_statements.values()), "not run on the driver's cursor"
+
+
+def test_plain_rows_are_named_and_answer_like_a_result(db: Database, slots: list[int]) -> None:
+    with db.session() as session:
+        first = plain_rows(session, _BY_IDS, {"ids": slots[:1]}).one()
+        assert (first.id, first.starts_at, first.capacity_override, first.closed) == (slots[0], START, 10, False)
+        counted = plain_rows(session, _COUNTED, {"queue_id": 1}).one()
+        assert (counted.slots, counted.most) == (4, 3)
+        assert plain_rows(session, _BY_IDS, {"ids": slots}).scalar() == slots[0]
+        assert plain_rows(session, _BY_IDS, {"ids": []}).scalar() is None
+        assert plain_rows(session, _BY_IDS, {"ids": []}).first() is None
+        with pytest.raises(NoResultFound):
+            plain_rows(session, _BY_IDS, {"ids": []}).one()
+        with pytest.raises(MultipleResultsFound):
+            plain_rows(session, _BY_IDS, {"ids": slots}).one()
+
+
+def test_plain_rows_run_in_the_session_s_transaction(db: Database, slots: list[int]) -> None:
+    values = {"queue_id": 1, "starts_at": START + timedelta(days=1), "ends_at": START + timedelta(days=1, minutes=15)}
+    with db.new_session() as session:
+        new_id = plain_rows(session, _NEW_SLOT, values).scalar()
+        assert plain_rows(session, _BY_IDS, {"ids": [new_id]}).one().id == new_id  # seen by its own transaction
+        session.rollback()
+        assert plain_rows(session, _BY_IDS, {"ids": [new_id]}) == []  # gone with it, in the next transaction
+        kept_id = plain_rows(session, _NEW_SLOT, values).scalar()
+        session.commit()
+    with db.session() as session:
+        assert session.get(CallbackSlot, kept_id) is not None
+
+
+def test_plain_rows_flush_pending_changes_first(db: Database, slots: list[int]) -> None:
+    with db.session() as session:
+        session.get(CallbackSlot, slots[0]).closed = True  # type: ignore[union-attr]
+        assert plain_rows(session, _BY_IDS, {"ids": slots[:1]}).one().closed is True
+
+
+def test_a_cursor_listener_sees_every_plain_rows_statement(db: Database, slots: list[int]) -> None:
+    seen: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        with db.session() as session:
+            rows = plain_rows(session, _COUNTED, {"queue_id": 1})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert [tuple(row) for row in rows] == [(4, 3)]
+    assert [statement for statement in seen if "count(*)" in statement] != []
