@@ -39,7 +39,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot
-from callbacks.service import CallbackError, book_callback, ensure_slots, offer_slots
+from callbacks.service import BOOKING_CANDIDATES, CallbackError, book_callback, ensure_slots, offer_slots
 from routing.models import Agent, BusinessHours, Queue, Shift
 from terugbel.db import import_all_models, make_engine
 from terugbel.migrate import upgrade
@@ -132,11 +132,30 @@ def client(
 
     def run(thread: int) -> None:
         # Warm like a server that has answered requests before: connected, statements compiled, and
-        # the measured queue's slots looked at once (an offer: it books nothing).
+        # the measured queue's slots looked at as far as the attempts will look (offers: they book
+        # nothing). The first look at a stretch checks that every slot in it exists, and the process
+        # remembers that until the configuration changes. The attempts that come after the last
+        # places are taken look three weeks ahead, as this server would have while the week filled
+        # up: an offer that leaves out today's free slots looks that far too.
         if not attempt(sessions, plan.warm_queue_id, f"+3161{index:03d}{thread:04d}")[1]:
             raise RuntimeError("the warm-up booking was refused: the attempts would run cold")
-        with sessions() as session, session.begin():
-            offer_slots(session, queue_id=plan.queue_id, now=NOW, zone="Europe/Amsterdam")
+        for leave_out_today in (False, True, False):
+            with sessions() as session, session.begin():
+                offers = offer_slots(
+                    session, queue_id=plan.queue_id, now=NOW, zone="Europe/Amsterdam", count=BOOKING_CANDIDATES
+                )
+                if leave_out_today:
+                    excluded = [offer.slot_id for offer in offers]
+                    far = offer_slots(
+                        session,
+                        queue_id=plan.queue_id,
+                        now=NOW,
+                        zone="Europe/Amsterdam",
+                        count=BOOKING_CANDIDATES,
+                        exclude=excluded,
+                    )
+                    if far:
+                        raise RuntimeError("the measured queue has places beyond today: the attempts would book them")
         barrier.wait()
         while True:
             with counter.get_lock():
