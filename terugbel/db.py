@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, Executable, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -174,7 +174,24 @@ def plain_rows(session: Session, statement: Executable, params: Mapping[str, Any
     if prebuilt is None:
         result = connection.execute(statement, params or {})
         return PlainRows(result.all() if result.returns_rows else [])
-    return prebuilt.run(connection.connection.driver_connection, params or {})
+    driver = connection.connection.driver_connection
+    try:
+        return prebuilt.run(driver, params or {})
+    except connection.dialect.loaded_dbapi.Error as exc:
+        # As SQLAlchemy would: its exception classes (callers catch IntegrityError and
+        # OperationalError), and a connection that was lost is not handed out again.
+        lost = connection.dialect.is_disconnect(exc, driver, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            prebuilt.sql,
+            params,
+            exc,
+            connection.dialect.loaded_dbapi.Error,
+            hide_parameters=connection.engine.hide_parameters,
+            connection_invalidated=lost,
+            dialect=connection.dialect,
+        ) from exc
 
 
 _CONNECTION = "terugbel.connection"
@@ -215,6 +232,7 @@ class _Prebuilt:
 
     def __init__(self, compiled: SQLCompiler, dialect: Dialect) -> None:
         self._compiled = compiled
+        self.sql = compiled.string
         # IN lists of any length ("expanding" parameters) are spelled out per call.
         self._expanding = bool(compiled.post_compile_params or compiled.literal_execute_params)
         self._binds: Mapping[str, Any] = compiled._bind_processors

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, event, insert, select, text
-from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from callbacks.models import CallbackSlot
 from terugbel.db import Database, _prebuilt_statements, plain_rows
@@ -29,6 +29,17 @@ _FIRST_OPEN = (
 _AFTER = select(CallbackSlot.id).where(CallbackSlot.starts_at >= bindparam("since", type_=CallbackSlot.starts_at.type))
 _COUNTED = text("SELECT count(*) AS slots, max(capacity) AS most FROM callback_slots WHERE queue_id = :queue_id")
 _NEW_SLOT = insert(CallbackSlot).returning(CallbackSlot.id)
+_NEW_OPEN_SLOT = (
+    insert(CallbackSlot)
+    .values(
+        queue_id=bindparam("queue_id"),
+        starts_at=bindparam("starts_at", type_=CallbackSlot.starts_at.type),
+        ends_at=bindparam("ends_at", type_=CallbackSlot.ends_at.type),
+        capacity=1,
+        closed=False,
+    )
+    .returning(CallbackSlot.id)
+)
 
 
 @pytest.fixture
@@ -129,3 +140,17 @@ def test_a_cursor_listener_sees_every_plain_rows_statement(db: Database, slots: 
         event.remove(db.engine, "before_cursor_execute", listen)
     assert [tuple(row) for row in rows] == [(4, 3)]
     assert [statement for statement in seen if "count(*)" in statement] != []
+
+
+def test_a_failing_plain_rows_statement_raises_sqlalchemy_s_error_and_keeps_the_transaction(
+    db: Database, slots: list[int]
+) -> None:
+    """A booking retries when its write loses a race to a unique index: it catches IntegrityError."""
+    taken = {"queue_id": 1, "starts_at": START, "ends_at": START + timedelta(minutes=15)}
+    free = {**taken, "starts_at": START + timedelta(days=2), "ends_at": START + timedelta(days=2, minutes=15)}
+    with db.session() as session:
+        with pytest.raises(IntegrityError), session.begin_nested():
+            plain_rows(session, _NEW_OPEN_SLOT, taken)
+        new_id = plain_rows(session, _NEW_OPEN_SLOT, free).scalar()
+    with db.session() as session:
+        assert session.get(CallbackSlot, new_id) is not None
