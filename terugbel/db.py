@@ -227,6 +227,9 @@ class PlainRows(list[Any]):
         return self
 
 
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
+
+
 class _Prebuilt:
     """A statement compiled once for PostgreSQL, ready for the driver's cursor."""
 
@@ -260,7 +263,12 @@ class _Prebuilt:
             if values.get(name) is not None:
                 values[name] = process(values[name])
         with connection.cursor() as cursor:
-            cursor.execute(sql, values)
+            if connection.info.transaction_status == _IDLE and not connection.autocommit:
+                # The transaction's first statement: psycopg's BEGIN goes with it, one round trip.
+                with connection.pipeline():
+                    cursor.execute(sql, values)
+            else:
+                cursor.execute(sql, values)
             if cursor.description is None:
                 return PlainRows()
             rows = cursor.fetchall()

@@ -154,3 +154,15 @@ def test_a_failing_plain_rows_statement_raises_sqlalchemy_s_error_and_keeps_the_
         new_id = plain_rows(session, _NEW_OPEN_SLOT, free).scalar()
     with db.session() as session:
         assert session.get(CallbackSlot, new_id) is not None
+
+
+def test_a_transaction_s_first_statement_on_the_driver_s_cursor_is_inside_the_transaction(
+    db: Database, slots: list[int]
+) -> None:
+    """On PostgreSQL the BEGIN travels with the first statement: that statement must not commit alone."""
+    values = {"queue_id": 1, "starts_at": START + timedelta(days=3), "ends_at": START + timedelta(days=3, minutes=15)}
+    with db.new_session() as session:
+        new_id = plain_rows(session, _NEW_OPEN_SLOT, values).scalar()
+        session.rollback()
+    with db.session() as session:
+        assert session.get(CallbackSlot, new_id) is None
