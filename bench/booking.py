@@ -6,9 +6,9 @@ Without DATABASE_URL it runs on a SQLite file in a temporary directory (every wr
 BEGIN IMMEDIATE). On PostgreSQL it works in a schema of its own (created and dropped). Never run in CI.
 The attempts come from `--processes` client processes (like gunicorn workers: each its own
 interpreter, engine and pool) with `--workers` attempts in flight in all; `--processes 1` runs them
-as threads of this one process. Every client thread books once in a warm-up queue and asks once for
-an offer in the measured queue before the common start, so no attempt pays for connecting, compiling
-statements or a process's first look at the queue's slots.
+as threads of this one process. Every client thread books once in a warm-up queue and looks at the
+measured queue as far ahead as the attempts will, before the common start. So no attempt pays for
+connecting, compiling statements or a process's first look at the queue's slots.
 Prints bookings made (must be 20), places overbooked (must be 0), callers with two open promises
 (must be 0) and the latency of one booking attempt (its own start to commit), p50 and p99.
 Target: p99 under 100 ms.
