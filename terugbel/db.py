@@ -260,7 +260,7 @@ class _Prebuilt:
         else:
             sql, values, binds = self._compiled.string, self._compiled.construct_params(params), self._binds
         for name, process in binds.items():
-            if values.get(name) is not None:
+            if name in values:  # None too: a JSON None is stored as JSON null, as SQLAlchemy does
                 values[name] = process(values[name])
         with connection.cursor() as cursor:
             if connection.info.transaction_status == _IDLE and not connection.autocommit:
@@ -286,7 +286,7 @@ class _Prebuilt:
         return processed
 
 
-_prebuilt_statements: dict[tuple[int, tuple[str, ...]], tuple[Executable, _Prebuilt | None]] = {}
+_prebuilt_statements: dict[tuple[int, tuple[str, ...], Any], tuple[Executable, _Prebuilt | None]] = {}
 
 
 def _prebuilt(statement: Executable, dialect: Dialect, params: Mapping[str, Any]) -> _Prebuilt | None:
@@ -296,7 +296,7 @@ def _prebuilt(statement: Executable, dialect: Dialect, params: Mapping[str, Any]
     # with its entry so its id cannot be reused by another object while the entry lives. An
     # INSERT or UPDATE without values() writes the columns it is given: one build per set of them.
     columns = tuple(sorted(params)) if getattr(statement, "is_dml", False) else ()
-    key = (id(statement), columns)
+    key = (id(statement), columns, dialect.server_version_info)
     kept = _prebuilt_statements.get(key)
     if kept is not None and kept[0] is statement:
         return kept[1]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, insert, select, text
+from sqlalchemy import JSON, bindparam, event, insert, select, text
 from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from callbacks.models import CallbackSlot
@@ -27,6 +27,7 @@ _FIRST_OPEN = (
     .limit(bindparam("limit"))
 )
 _AFTER = select(CallbackSlot.id).where(CallbackSlot.starts_at >= bindparam("since", type_=CallbackSlot.starts_at.type))
+_NO_DOCUMENT = select(bindparam("doc", type_=JSON).is_(None).label("is_null"))
 _COUNTED = text("SELECT count(*) AS slots, max(capacity) AS most FROM callback_slots WHERE queue_id = :queue_id")
 _NEW_SLOT = insert(CallbackSlot).returning(CallbackSlot.id)
 _NEW_OPEN_SLOT = (
@@ -76,8 +77,9 @@ def _through_sqlalchemy(db: Database, statement: Any, params: dict[str, Any]) ->
         (_FIRST_OPEN, lambda ids: {"queue_id": 1, "limit": 2}),
         (_AFTER, lambda ids: {"since": (START + timedelta(minutes=30)).astimezone(UTC)}),
         (_COUNTED, lambda ids: {"queue_id": 1}),
+        (_NO_DOCUMENT, lambda ids: {"doc": None}),
     ],
-    ids=["in-list", "in-one", "in-none", "limit", "timestamp-bind", "text"],
+    ids=["in-list", "in-one", "in-none", "limit", "timestamp-bind", "text", "json-none"],
 )
 def test_plain_rows_give_what_sqlalchemy_gives(
     db: Database, slots: list[int], statement: Any, params: Callable[[list[int]], dict[str, Any]]
