@@ -716,7 +716,7 @@ def book_callback(
         # promise and moves it, instead of losing a race to the one-open-promise index and starting
         # over. The best slot's capacity lock comes in the same round trip, held until commit.
         shared = [best]
-        plain_rows(session, _NUMBER_LOCK, {"number": e164, "slot_ids": shared})
+        plain_rows(session, _NUMBER_LOCK, {"number": e164, "slot_ids": shared}, flush=False)
 
     def book() -> CallbackPromise:
         existing = _lock_open_promise(session, e164)
@@ -1066,7 +1066,7 @@ _NUMBER_LOCK = text(
 def _lock_slot_for_change(session: Session, slot_id: int) -> None:
     """Wait for the bookings of the slot in flight and keep new ones out until commit (PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
-        plain_rows(session, _LOCK_SLOT, {"slot_id": slot_id})
+        plain_rows(session, _LOCK_SLOT, {"slot_id": slot_id}, flush=False)
 
 
 def _place_at_or_above(place: int) -> ColumnElement[bool]:
@@ -1106,7 +1106,7 @@ def _claim_place(
     locked_already = set(shared)
     to_share = [slot_id for slot_id in candidates if slot_id not in locked_already]
     if on_postgresql and to_share:
-        plain_rows(session, _SHARE_SLOTS, {"slot_ids": to_share})
+        plain_rows(session, _SHARE_SLOTS, {"slot_ids": to_share}, flush=False)
     slots: dict[int, tuple[datetime, datetime, int]] = {}
     held: dict[int, list[int]] = {}
     for slot_id, starts_at, ends_at, capacity, closed, place in plain_rows(
@@ -1127,7 +1127,7 @@ def _claim_place(
         return None
     key: int | None = keys[0]
     if on_postgresql:
-        key = plain_rows(session, _TRY_PLACES, {"keys": keys}).scalar()
+        key = plain_rows(session, _TRY_PLACES, {"keys": keys}, flush=False).scalar()
         if key is None:
             return None
     slot_id, place = divmod(key, _PLACE_KEY)

@@ -154,7 +154,9 @@ class Database:
         self.engine.dispose()
 
 
-def plain_rows(session: Session, statement: Executable, params: Mapping[str, Any] | None = None) -> PlainRows:
+def plain_rows(
+    session: Session, statement: Executable, params: Mapping[str, Any] | None = None, *, flush: bool = True
+) -> PlainRows:
     """Run a statement that returns columns (never entities) on the session's connection, in its
     transaction, and return all its rows (named tuples).
 
@@ -164,9 +166,11 @@ def plain_rows(session: Session, statement: Executable, params: Mapping[str, Any
     process and run on the driver's cursor, with the same bind and result processing. Whenever
     someone listens for cursor events (statement counters, tracing, tests that step into a
     transaction) it runs through SQLAlchemy instead, so they see every statement. Pending changes
-    are flushed first, as the ORM's autoflush would.
+    are flushed first, as the ORM's autoflush would, unless `flush` is False: a lock taken before
+    the transaction writes anything must not wait while holding the row locks of a flush.
     """
-    session.flush()
+    if flush:
+        session.flush()
     connection = _connection(session)
     prebuilt = None
     if connection.dialect.name == "postgresql" and not connection.dispatch.before_cursor_execute:
