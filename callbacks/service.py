@@ -20,7 +20,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, literal_column, select, text, update
@@ -104,6 +104,8 @@ _FOLLOWUPS = "callbacks.followups"
 BOOKING_CANDIDATES = 8  # slots a booking tries, best first, before it looks again
 _RETRIES = 5
 _DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
+
+_Done = TypeVar("_Done")
 
 
 class CallbackError(Exception):
@@ -738,7 +740,7 @@ def book_callback(
     return _in_savepoint_with_retry(session, book)
 
 
-def _in_savepoint_with_retry(session: Session, work: Callable[[], CallbackPromise]) -> CallbackPromise:
+def _in_savepoint_with_retry(session: Session, work: Callable[[], _Done]) -> _Done:
     """Run `work` in a savepoint; try again after a deadlock or a same-number race lost to a commit.
 
     PostgreSQL may pick this transaction to break a deadlock between two moves in opposite

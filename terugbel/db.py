@@ -202,14 +202,19 @@ _CONNECTION = "terugbel.connection"
 
 
 def _connection(session: Session) -> Connection:
-    """`session.connection()`, kept for the transaction: asking the session costs as much as a
-    short statement's own client work, and a transaction keeps its connection until it ends."""
-    transaction = session.get_transaction()
+    """`session.connection()`, kept while the session stays in the same transaction and savepoint:
+    asking the session costs as much as a short statement's own client work.
+
+    The savepoint is part of the key because the session emits a `begin_nested()`'s SAVEPOINT only
+    when its connection is first asked for inside it: a connection kept from outside would run the
+    statements outside the savepoint, and an error there could not be rolled back to it.
+    """
+    current = (session.get_transaction(), session.get_nested_transaction())
     kept = session.info.get(_CONNECTION)
-    if transaction is not None and kept is not None and kept[0] is transaction:
+    if current[0] is not None and kept is not None and kept[0] == current:
         return kept[1]  # type: ignore[no-any-return]
     connection = session.connection()
-    session.info[_CONNECTION] = (session.get_transaction(), connection)
+    session.info[_CONNECTION] = ((session.get_transaction(), session.get_nested_transaction()), connection)
     return connection
 
 

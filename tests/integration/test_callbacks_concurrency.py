@@ -8,15 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func, select
+import pytest
+from sqlalchemy import event, func, select, text
 
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot
-from callbacks.service import CallbackError, book_callback, ensure_slots, recompute_capacity
+from callbacks.service import CallbackError, _in_savepoint_with_retry, book_callback, ensure_slots, recompute_capacity
 from terugbel.clock import ManualClock
-from terugbel.db import Database
+from terugbel.db import Database, plain_rows
 
 AMS = ZoneInfo("Europe/Amsterdam")
 OPEN = [s.value for s in OPEN_PROMISE_STATES]
+_LOCK_SLOT_ROW = text("SELECT id FROM callback_slots WHERE id = :slot_id FOR UPDATE")
 
 
 def local(d: int, hh: int, mm: int = 0) -> datetime:
@@ -279,3 +281,41 @@ def test_a_capacity_change_waits_for_the_booking_in_flight(
     with db.session() as session:
         moved = session.scalars(select(CallbackPromise).where(CallbackPromise.moved_by_us.is_(True))).one()
         assert (moved.number, moved.window_start) == ("+31640000002", local(23, 10, 15))
+
+
+def test_the_transaction_picked_to_break_a_deadlock_tries_again_in_its_savepoint(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    """Two moves in opposite directions deadlock; PostgreSQL fails one of them, which rolls back to
+    its savepoint (keeping what its transaction did before) and tries again once the other is done."""
+    if db.is_sqlite:
+        pytest.skip("SQLite serialises every writer: no deadlock to break")
+    now = clock.now()
+    _queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 1, local(23, 10, 15): 1})
+    slot_a, slot_b = ids[local(23, 10)], ids[local(23, 10, 15)]
+    both_hold_one = threading.Barrier(2)
+    attempts = {slot_a: 0, slot_b: 0}
+    errors: list[BaseException] = []
+
+    def move(first: int, second: int) -> None:
+        def lock_both() -> int:
+            attempts[first] += 1
+            plain_rows(session, _LOCK_SLOT_ROW, {"slot_id": first}, flush=False)
+            if attempts[first] == 1:
+                both_hold_one.wait(timeout=30)
+            return plain_rows(session, _LOCK_SLOT_ROW, {"slot_id": second}, flush=False).scalar()  # type: ignore[no-any-return]
+
+        try:
+            with db.session() as session:
+                plain_rows(session, _LOCK_SLOT_ROW, {"slot_id": -1})  # the transaction's work before the savepoint
+                assert _in_savepoint_with_retry(session, lock_both) == second
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=move, args=pair) for pair in ((slot_a, slot_b), (slot_b, slot_a))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(attempts.values()) == [1, 2]  # one was picked to break the deadlock, and tried again

@@ -169,3 +169,23 @@ def test_a_transaction_s_first_statement_on_the_driver_s_cursor_is_inside_the_tr
         session.rollback()
     with db.session() as session:
         assert session.get(CallbackSlot, new_id) is None
+
+
+def test_plain_rows_inside_a_savepoint_begun_after_earlier_statements_roll_back_with_it(
+    db: Database, slots: list[int]
+) -> None:
+    """A booking locks first, then tries its write in a savepoint: the savepoint must really be there,
+    so that the write's failure (and everything else inside it) rolls back and the locks stay."""
+    taken = {"queue_id": 1, "starts_at": START, "ends_at": START + timedelta(minutes=15)}
+    inside = {**taken, "starts_at": START + timedelta(days=4), "ends_at": START + timedelta(days=4, minutes=15)}
+    after = {**taken, "starts_at": START + timedelta(days=5), "ends_at": START + timedelta(days=5, minutes=15)}
+    with db.session() as session:
+        assert len(plain_rows(session, _BY_IDS, {"ids": slots})) == 4  # the transaction's first statement
+        with pytest.raises(IntegrityError), session.begin_nested():
+            inside_id = plain_rows(session, _NEW_OPEN_SLOT, inside).scalar()
+            plain_rows(session, _NEW_OPEN_SLOT, taken)
+        assert plain_rows(session, _BY_IDS, {"ids": [inside_id]}) == []  # rolled back with the savepoint
+        after_id = plain_rows(session, _NEW_OPEN_SLOT, after).scalar()  # the transaction goes on
+    with db.session() as session:
+        assert session.get(CallbackSlot, after_id) is not None
+        assert session.get(CallbackSlot, inside_id) is None
