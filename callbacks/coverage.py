@@ -17,7 +17,7 @@ import threading
 from collections.abc import Hashable
 from datetime import datetime
 
-# (database URL, queue id) -> (token, start, end): the stretch [start, end) known to be complete.
+# (database key, queue id) -> (token, start, end): the stretch [start, end) known to be complete.
 _known: dict[tuple[Hashable, int], tuple[str, datetime, datetime]] = {}
 _lock = threading.Lock()
 _MAX_QUEUES = 1000  # a bound, not a tuning knob: far more queues than a contact center has

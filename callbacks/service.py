@@ -16,7 +16,7 @@ What must happen after commit (dial jobs, SMS) is collected in `session.info` an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,7 +49,7 @@ from routing.config import QueueConfig, center_config
 from routing.models import Agent, Caller, Contact, ContactOutcome, Queue, Shift
 from routing.wait import HANDLE_SAMPLE, average_handle_seconds
 from telephony.models import SmsDirection, SmsMessage
-from terugbel.db import plain_rows
+from terugbel.db import database_key, plain_rows
 from terugbel.i18n import format_window, normalise_language, t
 from terugbel.logs import get_logger
 from terugbel.phone import (
@@ -355,7 +355,7 @@ def _complete_with_room(
     The stretch this process already knows to be complete (callbacks/coverage.py) is only read
     for its slots with room; the rest is materialised.
     """
-    reach = known_until(_database(session), token, rules.id, start)
+    reach = known_until(database_key(session), token, rules.id, start)
     if reach is None:
         return _materialise_with_room(session, rules, token, start, end)
     if reach >= end:
@@ -392,15 +392,11 @@ def _materialise_with_room(
     return with_room
 
 
-def _database(session: Session) -> Hashable:
-    return session.get_bind().engine.url
-
-
 def _record_complete(session: Session, token: str | None, queue_id: int, start: datetime, end: datetime) -> None:
     # Rows this transaction inserted may still roll back: only other transactions' rows, which
     # are committed when this one reads them, prove that a window has its slot.
     if session.info.get(_SLOTS_WRITTEN) is not session.get_transaction():
-        record_complete(_database(session), token, queue_id, start, end)
+        record_complete(database_key(session), token, queue_id, start, end)
 
 
 def _add_missing(
@@ -496,7 +492,7 @@ def offer_slots(
     if near is None:
         complete = widest
         if materialise:
-            complete = min(known_until(_database(session), token, queue_id, start) or start, widest)
+            complete = min(known_until(database_key(session), token, queue_id, start) or start, widest)
         if complete > start:
             first = _first_with_room(session, queue_id, start, complete, count + len(skip))
 

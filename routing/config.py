@@ -17,7 +17,6 @@ from datetime import date, datetime
 from functools import cached_property
 
 from sqlalchemy import Text, cast, select
-from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from routing.hours import OpeningPeriod, QueueHours, is_open
@@ -33,7 +32,7 @@ from routing.models import (
     RuleSetVersion,
 )
 from routing.rules import InvalidRuleSet, RuleSet, parse_rule_set
-from terugbel.db import plain_rows
+from terugbel.db import database_key, plain_rows
 from terugbel.logs import get_logger
 
 log = get_logger(__name__)
@@ -124,8 +123,8 @@ class CenterConfig:
         return [i for i in self.incidents if i.started_at <= now]
 
 
-# (database URL, token) -> configuration. Few entries: one per database a process talks to.
-_kept: dict[tuple[URL, str], CenterConfig] = {}
+# (database, token) -> configuration. Few entries: one per database a process talks to.
+_kept: dict[tuple[str, str], CenterConfig] = {}
 _kept_lock = threading.Lock()
 _TOKEN = select(ConfigurationStamp.token).where(ConfigurationStamp.id == 1)
 # For a hot query to read the stamp along with its own rows, then hand it to center_config_at.
@@ -161,7 +160,7 @@ def _held(session: Session) -> CenterConfig | None:
 def _config_for(session: Session, token: str | None) -> CenterConfig:
     if token is None:
         return load_center_config(session, None)
-    key = (session.get_bind().engine.url, token)
+    key = (database_key(session), token)
     kept = _kept.get(key)
     if kept is None:
         # Loaded in the same transaction as the token, after it: the copy is at least as new as the key.

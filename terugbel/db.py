@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, DateTime, Engine, Executable, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
@@ -196,6 +197,20 @@ def plain_rows(
             connection_invalidated=lost,
             dialect=connection.dialect,
         ) from exc
+
+
+_DATABASE_KEYS: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+
+
+def database_key(session: Session) -> str:
+    """The database the session works on, for what a process keeps per database (configuration,
+    slot coverage): its URL, so that every engine of the process on one database shares it."""
+    engine = session.get_bind().engine
+    key = _DATABASE_KEYS.get(engine)
+    if key is None:
+        # Rendered once per engine: hashing a URL renders it, and every offer asks.
+        key = _DATABASE_KEYS[engine] = engine.url.render_as_string()
+    return key
 
 
 _CONNECTION = "terugbel.connection"

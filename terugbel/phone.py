@@ -23,15 +23,19 @@ class PremiumRateNumber(InvalidPhoneNumber):
 _FORBIDDEN_TYPES = {PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST, PhoneNumberType.UAN}
 
 
-def to_e164(raw: str, region: str = "NL") -> str:
-    """Parse `raw` as a number in `region` (when it has no +country) and return E.164."""
+def _parse_valid(raw: str, region: str) -> phonenumbers.PhoneNumber:
     try:
         parsed = phonenumbers.parse((raw or "").strip(), region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber(str(exc)) from None
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhoneNumber("not a valid number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return parsed
+
+
+def to_e164(raw: str, region: str = "NL") -> str:
+    """Parse `raw` as a number in `region` (when it has no +country) and return E.164."""
+    return phonenumbers.format_number(_parse_valid(raw, region), PhoneNumberFormat.E164)
 
 
 _TEXTABLE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
@@ -39,13 +43,13 @@ _TEXTABLE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 def callable_number(raw: str, region: str = "NL", *, needs_sms: bool = False) -> str:
     """Return E.164 for a number we may dial (and text, if asked); refuse premium ranges."""
-    e164 = to_e164(raw, region)
-    kind = number_kind(e164)
+    parsed = _parse_valid(raw, region)  # once: every booking and every refusal checks its number
+    kind = phonenumbers.number_type(parsed)
     if kind in _FORBIDDEN_TYPES:
         raise PremiumRateNumber("premium-rate and shared-cost numbers are refused")
     if needs_sms and kind not in _TEXTABLE_TYPES:
         raise NotAMobileNumber("this number cannot receive text messages")
-    return e164
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
 # A booking asks a number's kind and display form several times (the check, whether to text
