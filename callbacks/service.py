@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, literal_column, select, text, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, literal_column, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -45,7 +45,7 @@ from callbacks.slots import (
 )
 from callbacks.sms_replies import ReplyKind, parse_reply
 from callbacks.timeparse import parse_requested_time
-from routing.config import QueueConfig, center_config
+from routing.config import STAMP_TOKEN, QueueConfig, center_config, center_config_at, held_config, latest_config
 from routing.models import Agent, Caller, Contact, ContactOutcome, Queue, Shift
 from routing.wait import HANDLE_SAMPLE, average_handle_seconds
 from telephony.models import SmsDirection, SmsMessage
@@ -308,6 +308,10 @@ _SLOT_STATE_COLUMNS = (
 )
 _SLOTS_WITH_ROOM = select(*_SLOT_STATE_COLUMNS).where(*_IN_RANGE, *_HAS_ROOM).order_by(CallbackSlot.starts_at)
 _FIRST_WITH_ROOM = _SLOTS_WITH_ROOM.limit(bindparam("limit"))
+# The configuration stamp token with them: one row with no slot when none has room.
+_STAMP = select(STAMP_TOKEN.label("stamp")).subquery("stamp")
+_ROOM = _FIRST_WITH_ROOM.lateral("room")
+_STAMP_AND_FIRST_WITH_ROOM = select(_STAMP.c.stamp, *_ROOM.c).select_from(_STAMP.outerjoin(_ROOM, true()))
 # Every slot's start (to see which are missing) and, for those with room, what an offer needs:
 # one read instead of two, and the full slots cost only their start.
 _SLOT_STARTS_AND_ROOM = (
@@ -479,22 +483,18 @@ def offer_slots(
 ) -> list[SlotOffer]:
     """Return up to `count` windows with room: the earliest after the lead time (or the nearest to
     `near`) and the ones after it; outside hours, the first slots of the next opening."""
-    rules, token = _slot_rules(session, queue_id)
-    start = earliest_start(now, rules.callback_lead_minutes)
-    anchor = max(start, near) if near is not None else start
     skip = list(exclude)
-    widest = anchor + WIDE_HORIZON
-    # Up to `complete` no slot can be missing. When the offer is the earliest slots with room, the
-    # first `count` of that stretch (and the excluded ones, which may be among them) decide every
-    # horizon: one short read instead of one per horizon, with no pass over the slot starts.
-    complete = start  # near a wished time every horizon is read whole
-    first: list[SlotState] = []
     if near is None:
-        complete = widest
-        if materialise:
-            complete = min(known_until(database_key(session), token, queue_id, start) or start, widest)
-        if complete > start:
-            first = _first_with_room(session, queue_id, start, complete, count + len(skip))
+        # The first `count` slots with room (and the excluded ones, which may be among them) of the
+        # stretch known complete decide every horizon: one short read instead of one per horizon.
+        rules, token, start, complete, first = _earliest_with_room(
+            session, queue_id, now, count + len(skip), materialise=materialise
+        )
+    else:
+        rules, token = _slot_rules(session, queue_id)
+        start = earliest_start(now, rules.callback_lead_minutes)
+        complete, first = start, []  # near a wished time every horizon is read whole
+    anchor = max(start, near) if near is not None else start
 
     def read(lo: datetime, hi: datetime) -> list[SlotState]:
         slots = [slot for slot in first if lo <= slot.starts_at < hi]
@@ -526,6 +526,48 @@ def offer_slots(
         if len(offers) >= count or (offers and horizon >= OFFER_HORIZON):
             break  # beyond a week only when nothing at all is free this week
     return offers
+
+
+def _earliest_with_room(
+    session: Session, queue_id: int, now: datetime, limit: int, *, materialise: bool
+) -> tuple[QueueConfig, str | None, datetime, datetime, list[SlotState]]:
+    """The queue's rules and stamp token, the earliest start an offer may have, how far from it no
+    slot can be missing, and the first `limit` slots with room in that stretch.
+
+    On PostgreSQL a transaction that has not read the configuration yet reads the stamp token in
+    the same statement as the slots, under the rules of the configuration this process took last:
+    one round trip fewer for nearly every offer and booking. If the token is not that guess's, the
+    configuration it names is taken and the slots are read again under its rules.
+    """
+    guess = None
+    if held_config(session) is None and session.get_bind().dialect.name == "postgresql":
+        guess = latest_config(session)
+    if guess is not None and queue_id in guess.queues_by_id:
+        rules = guess.queues_by_id[queue_id]
+        start, complete = _known_stretch(session, rules, guess.token, now, materialise=materialise)
+        if complete > start:
+            params = {"queue_id": queue_id, "start": start, "end": complete, "limit": limit}
+            rows = plain_rows(session, _STAMP_AND_FIRST_WITH_ROOM, params)
+            token = rows[0].stamp if rows else None
+            center_config_at(session, token)  # held by the transaction from here on
+            if token is not None and token == guess.token:
+                return rules, token, start, complete, [SlotState(*row[1:]) for row in rows if row.id is not None]
+    rules, token = _slot_rules(session, queue_id)
+    start, complete = _known_stretch(session, rules, token, now, materialise=materialise)
+    first = _first_with_room(session, queue_id, start, complete, limit) if complete > start else []
+    return rules, token, start, complete, first
+
+
+def _known_stretch(
+    session: Session, rules: QueueConfig, token: str | None, now: datetime, *, materialise: bool
+) -> tuple[datetime, datetime]:
+    """The earliest start an offer may have, and up to when from there no slot can be missing
+    (without `materialise` the caller takes the slots as they are, for the widest horizon)."""
+    start = earliest_start(now, rules.callback_lead_minutes)
+    widest = start + WIDE_HORIZON
+    if not materialise:
+        return start, widest
+    return start, min(known_until(database_key(session), token, rules.id, start) or start, widest)
 
 
 def recompute_capacity(

@@ -125,6 +125,8 @@ class CenterConfig:
 
 # (database, token) -> configuration. Few entries: one per database a process talks to.
 _kept: dict[tuple[str, str], CenterConfig] = {}
+# database -> the configuration this process took last (a guess, for `latest_config`).
+_latest: dict[str, CenterConfig] = {}
 _kept_lock = threading.Lock()
 _TOKEN = select(ConfigurationStamp.token).where(ConfigurationStamp.id == 1)
 # For a hot query to read the stamp along with its own rows, then hand it to center_config_at.
@@ -136,7 +138,7 @@ def center_config(session: Session) -> CenterConfig:
 
     Read once per transaction (the session holds it until it changes the configuration itself).
     """
-    held = _held(session)
+    held = held_config(session)
     if held is not None:
         return held
     return center_config_at(session, plain_rows(session, _TOKEN).scalar())
@@ -144,7 +146,7 @@ def center_config(session: Session) -> CenterConfig:
 
 def center_config_at(session: Session, token: str | None) -> CenterConfig:
     """center_config for a stamp token this transaction already read (with STAMP_TOKEN)."""
-    held = _held(session)
+    held = held_config(session)
     if held is not None:
         return held
     config = _config_for(session, token)
@@ -152,23 +154,32 @@ def center_config_at(session: Session, token: str | None) -> CenterConfig:
     return config
 
 
-def _held(session: Session) -> CenterConfig | None:
+def held_config(session: Session) -> CenterConfig | None:
+    """The configuration this transaction has read already, if it has."""
     held = session.info.get(SESSION_CONFIG_KEY)
     return held[1] if held is not None and held[0] is session.get_transaction() else None
+
+
+def latest_config(session: Session) -> CenterConfig | None:
+    """The configuration this process took last on the session's database: only a guess, for a
+    hot read that also reads STAMP_TOKEN and keeps its result only if the token is the guess's."""
+    return _latest.get(database_key(session))
 
 
 def _config_for(session: Session, token: str | None) -> CenterConfig:
     if token is None:
         return load_center_config(session, None)
-    key = (database_key(session), token)
-    kept = _kept.get(key)
+    database = database_key(session)
+    kept = _kept.get((database, token))
     if kept is None:
         # Loaded in the same transaction as the token, after it: the copy is at least as new as the key.
         kept = load_center_config(session, token)
         with _kept_lock:
             if len(_kept) >= 8:
                 _kept.clear()
-            _kept[key] = kept
+                _latest.clear()
+            _kept[database, token] = kept
+    _latest[database] = kept
     return kept
 
 

@@ -82,6 +82,18 @@ def test_any_configuration_change_makes_the_process_look_again(
     assert offers_at(db, technisch, clock.now())[0] == local(23, 9, 15)
 
 
+def test_a_lead_time_changed_by_another_process_holds_at_the_next_offer(
+    db: Database, technisch: Any, clock: ManualClock
+) -> None:
+    """On PostgreSQL an offer reads the stamp with the slots, under the rules this process saw last:
+    when the stamp says they changed, the offer must be made again under the new ones."""
+    remember_today(db, technisch, clock.now())
+    with db.session() as session:
+        session.get(Queue, technisch.id).callback_lead_minutes = 60
+    assert offers_at(db, technisch, clock.now())[0] == local(23, 10)
+    assert offers_at(db, technisch, clock.now())[0] == local(23, 10)  # and under the rules kept since
+
+
 def test_slots_written_by_a_transaction_that_rolled_back_prove_nothing(
     db: Database, technisch: Any, clock: ManualClock
 ) -> None:
