@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
 from callbacks.outbox import pending_messages
+from callbacks.promise import transition
 from callbacks.service import (
     NoSlotAvailable,
     SlotFull,
@@ -222,6 +223,24 @@ def test_booking_again_moves_the_open_promise(db: Database, technisch: Any, cloc
         )
     assert slot_at(db, technisch, local(23, 11)).booked == 0
     assert slot_at(db, technisch, local(23, 15)).booked == 1
+
+
+def test_booking_after_cancelling_in_the_same_transaction_books_anew(
+    db: Database, technisch: Any, clock: ManualClock
+) -> None:
+    """The number lock does not flush (it must not wait holding a flush's row locks): a promise this
+    transaction cancelled and has not flushed yet must still not be found open, nor refused as busy."""
+    first = book(db, technisch, clock.now(), near=local(23, 11))
+    later = slot_at(db, technisch, local(23, 15)).id
+    with db.session() as session:
+        cancelled = session.get(CallbackPromise, first.id)
+        assert cancelled is not None
+        transition(cancelled, PromiseState.CANCELLED, clock.now(), "caller cancelled")
+        second = book_in(session, technisch, clock.now(), slot_id=later)  # no offer, so nothing flushed
+    with db.session() as session:
+        old = session.get(CallbackPromise, first.id)
+        assert old is not None and (old.state, old.moved_to_id) == ("cancelled", None)
+        assert open_promise_for(session, JAN).id == second.id
 
 
 def test_offers_join_the_horizons_in_order_and_look_beyond_the_week_only_when_it_is_full(
