@@ -67,6 +67,8 @@ def import_all_models() -> None:
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    # Bound values are callers' numbers and words: never in error messages or echoed statements.
+    kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
         # One connection per checkout: SQLite locks the file, not the connection, and WAL with a busy
         # timeout lets the web app, workers and simulator share it.

@@ -18,21 +18,47 @@ _NUMBER_KEYS = {"number", "from_", "from", "to", "caller", "phone"}
 _E164 = re.compile(r"\+\d{8,15}")
 
 
+def mask_numbers(text: str) -> str:
+    """The text with every E.164 number in it masked."""
+    return _E164.sub(lambda m: mask(m.group(0)), text)
+
+
+# Free text a log line may carry: the message, and an exception's text (a database error names the
+# values it was given, and PostgreSQL's detail the key that clashed: a caller's number).
+_TEXT_KEYS = ("event", "exception", "stack")
+
+
 def _mask_personal_data(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if key in _SECRET_KEYS:
             event[key] = "[redacted]"
         elif key in _NUMBER_KEYS and isinstance(event[key], str):
             event[key] = mask(event[key])
-    message = event.get("event")
-    if isinstance(message, str):
-        event["event"] = _E164.sub(lambda m: mask(m.group(0)), message)
+    for key in _TEXT_KEYS:
+        text = event.get(key)
+        if isinstance(text, str):
+            event[key] = mask_numbers(text)
     return event
+
+
+class _MaskNumbersFilter(logging.Filter):
+    """Masks numbers in what other libraries log through the standard library (Flask, RQ, gunicorn),
+    the message and the exception's text alike."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask_numbers(record.getMessage()), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_numbers(record.exc_text)
+        return True
 
 
 def configure_logging(level: int = logging.INFO, *, json: bool = False) -> None:
     """Configure structlog and the stdlib root logger once per process."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_MaskNumbersFilter())
     # Alembic narrates every plugin and step at INFO; operators want only problems from it.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # The twilio client dumps every request and response at INFO: noise, and it can carry numbers.
@@ -43,6 +69,8 @@ def configure_logging(level: int = logging.INFO, *, json: bool = False) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,  # the exception as text, so that it can be masked
             _mask_personal_data,
             renderer,
         ],

@@ -190,3 +190,20 @@ def test_plain_rows_inside_a_savepoint_begun_after_earlier_statements_roll_back_
         later = select(CallbackSlot.starts_at).where(CallbackSlot.starts_at > START + timedelta(days=1))
         kept = session.scalars(later).all()
         assert kept == [after["starts_at"]]  # SQLite may give the rolled-back id again: compare starts
+
+
+def test_a_database_error_does_not_carry_the_values_it_was_given(db: Database, slots: list[int]) -> None:
+    """Bound values are callers' numbers and words: an error that ends in a log must not list them.
+    (PostgreSQL's own detail names a clashing key; the logs mask the numbers in it.)"""
+    taken = {"queue_id": 1, "starts_at": START, "ends_at": START + timedelta(minutes=15)}
+
+    def through_sqlalchemy(session: Any) -> None:
+        session.execute(_NEW_OPEN_SLOT, taken)
+
+    def on_the_driver_s_cursor(session: Any) -> None:
+        plain_rows(session, _NEW_OPEN_SLOT, taken)
+
+    for run in (through_sqlalchemy, on_the_driver_s_cursor):
+        with db.session() as session, pytest.raises(IntegrityError) as raised, session.begin_nested():
+            run(session)
+        assert "[parameters:" not in str(raised.value) and "parameters hidden" in str(raised.value)
