@@ -46,7 +46,11 @@ class _MaskNumbersFilter(logging.Filter):
     the message and the exception's text alike."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = mask_numbers(record.getMessage()), ()
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the message: logging reports that itself
+            return True
+        record.msg, record.args = mask_numbers(message), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
