@@ -548,7 +548,7 @@ def _earliest_with_room(
         if complete > start:
             params = {"queue_id": queue_id, "start": start, "end": complete, "limit": limit}
             rows = plain_rows(session, _STAMP_AND_FIRST_WITH_ROOM, params)
-            token = rows[0].stamp if rows else None
+            token = rows[0].stamp  # always one row: the stamp is joined to the slots, not filtered by them
             center_config_at(session, token)  # held by the transaction from here on
             if token is not None and token == guess.token:
                 return rules, token, start, complete, [SlotState(*row[1:]) for row in rows if row.id is not None]
@@ -1057,7 +1057,8 @@ class _Claimed:
 # so it waits for the bookings in flight and the statements after it see their places. Advisory,
 # in the two-int key space under class 7 (the number lock below uses class 6): unlike a row lock
 # it writes nothing to the slot's row.
-_SHARE_SLOTS = text("SELECT count(pg_advisory_xact_lock_shared(7, id)) FROM unnest(CAST(:slot_ids AS integer[])) AS id")
+_SHARE_SLOTS_SQL = "SELECT count(pg_advisory_xact_lock_shared(7, id)) FROM unnest(CAST(:slot_ids AS integer[])) AS id"
+_SHARE_SLOTS = text(_SHARE_SLOTS_SQL)
 _LOCK_SLOT = text("SELECT pg_advisory_xact_lock(7, :slot_id)")
 # The candidate slots with the places they hold, read after the lock in a statement of its own, so
 # it sees every place taken until then: one row per place held, or one with no place.
@@ -1097,10 +1098,7 @@ _LOCK_OPEN_PROMISE = (
     select(CallbackPromise.id).where(CallbackPromise.number == bindparam("number"), IS_OPEN_PROMISE).with_for_update()
 )
 _OPEN_PROMISE = select(CallbackPromise).where(CallbackPromise.number == bindparam("number"), IS_OPEN_PROMISE)
-_NUMBER_LOCK = text(
-    "SELECT (SELECT pg_advisory_xact_lock(6, hashtext(:number))), "
-    "(SELECT count(pg_advisory_xact_lock_shared(7, id)) FROM unnest(CAST(:slot_ids AS integer[])) AS id)"
-)
+_NUMBER_LOCK = text(f"SELECT (SELECT pg_advisory_xact_lock(6, hashtext(:number))), ({_SHARE_SLOTS_SQL})")
 
 
 def _lock_slot_for_change(session: Session, slot_id: int) -> None:

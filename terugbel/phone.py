@@ -75,14 +75,9 @@ def _stored_number(e164: str) -> tuple[PhoneNumberType, phonenumbers.PhoneNumber
     return facts
 
 
-def number_kind(e164: str) -> PhoneNumberType:
-    """The kind of a stored (E.164) number: mobile, fixed line, premium rate…"""
-    return _stored_number(e164)[0]
-
-
 def can_text(e164: str) -> bool:
     """Return whether the number can receive an SMS (a landline booked with needs_sms=False cannot)."""
-    return number_kind(e164) in _TEXTABLE_TYPES
+    return _stored_number(e164)[0] in _TEXTABLE_TYPES
 
 
 def display_number(e164: str) -> str:
