@@ -23,7 +23,19 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, literal_column, select, text, true, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    column,
+    literal_column,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -747,15 +759,16 @@ def book_callback(
         )
         if not first_offers:
             raise NoSlotAvailable("no slot with room in the coming days")
-        best = first_offers[0].slot_id
+        to_try = [offer.slot_id for offer in first_offers]
     else:
-        best = slot_id
+        to_try = [slot_id]
     shared: list[int] = []
     if session.get_bind().dialect.name == "postgresql":
         # Bookings of one number take turns (until commit): the later one finds the earlier one's
         # promise and moves it, instead of losing a race to the one-open-promise index and starting
-        # over. The best slot's capacity lock comes in the same round trip, held until commit.
-        shared = [best]
+        # over. The capacity locks of the slots it will try come in the same round trip, held
+        # until commit.
+        shared = to_try
         plain_rows(session, _NUMBER_LOCK, {"number": e164, "slot_ids": shared}, flush=False)
 
     def book() -> CallbackPromise:
@@ -1033,10 +1046,7 @@ def _candidates(
         if not offers:
             return
         candidates = [offer.slot_id for offer in offers]
-        # The best one alone first: nearly always it has a place, and reading one slot is cheaper.
-        yield candidates[:1]
-        if len(candidates) > 1:
-            yield candidates[1:]
+        yield candidates
         tried.extend(candidates)
 
 
@@ -1060,8 +1070,7 @@ class _Claimed:
 _SHARE_SLOTS_SQL = "SELECT count(pg_advisory_xact_lock_shared(7, id)) FROM unnest(CAST(:slot_ids AS integer[])) AS id"
 _SHARE_SLOTS = text(_SHARE_SLOTS_SQL)
 _LOCK_SLOT = text("SELECT pg_advisory_xact_lock(7, :slot_id)")
-# The candidate slots with the places they hold, read after the lock in a statement of its own, so
-# it sees every place taken until then: one row per place held, or one with no place.
+# The candidate slots with the places they hold (SQLite): one row per place held, or one with no place.
 _SLOTS_TO_BOOK = (
     select(
         CallbackSlot.id,
@@ -1074,20 +1083,33 @@ _SLOTS_TO_BOOK = (
     .outerjoin(CallbackPromise, and_(CallbackPromise.slot_id == CallbackSlot.id, CallbackPromise.place.is_not(None)))
     .where(CallbackSlot.id.in_(bindparam("slot_ids", expanding=True)), CallbackSlot.queue_id == bindparam("queue_id"))
 )
-# The first of the free places no other transaction is taking (PostgreSQL), each given as its
-# advisory lock key in the single-bigint key space (the number lock below uses the two-int one):
-# slot id × 2^20 + place. unnest yields the keys in order and LIMIT stops at the first place
-# claimed, so the booking holds locks only on the places it tried (until its transaction ends).
+# The first free place of the candidate slots that no other transaction is taking (PostgreSQL),
+# read and claimed in one statement after the slots' capacity locks are held, so it sees the
+# capacity and every place taken until then. The free places are those of `free_places` below
+# (this statement is its PostgreSQL form), listed in order: the slots as given, then by place.
+# Each is claimed by a transaction-scoped advisory try-lock on its key in the single-bigint key
+# space (the number lock uses the two-int one), slot id × 2^20 + place; the CTE is materialised
+# so the try-locks run on its rows in that order and LIMIT stops at the first place claimed: the
+# booking holds locks only on the places it tried (until its transaction ends). A place another
+# booking committed after this statement's snapshot but before the try-lock is taken twice here
+# and in the database only once: the unique index refuses the second, and the booking retries.
 _PLACE_KEY = 1 << 20
-_TRY_PLACES = text(
-    "SELECT key FROM unnest(CAST(:keys AS bigint[])) AS key "
-    "WHERE pg_try_advisory_xact_lock(key) "
-    # Still free? A booking that took it since our read has committed by now (it held the
-    # lock until then), and this statement's snapshot, taken an instant ago, sees it.
-    "AND NOT EXISTS (SELECT 1 FROM callback_promises AS held "
-    f"WHERE held.slot_id = key / {_PLACE_KEY} AND held.place = key % {_PLACE_KEY}) "
-    "LIMIT 1"
-)
+_CLAIM_FIRST_FREE = text(
+    "WITH free AS MATERIALIZED ("
+    f"SELECT slot.id * {_PLACE_KEY} + place.number AS key, slot.starts_at, slot.ends_at, slot.capacity "
+    "FROM callback_slots AS slot CROSS JOIN LATERAL generate_series(0, "
+    # A slot of another queue, closed or begun has no free place. Said here rather than as a
+    # condition on the slot, so the planner finds the candidates by their primary key alone.
+    "CASE WHEN slot.queue_id = :queue_id AND NOT slot.closed AND slot.starts_at > :now "
+    # Places at or above the capacity (left by a capacity that dropped under bookings that could
+    # not move) leave as many places free below it.
+    "THEN slot.capacity - 1 - (SELECT count(*) FROM callback_promises AS above "
+    "WHERE above.slot_id = slot.id AND above.place >= slot.capacity) ELSE -1 END) AS place(number) "
+    "WHERE slot.id = ANY(CAST(:slot_ids AS integer[])) AND NOT EXISTS (SELECT 1 FROM callback_promises AS held "
+    "WHERE held.slot_id = slot.id AND held.place = place.number) "
+    "ORDER BY array_position(CAST(:slot_ids AS integer[]), slot.id), place.number) "
+    "SELECT key, starts_at, ends_at, capacity FROM free WHERE pg_try_advisory_xact_lock(key) LIMIT 1"
+).columns(column("key", BigInteger), CallbackSlot.starts_at, CallbackSlot.ends_at, CallbackSlot.capacity)
 # The promises holding a place of the slot, the latest booked first (they move first).
 _HOLDERS = (
     select(CallbackPromise)
@@ -1122,6 +1144,7 @@ def free_places(capacity: int, held: Iterable[int]) -> list[int]:
 
     Places at or above the capacity are left by a capacity that dropped under bookings that could
     not move; leaving as many free below it keeps the slot from holding more than its capacity.
+    `_CLAIM_FIRST_FREE` is the same rule in PostgreSQL's SQL (a test holds them together).
     """
     taken = set(held)
     usable = capacity - sum(1 for place in taken if place >= capacity)
@@ -1133,18 +1156,25 @@ def _claim_place(
 ) -> _Claimed | None:
     """Claim the first free place of the first of `slot_ids` that has one, for this transaction.
 
-    Three statements however many slots: lock them (those not in `shared`, whose capacity lock
-    the transaction holds already), read the places they hold, claim. Two bookings
-    never take one place (the unique index), so no slot holds more than its capacity. On PostgreSQL
-    the free places another booking is claiming right now are skipped; that booking will take them,
-    or, if its transaction fails, the place is free again for the next caller.
+    Two bookings never take one place (the unique index), so no slot holds more than its capacity.
+    On PostgreSQL it is two statements however many slots: lock their capacity (those not in
+    `shared`, whose lock the transaction holds already; none, then), and claim. The free places
+    another booking is claiming right now are skipped; that booking will take them, or, if its
+    transaction fails, the place is free again for the next caller. On SQLite, where every writer
+    holds the database's write lock, it is one read of the places the slots hold.
     """
     candidates = list(dict.fromkeys(slot_ids))
-    on_postgresql = session.get_bind().dialect.name == "postgresql"
-    locked_already = set(shared)
-    to_share = [slot_id for slot_id in candidates if slot_id not in locked_already]
-    if on_postgresql and to_share:
-        plain_rows(session, _SHARE_SLOTS, {"slot_ids": to_share}, flush=False)
+    if session.get_bind().dialect.name == "postgresql":
+        locked_already = set(shared)
+        to_share = [slot_id for slot_id in candidates if slot_id not in locked_already]
+        if to_share:
+            plain_rows(session, _SHARE_SLOTS, {"slot_ids": to_share}, flush=False)
+        params = {"slot_ids": candidates, "queue_id": queue_id, "now": now}
+        claimed = plain_rows(session, _CLAIM_FIRST_FREE, params, flush=False).first()
+        if claimed is None:
+            return None
+        slot_id, place = divmod(claimed.key, _PLACE_KEY)
+        return _Claimed(slot_id, place, claimed.starts_at, claimed.ends_at, claimed.capacity)
     slots: dict[int, tuple[datetime, datetime, int]] = {}
     held: dict[int, list[int]] = {}
     for slot_id, starts_at, ends_at, capacity, closed, place in plain_rows(
@@ -1155,21 +1185,12 @@ def _claim_place(
             places = held.setdefault(slot_id, [])
             if place is not None:
                 places.append(place)
-    keys = [
-        slot_id * _PLACE_KEY + place
-        for slot_id in candidates
-        if slot_id in slots
-        for place in free_places(slots[slot_id][2], held[slot_id])
-    ]
-    if not keys:
-        return None
-    key: int | None = keys[0]
-    if on_postgresql:
-        key = plain_rows(session, _TRY_PLACES, {"keys": keys}, flush=False).scalar()
-        if key is None:
-            return None
-    slot_id, place = divmod(key, _PLACE_KEY)
-    return _Claimed(slot_id, place, *slots[slot_id])
+    for slot_id in candidates:
+        if slot_id in slots:
+            free = free_places(slots[slot_id][2], held[slot_id])
+            if free:
+                return _Claimed(slot_id, free[0], *slots[slot_id])
+    return None
 
 
 def _lock_open_promise(session: Session, number: str) -> CallbackPromise | None:

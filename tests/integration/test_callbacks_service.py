@@ -157,13 +157,15 @@ def closed_at_the_first_take(db: Database, slots: str) -> Iterator[None]:
     own connection, in its transaction, so it works alike on SQLite and PostgreSQL.
     """
     done: list[bool] = []
-    claim = (
+    claims = (
+        # SQLite reads the places the slots hold; PostgreSQL claims one in a statement.
         "SELECT callback_slots.id, callback_slots.starts_at, callback_slots.ends_at, callback_slots.capacity, "
-        "callback_slots.closed"
+        "callback_slots.closed",
+        "WITH free AS",
     )
 
     def close(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        if not done and statement.startswith(claim):
+        if not done and statement.startswith(claims):
             done.append(True)
             cursor.connection.cursor().execute(f"UPDATE callback_slots SET closed = true WHERE {slots}")
 
