@@ -759,16 +759,18 @@ def book_callback(
         )
         if not first_offers:
             raise NoSlotAvailable("no slot with room in the coming days")
-        to_try = [offer.slot_id for offer in first_offers]
+        # In time order, as a capacity change takes them (exclusively): two transactions that
+        # take the same locks in one order never wait for each other in a circle.
+        to_lock = [offer.slot_id for offer in sorted(first_offers, key=lambda offer: offer.window_start)]
     else:
-        to_try = [slot_id]
+        to_lock = [slot_id]
     shared: list[int] = []
     if session.get_bind().dialect.name == "postgresql":
         # Bookings of one number take turns (until commit): the later one finds the earlier one's
         # promise and moves it, instead of losing a race to the one-open-promise index and starting
         # over. The capacity locks of the slots it will try come in the same round trip, held
         # until commit.
-        shared = to_try
+        shared = to_lock
         plain_rows(session, _NUMBER_LOCK, {"number": e164, "slot_ids": shared}, flush=False)
 
     def book() -> CallbackPromise:

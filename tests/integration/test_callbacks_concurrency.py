@@ -12,7 +12,14 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot
-from callbacks.service import CallbackError, _in_savepoint_with_retry, book_callback, ensure_slots, recompute_capacity
+from callbacks.service import (
+    _LOCK_SLOT,
+    CallbackError,
+    _in_savepoint_with_retry,
+    book_callback,
+    ensure_slots,
+    recompute_capacity,
+)
 from terugbel.clock import ManualClock
 from terugbel.db import Database, plain_rows
 
@@ -319,3 +326,44 @@ def test_the_transaction_picked_to_break_a_deadlock_tries_again_in_its_savepoint
         thread.join(timeout=60)
     assert errors == []
     assert sorted(attempts.values()) == [1, 2]  # one was picked to break the deadlock, and tried again
+
+
+def test_a_booking_takes_its_slots_in_the_order_a_capacity_change_does(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    """A capacity change locks slots one by one in time order; a booking locks the slots it will try
+    in one go, before its savepoint, in the same order. Had it taken 10:15 first, it would hold 10:15
+    while waiting for 10:00, which the change holds while waiting for 10:15, and PostgreSQL would
+    fail one of them."""
+    if db.is_sqlite:
+        pytest.skip("SQLite serialises every writer: no lock to take in an order")
+    now = clock.now()
+    queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 1, local(23, 10, 15): 1})
+    change = db.engine.connect()
+    transaction = change.begin()
+    errors: list[BaseException] = []
+    try:
+        change.execute(_LOCK_SLOT, {"slot_id": ids[local(23, 10)]})
+
+        def book_earliest() -> None:
+            try:
+                book_in_thread(db, queue, now, "+31640000003")
+            except BaseException as exc:
+                errors.append(exc)
+
+        booking = threading.Thread(target=book_earliest)
+        booking.start()
+        waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        for _ in range(200):  # a short bounded poll until the booking waits for a slot's lock
+            with db.engine.connect() as look:
+                if look.execute(waiting).scalar():
+                    break
+            booking.join(timeout=0.05)
+        change.execute(_LOCK_SLOT, {"slot_id": ids[local(23, 10, 15)]})  # the change goes on to 10:15
+        transaction.commit()
+    finally:
+        change.close()
+    booking.join(timeout=30)
+    assert errors == []
+    with db.session() as session:
+        assert session.scalars(select(CallbackPromise.window_start)).one() == local(23, 10)
