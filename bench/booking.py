@@ -115,6 +115,7 @@ class Plan:
     threads: int
     pool_size: int
     warm_rounds: int
+    cold: bool  # the warm-up leaves the measured queue alone: its slots are made by the attempts
 
 
 # One outcome: latency (ms), booked, and the moments (perf_counter) the attempt began and ended.
@@ -146,7 +147,7 @@ def client(
         for round_ in range(plan.warm_rounds):
             if not attempt(sessions, plan.warm_queue_id, f"+3161{index:02d}{thread:03d}{round_:02d}")[1]:
                 raise RuntimeError("the warm-up booking was refused: the attempts would run cold")
-        for leave_out_today in (False, True, False) * plan.warm_rounds:
+        for leave_out_today in () if plan.cold else (False, True, False) * plan.warm_rounds:
             with sessions() as session, session.begin():
                 offers = offer_slots(
                     session, queue_id=plan.queue_id, now=NOW, zone="Europe/Amsterdam", count=BOOKING_CANDIDATES
@@ -233,7 +234,10 @@ def main() -> None:
         "each runs workers/processes threads; 1 = all threads in this process",
     )
     parser.add_argument(
-        "--cold", action="store_true", help="only today's slots exist: the first attempts materialise the rest"
+        "--cold",
+        action="store_true",
+        help="only today's slots exist and the warm-up leaves the measured queue alone: "
+        "the first attempts materialise the rest",
     )
     parser.add_argument(
         "--warm-rounds",
@@ -272,7 +276,7 @@ def main() -> None:
         queue_id = seed(sessions, args.places, args.slots, cold=args.cold)
         # Each client thread books in a queue of its own before the start: warm, not counted.
         warm_queue_id = seed(sessions, args.workers * args.warm_rounds, 1, name="warm-up")
-        plan = Plan(url, queue_id, warm_queue_id, threads, args.connections or threads, args.warm_rounds)
+        plan = Plan(url, queue_id, warm_queue_id, threads, args.connections or threads, args.warm_rounds, args.cold)
         if admin is not None:
             admin.dispose()  # reopened for the clean-up; forked clients must not inherit it
         results = drive(plan, engine, args.processes, args.attempts)
