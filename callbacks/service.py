@@ -1092,9 +1092,9 @@ _SLOTS_TO_BOOK = (
 # Each is claimed by a transaction-scoped advisory try-lock on its key in the single-bigint key
 # space (the number lock uses the two-int one), slot id × 2^20 + place; the CTE is materialised
 # so the try-locks run on its rows in that order and LIMIT stops at the first place claimed: the
-# booking holds locks only on the places it tried (until its transaction ends). A place another
-# booking committed after this statement's snapshot but before the try-lock is taken twice here
-# and in the database only once: the unique index refuses the second, and the booking retries.
+# booking holds locks only on the places it tried (until its transaction ends). A place that
+# another booking commits after this statement's snapshot and before the try-lock looks free here:
+# writing the promise then fails on the unique index, and the booking tries again in its savepoint.
 _PLACE_KEY = 1 << 20
 _CLAIM_FIRST_FREE = text(
     "WITH free AS MATERIALIZED ("
