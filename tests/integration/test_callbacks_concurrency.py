@@ -367,3 +367,40 @@ def test_a_booking_takes_its_slots_in_the_order_a_capacity_change_does(
     assert errors == []
     with db.session() as session:
         assert session.scalars(select(CallbackPromise.window_start)).one() == local(23, 10)
+
+
+def test_a_place_committed_between_the_claim_and_the_write_sends_the_booking_to_the_next_one(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    """The claim reads the free places and try-locks one in one statement. Another booking that
+    held that place's lock and commits between the statement's snapshot and the try-lock leaves it
+    looking free: the write fails on the unique index, and the booking tries again in its savepoint."""
+    if db.is_sqlite:
+        pytest.skip("SQLite serialises every writer: no commit can come between the claim and the write")
+    now = clock.now()
+    queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 3, local(23, 10, 15): 1})
+    ten = ids[local(23, 10)]
+    book_in_thread(db, queue, now, "+31640000004", slot_id=ids[local(23, 10, 15)])
+    committed_meanwhile: list[bool] = []
+
+    def commit_place_zero_first(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "INSERT INTO callback_promises" in statement and not committed_meanwhile:
+            committed_meanwhile.append(True)
+            with db.engine.begin() as elsewhere:
+                elsewhere.execute(
+                    text("UPDATE callback_promises SET slot_id = :slot, place = 0 WHERE number = :number"),
+                    {"slot": ten, "number": "+31640000004"},
+                )
+
+    event.listen(db.engine, "before_cursor_execute", commit_place_zero_first)
+    try:
+        book_in_thread(db, queue, now, "+31640000005")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", commit_place_zero_first)
+    assert committed_meanwhile == [True]
+    with db.session() as session:
+        taken = session.execute(
+            select(CallbackPromise.slot_id, CallbackPromise.place).where(CallbackPromise.number == "+31640000005")
+        ).one()
+    assert tuple(taken) == (ten, 1)
+    assert assert_consistent(db) == {"open": 2, "booked": 2}
