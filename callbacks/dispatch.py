@@ -161,11 +161,17 @@ class ReconcileReport:
     removed: list[str] = field(default_factory=list)
     recovered: list[int] = field(default_factory=list)  # attempt ids settled after a crash or a lost callback
     sms: list[int] = field(default_factory=list)  # pending messages handed to the SMS queue again
+    reminders: int = 0  # reminders texted: their window starts within half an hour
 
 
 def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> ReconcileReport:
-    """Bring Redis in line with the database: schedule what is missing, remove what is no longer needed."""
+    """Bring Redis in line with the database: schedule what is missing, remove what is no longer needed.
+
+    It also texts the reminders that have come due: it runs every 30 seconds in each worker, so a
+    reminder goes out at most that late.
+    """
     from callbacks.dialling import recover_stale_attempts
+    from callbacks.service import send_due_reminders
 
     report = ReconcileReport()
     now = runtime.clock.now()
@@ -201,15 +207,17 @@ def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> Reconcil
         if stale and _delete_unless_running(runtime.redis, job_id):
             report.removed.append(job_id)
     report.recovered = recover_stale_attempts(runtime, policy)
+    report.reminders = send_due_reminders(runtime)
     settle_unfinished_sends(runtime)  # first: a send found unfinished goes out again in this pass
     report.sms = redispatch_pending(runtime)
-    if report.scheduled or report.removed or report.recovered or report.sms:
+    if report.scheduled or report.removed or report.recovered or report.sms or report.reminders:
         log.info(
             "reconciled dial jobs",
             scheduled=len(report.scheduled),
             removed=len(report.removed),
             recovered=len(report.recovered),
             sms=len(report.sms),
+            reminders=report.reminders,
         )
     return report
 

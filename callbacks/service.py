@@ -1410,6 +1410,6 @@ def callback_session(runtime: Runtime, *, send_inline: bool = False) -> Iterator
 
 
 def send_due_reminders(runtime: Runtime) -> int:
-    """Queue and send the reminders due now (a periodic worker job); return how many."""
+    """Queue and send the reminders due now (the reconciler does, in every worker); return how many."""
     with callback_session(runtime) as session:
         return len(due_reminders(session, runtime.clock.now()))

@@ -210,19 +210,22 @@ def test_a_picked_window_taken_meanwhile_gets_a_fresh_offer(
     assert current(db).id == promise.id
 
 
-def test_reminder_job_texts_promises_booked_well_ahead(
+def test_the_reconciler_texts_a_reminder_to_promises_booked_well_ahead(
     runtime: Runtime, simulator: Simulator, technisch: Any, clock: ManualClock
 ) -> None:
-    from callbacks.service import send_due_reminders
+    """Every worker reconciles every 30 seconds: that is what sends the reminders as they come due."""
+    from callbacks.dispatch import reconcile
 
     with callback_session(runtime, send_inline=True) as session:
         book_callback(
             session, queue_id=technisch.id, number=JAN, language="nl", timezone="Europe/Amsterdam",
             now=clock.now(), near=local(23, 16),
         )  # fmt: skip
+    clock.set(local(23, 15, 20))
+    assert reconcile(runtime).reminders == 0  # not yet: the window starts in 40 minutes
     clock.set(local(23, 15, 40))
-    assert send_due_reminders(runtime) == 1
-    assert send_due_reminders(runtime) == 0
+    assert reconcile(runtime).reminders == 1
+    assert reconcile(runtime).reminders == 0
     send_pending(runtime)
     bodies = [m.body for m in simulator.sent_messages()]
     assert bodies[-1].startswith("Herinnering: we bellen u vandaag tussen 16:00 en 16:15")
