@@ -42,8 +42,17 @@ from sqlalchemy.orm import Session
 
 from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity
 from callbacks.coverage import known_until, record_complete
+from callbacks.errors import (
+    CallbackError,
+    NoSlotAvailable,
+    PromiseBusy,
+    PromiseNotFound,
+    SlotFull,
+    UnusableNumber,
+)
 from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, CallbackSlot, PromiseState
 from callbacks.new_promise import write_new_promise
+from callbacks.numbers import check_number
 from callbacks.outbox import outbound_sms, queue_sms
 from callbacks.promise import InvalidPromiseTransition, start_promise, transition
 from callbacks.slots import (
@@ -65,10 +74,6 @@ from terugbel.db import database_key, plain_rows
 from terugbel.i18n import format_window, normalise_language, t
 from terugbel.logs import get_logger
 from terugbel.phone import (
-    InvalidPhoneNumber,
-    NotAMobileNumber,
-    PremiumRateNumber,
-    callable_number,
     can_text,
     display_number,
     mask,
@@ -120,37 +125,6 @@ _DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 _Done = TypeVar("_Done")
 
 
-class CallbackError(Exception):
-    """A callback could not be booked, moved or cancelled as asked."""
-
-
-class SlotFull(CallbackError):
-    """The chosen slot has no place left (or is closed, or already started)."""
-
-
-class NoSlotAvailable(CallbackError):
-    """No slot with room in the coming days."""
-
-
-class PromiseNotFound(CallbackError):
-    """No open promise with that id (or for that number)."""
-
-
-class PromiseBusy(CallbackError):
-    """The promise is being kept right now (dialling or connected): it cannot be moved."""
-
-
-class UnusableNumber(CallbackError):
-    """The number cannot be called or texted; `reason` is a catalogue key for the caller."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-
-    def message(self, lang: str | None) -> str:
-        return t(lang, self.reason)
-
-
 @dataclass(frozen=True)
 class MovedPromise:
     """A promise we moved because capacity dropped: the old id, the new one (None if none fitted)."""
@@ -166,21 +140,6 @@ class Followups:
     schedule: dict[int, datetime] = field(default_factory=dict)
     unschedule: set[int] = field(default_factory=set)
     sms: list[int] = field(default_factory=list)
-
-
-# --- numbers -------------------------------------------------------------------------------------
-
-
-def check_number(raw: str, region: str = "NL", *, needs_sms: bool = True) -> str:
-    """Return the E.164 number to call, or raise UnusableNumber with the reason for the caller."""
-    try:
-        return callable_number(raw, region, needs_sms=needs_sms)
-    except PremiumRateNumber as exc:
-        raise UnusableNumber("cb_number_premium", str(exc)) from None
-    except NotAMobileNumber as exc:
-        raise UnusableNumber("cb_number_not_mobile", str(exc)) from None
-    except InvalidPhoneNumber as exc:
-        raise UnusableNumber("cb_number_invalid", str(exc)) from None
 
 
 # --- slots and capacity --------------------------------------------------------------------------

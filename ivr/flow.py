@@ -19,10 +19,12 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from callbacks.errors import UnusableNumber
+from callbacks.numbers import check_number
 from callbacks.timeparse import parse_requested_time
 from ivr.classify import IntentPhrases, classify, yes_or_no
 from terugbel.i18n import format_clock, format_day, format_moment, format_window, t
-from terugbel.phone import InvalidPhoneNumber, callable_number, spoken_digits
+from terugbel.phone import spoken_digits
 
 QUESTION_BUDGET = 2  # questions before the caller reaches an agent, a callback offer or an answer
 MAX_MISSES = 2  # no input or no match this often: a person
@@ -208,6 +210,7 @@ class Booked:
 class NotBooked:
     reason: str  # slot_taken, no_slot, number, busy
     offers: tuple[SlotChoice, ...] = ()
+    refusal: str | None = None  # why the number was refused: the catalogue key to say
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,7 @@ class FlowState:
     offers: list[list[Any]] = field(default_factory=list)  # [slot_id, start ISO, end ISO]
     moving: bool = False
     callback_number: str | None = None
+    pending_number: str | None = None  # typed, read back, not yet confirmed
     outcome: str | None = None  # set once the menu reached its end: callback_booked, answered, queued...
     path: list[str] = field(default_factory=list)
 
@@ -560,23 +564,53 @@ def _on_offer(state: FlowState, event: CallerInput, facts: CallFacts, now: datet
 
 
 def _on_number(state: FlowState, event: CallerInput, facts: CallFacts, now: datetime) -> Transition:
+    """The number to be called on, typed: checked as the booking will check it, then read back."""
     digits = (event.digits or "").strip()
-    try:
-        number = callable_number(digits, facts.region) if digits else None
-    except InvalidPhoneNumber:
-        number = None
-    if number is not None:
-        state.callback_number = number
+    refusal = "ivr_not_heard"
+    if digits:
+        try:
+            state.pending_number = check_number(digits, facts.region)
+        except UnusableNumber as refused:
+            refusal = refused.reason  # not a number, not a mobile, or a premium-rate line: say which
+        else:
+            state.step = "number_confirm"
+            state.retries = 0
+            state.path.append("number:typed")
+            return state, _confirm_number(state, [])
+    if state.retries < 1:
+        state.retries += 1
+        return state, _ask_number(state, [_say(state, refusal)])
+    state.step = "offer"
+    state.retries = 0
+    return state, _ask_offer(state, facts, now, [_say(state, refusal)])
+
+
+def _on_number_confirm(state: FlowState, event: CallerInput, facts: CallFacts, now: datetime) -> Transition:
+    """1 (or yes): call that number; 2 (or no): type it again."""
+    digits = (event.digits or "").strip()
+    speech = (event.speech or "").strip()
+    answer = yes_or_no(speech) if speech and not digits else None
+    if (digits == "1" or answer is True) and state.pending_number:
+        state.callback_number, state.pending_number = state.pending_number, None
         state.step = "offer"
         state.retries = 0
         state.path.append("number:ok")
-        return state, _ask_offer(state, facts, now, [_say(state, "ivr_call_number", number=spoken_digits(number))])
-    if state.retries < 1:
+        return state, _ask_offer(state, facts, now, [])
+    if digits == "2" or answer is False:
+        state.pending_number = None
+        state.step = "number"
+        state.retries = 0
+        state.path.append("number:again")
+        return state, _ask_number(state, [])
+    reason = "ivr_not_a_choice" if digits or speech else "ivr_not_heard"
+    if state.retries < 1 and state.pending_number:
         state.retries += 1
-        return state, _ask_number(state, [_say(state, "ivr_number_unusable")])
+        return state, _confirm_number(state, [_say(state, reason)])
+    # Not confirmed: the callback stays on the number it was on.
+    state.pending_number = None
     state.step = "offer"
     state.retries = 0
-    return state, _ask_offer(state, facts, now, [_say(state, "ivr_number_unusable")])
+    return state, _ask_offer(state, facts, now, [_say(state, reason)])
 
 
 def _on_wait_choice(state: FlowState, event: CallerInput, facts: CallFacts, now: datetime) -> Transition:
@@ -596,6 +630,7 @@ _INPUT_HANDLERS = {
     "confirm": _on_confirm,
     "offer": _on_offer,
     "number": _on_number,
+    "number_confirm": _on_number_confirm,
     "queued": _on_wait_choice,
 }
 
@@ -635,12 +670,12 @@ def _on_result(state: FlowState, event: Event, facts: CallFacts, now: datetime) 
             state.retries += 1
             _store_offers(state, event.offers or state.choices())
             state.step = "number"
-            return state, _ask_number(state, [_say(state, "ivr_number_unusable")])
+            return state, _ask_number(state, [_say(state, event.refusal or "ivr_number_unusable")])
         if event.offers and state.retries < 1:
             state.retries += 1
             _store_offers(state, event.offers)
             state.step = "offer"
-            key = "ivr_slot_taken" if event.reason == "slot_taken" else "ivr_number_unusable"
+            key = "ivr_slot_taken" if event.reason == "slot_taken" else event.refusal or "ivr_number_unusable"
             return state, _ask_offer(state, facts, now, [_say(state, key)])
         return _no_booking(state, facts, now, [_say(state, "ivr_no_callback_slot")])
     if isinstance(event, PromiseCancelled):
@@ -744,6 +779,12 @@ def _ask_offer(state: FlowState, facts: CallFacts, now: datetime, lead: list[Lin
 def _ask_number(state: FlowState, lead: list[Line]) -> Ask:
     lines = (*lead, _say(state, "ivr_ask_number"))
     return Ask(lines, "number", state.language, speech=False, timeout=10, finish_on_key="#")
+
+
+def _confirm_number(state: FlowState, lead: list[Line]) -> Ask:
+    number = spoken_digits(state.pending_number or "")
+    lines = (*lead, _say(state, "ivr_confirm_number", number=number))
+    return Ask(lines, "number_confirm", state.language, num_digits=1, timeout=6)
 
 
 def _enqueue(state: FlowState, lines: list[Line]) -> Enqueue:

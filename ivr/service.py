@@ -678,8 +678,8 @@ def _carry_out(
             return flow.NotBooked("no_slot")
         except callbacks.PromiseBusy:
             return flow.NotBooked("busy")
-        except callbacks.UnusableNumber:
-            return flow.NotBooked("number", _fresh_offers(session, command.queue_id, now, zone))
+        except callbacks.UnusableNumber as refused:
+            return flow.NotBooked("number", _fresh_offers(session, command.queue_id, now, zone), refused.reason)
         _leave_queue(session, call.call_sid, now)
         if contact is not None:
             contact.outcome = ContactOutcome.CALLBACK_BOOKED.value

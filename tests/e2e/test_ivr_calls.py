@@ -255,6 +255,29 @@ def test_closed_queue_leads_to_a_callback_offer(
     assert len(texts) == 1 and "morgen tussen" in texts[0].body
 
 
+def test_a_callback_on_another_number_typed_read_back_and_confirmed(
+    sim: Simulator, runtime: Runtime, clock: ManualClock, center: dict[str, Any], make_agent: Any
+) -> None:
+    """Press 4 at the offer: a landline is refused with its reason, a mobile number is read back,
+    confirmed, called back on and texted."""
+    tomorrow = datetime(2026, 11, 24, 8, 0, tzinfo=AMS)
+    make_agent("Ahmed", "+31611110002", ("technisch",), shifts=[(tomorrow, tomorrow + timedelta(hours=13))])
+    clock.set(datetime(2026, 11, 23, 22, 15, tzinfo=AMS))
+    script = [Reply(press="1"), Reply(press="4"), Reply(press="0201234567#"), Reply(press="0687654300#")]
+    script += [Reply(press="1"), Reply(press="1")]
+    call = sim.place_inbound_call("+31687654321", script=script, max_seconds=180)
+    heard = call.system_text
+    assert "Op dat nummer kunnen we geen sms sturen: geef een mobiel nummer." in heard
+    assert "We bellen u op 0 6 8 7 6 5 4 3 0 0. Toets 1 als dat klopt" in heard
+    assert "Geregeld: we bellen u morgen tussen 08:00 en 08:15 op 0 6 8 7 6 5 4 3 0 0." in heard
+    send_pending(runtime)  # what the SMS worker does
+    assert [m.to for m in sim.sent_messages()] == ["+31687654300"]
+    from callbacks.models import CallbackPromise
+
+    with runtime.db.session() as session:
+        assert session.scalars(select(CallbackPromise.number)).all() == ["+31687654300"]
+
+
 def test_waiting_caller_reaches_the_agent_after_a_whisper(
     sim: Simulator, runtime: Runtime, clock: ManualClock, make_caller: Any, make_agent: Any, center: dict[str, Any]
 ) -> None:

@@ -18,6 +18,7 @@ from ivr.flow import (
     Goodbye,
     IncidentNotice,
     IntentOption,
+    NotBooked,
     OfferSlots,
     PromiseNotice,
     RouteContact,
@@ -213,6 +214,63 @@ def test_long_wait_offers_a_callback_first() -> None:
     )
     assert isinstance(bye, Goodbye) and "vandaag tussen 14:30 en 14:45" in text(bye)
     assert state.outcome == "callback_booked"
+
+
+def at_the_offer(language: str = "nl") -> flow.FlowState:
+    state, _ = flow.start(facts(), language, NOW)
+    state, _ = flow.advance(state, CallerInput(digits="1"), facts(), NOW)
+    state, _ = flow.advance(
+        state, routed(wait_seconds=18 * 60, offer_callback_first=True, offers=slots("14:30", "15:00")), facts(), NOW
+    )
+    return state
+
+
+def test_another_number_is_read_back_and_confirmed_before_it_is_used() -> None:
+    state, ask = flow.advance(at_the_offer(), CallerInput(digits="4"), facts(), NOW)
+    assert isinstance(ask, Ask) and ask.step == "number" and ask.finish_on_key == "#"
+    state, confirm = flow.advance(state, CallerInput(digits="0687654300"), facts(), NOW)
+    assert isinstance(confirm, Ask) and confirm.step == "number_confirm"
+    assert text(confirm) == (
+        "We bellen u op 0 6 8 7 6 5 4 3 0 0. Toets 1 als dat klopt, of 2 om een ander nummer in te toetsen."
+    )
+    state, offer = flow.advance(state, CallerInput(digits="1"), facts(), NOW)
+    assert isinstance(offer, Ask) and offer.step == "offer"
+    state, command = flow.advance(state, CallerInput(digits="1"), facts(), NOW)
+    assert command == BookCallback(1, "+31687654300", slot_id=1)
+
+
+def test_a_number_read_back_wrong_is_typed_again_and_a_spoken_yes_confirms() -> None:
+    state, _ = flow.advance(at_the_offer("en"), CallerInput(digits="4"), facts(), NOW)
+    state, _ = flow.advance(state, CallerInput(digits="0687654300"), facts(), NOW)
+    state, again = flow.advance(state, CallerInput(digits="2"), facts(), NOW)
+    assert isinstance(again, Ask) and again.step == "number"
+    assert text(again) == "Type the number we should call, then press hash."
+    state, confirm = flow.advance(state, CallerInput(digits="0687654311"), facts(), NOW)
+    assert text(confirm).startswith("We will call you on 0 6 8 7 6 5 4 3 1 1. Press 1 if that is right")
+    state, _ = flow.advance(state, CallerInput(speech="yes"), facts(), NOW)
+    state, command = flow.advance(state, CallerInput(digits="2"), facts(), NOW)
+    assert command == BookCallback(1, "+31687654311", slot_id=2)
+
+
+def test_an_unusable_number_is_refused_with_its_reason_and_the_callers_own_stays() -> None:
+    state, _ = flow.advance(at_the_offer(), CallerInput(digits="4"), facts(), NOW)
+    state, again = flow.advance(state, CallerInput(digits="0201234567"), facts(), NOW)  # a landline
+    assert isinstance(again, Ask) and again.step == "number"
+    assert text(again).startswith("Op dat nummer kunnen we geen sms sturen: geef een mobiel nummer.")
+    state, offer = flow.advance(state, CallerInput(digits="09001234567"), facts(), NOW)  # premium rate
+    assert isinstance(offer, Ask) and offer.step == "offer"  # twice refused: back to the offer
+    assert text(offer).startswith("Betaalnummers bellen we niet")
+    state, command = flow.advance(state, CallerInput(digits="1"), facts(), NOW)
+    assert command == BookCallback(1, "+31612345678", slot_id=1)
+
+
+def test_a_number_the_booking_refuses_is_asked_again_with_the_reason() -> None:
+    state, command = flow.advance(at_the_offer(), CallerInput(digits="1"), facts(), NOW)
+    assert isinstance(command, BookCallback)
+    refused = NotBooked("number", slots("14:30"), refusal="cb_number_not_mobile")
+    state, ask = flow.advance(state, refused, facts(), NOW)
+    assert isinstance(ask, Ask) and ask.step == "number"
+    assert text(ask).startswith("Op dat nummer kunnen we geen sms sturen")
 
 
 def test_closed_queue_offers_callback_and_understands_a_spoken_time() -> None:
