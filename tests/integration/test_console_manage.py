@@ -150,3 +150,57 @@ def test_shifts_and_slot_capacity(app: Any, db: Any, clock: Any, make_queue: Any
     with db.session() as session:
         assert session.scalar(select(Shift)) is None
         assert "shift.delete" in session.scalars(select(AuditEntry.action)).all()
+
+
+def test_a_shift_removed_or_a_slot_closed_in_the_console_moves_the_callbacks_that_no_longer_fit(
+    app: Any, db: Any, clock: Any, make_queue: Any, make_agent: Any
+) -> None:
+    """Story 5 from the console: capacity follows the shifts, the latest booking moves at once, its
+    caller is texted the new window, and the board lists it as moved by us."""
+    from zoneinfo import ZoneInfo
+
+    from callbacks.models import CallbackPromise
+    from callbacks.outbox import pending_messages
+    from callbacks.service import book_callback, ensure_slots
+    from console.queries import supervisor_board
+
+    ams = ZoneInfo("Europe/Amsterdam")
+    queue = make_queue("facturen")
+    day = clock.now().astimezone(ams).replace(hour=9, minute=0) + timedelta(days=1)
+    agents = [
+        make_agent(f"Agent {i}", f"+3161111000{i}", ("facturen",), shifts=[(day, day + timedelta(hours=8))])
+        for i in range(4)
+    ]  # 4 agents × 15 minutes × 30 % ÷ 6 minutes: 3 places a slot
+    ten = day + timedelta(hours=1)
+    with db.session() as session:
+        made = ensure_slots(session, queue.id, ten, ten + timedelta(hours=1), clock.now())
+        slots = {slot.starts_at: slot.id for slot in made}
+    for n in range(3):
+        with db.session() as session:
+            book_callback(
+                session, queue_id=queue.id, number=f"+3162000000{n}", language="nl", timezone="Europe/Amsterdam",
+                now=clock.now() + timedelta(seconds=n), slot_id=slots[ten],
+            )  # fmt: skip
+    client, token = logged_in_client(app, db, clock.now(), "supervisor")
+    with db.session() as session:
+        shift_id = session.scalar(select(Shift.id).where(Shift.agent_id == agents[3].id))
+    assert client.post(f"/console/shifts/{shift_id}/delete", data={"csrf_token": token}).status_code == 302
+
+    def promise_of(session: Any, number: str) -> Any:
+        booked = select(CallbackPromise).where(CallbackPromise.number == number, CallbackPromise.state == "booked")
+        return session.scalars(booked).one()
+
+    with db.session() as session:
+        assert session.get(CallbackSlot, slots[ten]).capacity == 2
+        moved = promise_of(session, "+31620000002")  # the latest booked moves; the first two stay
+        assert (moved.window_start, moved.moved_by_us) == (ten + timedelta(minutes=15), True)
+        assert promise_of(session, "+31620000000").window_start == ten
+        texts = pending_messages(session)
+        [text] = [m for m in texts if m.number == "+31620000002" and m.purpose == "moved_by_us"]
+        assert "morgen tussen 10:15 en 10:30" in text.body
+        assert [line.promise_id for line in supervisor_board(session, clock.now()).moved_by_us] == [moved.id]
+
+    closed = {"csrf_token": token, "override": "", "closed": "on"}
+    assert client.post(f"/console/slots/{slots[ten + timedelta(minutes=15)]}/capacity", data=closed).status_code == 302
+    with db.session() as session:
+        assert promise_of(session, "+31620000002").window_start == ten + timedelta(minutes=30)
