@@ -27,6 +27,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "cb_sms_cancelled": "Uw terugbelafspraak van {window} is geannuleerd. U kunt ons altijd opnieuw bellen.",
         "cb_sms_help": "Antwoord 1 = ok, 2 = ander tijdstip, 3 = annuleren. We bellen u {window}.",
+        "cb_sms_try_again": "Excuses, uw antwoord kwam even niet door. Stuur het over een paar minuten nog eens.",
         "cb_sms_unknown_sender": (
             "Voor dit nummer staat geen terugbelafspraak. Bel ons en kies 'terugbellen' om er een te maken."
         ),
@@ -67,6 +68,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cb_sms_moved": "Moved: we will now call you {window} on {number}. Reply 1 = ok, 2 = other time, 3 = cancel.",
         "cb_sms_cancelled": "Your callback {window} is cancelled. You can always call us again.",
         "cb_sms_help": "Reply 1 = ok, 2 = other time, 3 = cancel. We will call you {window}.",
+        "cb_sms_try_again": "Sorry, your reply did not get through just now. Please send it again in a few minutes.",
         "cb_sms_unknown_sender": (
             "There is no callback booked for this number. Call us and choose 'call me back' to book one."
         ),

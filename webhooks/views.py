@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from callbacks.service import callback_session, handle_sms_reply
 from ivr import flow
 from ivr import service as ivr
+from terugbel.i18n import t
 from terugbel.logs import bind_call, get_logger
 from terugbel.runtime import Runtime
 from webhooks import twiml
@@ -114,7 +115,9 @@ def _never_a_dead_line(error: Exception) -> Response:
     else:
         log.exception("voice webhook failed; apologising", path=request.path, error=type(error).__name__)
     if request.path.startswith("/twilio/sms"):
-        return _xml(twiml.message(None))
+        # Never silence: the sender hears that the reply did not get through, and what to do.
+        language = ivr.language_of_number(_runtime(), form_value("From"))
+        return _xml(twiml.message(t(language, "cb_sms_try_again")))
     if request.path.startswith("/twilio/voice/status"):
         return _xml(twiml.empty())
     return _apology()

@@ -131,6 +131,20 @@ def test_database_down_mid_call_still_gives_valid_twiml(
         runtime.db = healthy
 
 
+def test_a_text_that_fails_inside_is_answered_never_silence(client: Any, runtime: Runtime, tmp_path: Any) -> None:
+    healthy = runtime.db
+    runtime.db = Database(f"sqlite:///{tmp_path}/missing/dir/db.sqlite3")
+    try:
+        answers = {"+31600000001": "Excuses, uw antwoord kwam even niet door", "+447911123456": "Sorry, your reply"}
+        for sender, expected in answers.items():
+            params = {"MessageSid": "SM" + "c" * 32, "From": sender, "To": "+3197010000000", "Body": "3"}
+            answer = twiml_message(signed_post(client, runtime.settings.twilio_auth_token, "/twilio/sms", params))
+            assert answer.startswith(expected)
+    finally:
+        runtime.db.dispose()
+        runtime.db = healthy
+
+
 def test_fallback_url_apologises_with_a_way_forward(client: Any, runtime: Runtime) -> None:
     root = twiml(post(client, runtime, "/twilio/voice/fallback", ErrorCode="11200", ErrorUrl="http://x/twilio/voice"))
     assert "Excuses" in spoken(root) and root.find("Hangup") is not None
