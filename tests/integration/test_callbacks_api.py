@@ -128,6 +128,13 @@ def test_list_cancel_and_move(
     ).json
     listed = client.get("/api/callbacks", query_string={"state": "booked", "queue": "technisch"}, headers=headers).json
     assert [p["id"] for p in listed] == [second["id"], first["id"]]  # by window: 09:15 before 11:00
+    window = {"from": local(23, 10).isoformat(), "to": local(23, 12).isoformat()}
+    assert [p["id"] for p in client.get("/api/callbacks", query_string=window, headers=headers).json] == [first["id"]]
+    before_ten = {"to": local(23, 10).isoformat()}  # windows that start before 10:00
+    listed = client.get("/api/callbacks", query_string=before_ten, headers=headers).json
+    assert [p["id"] for p in listed] == [second["id"]]
+    listed = client.get("/api/callbacks", query_string={"from": local(23, 11).isoformat()}, headers=headers).json
+    assert [p["id"] for p in listed] == [first["id"]]  # from is inclusive
 
     moved = client.post(
         f"/api/callbacks/{first['id']}/move", json={"preferred_text": "vandaag om 15:00"}, headers=headers
