@@ -4,15 +4,17 @@ The ORM's flush would send three INSERTs, one round trip each, and spend more ti
 the database spends on them; a booking is the hot path of a busy hour, and its transaction holds a
 place until it commits. On PostgreSQL the three rows go in one statement (data-modifying `WITH`
 clauses, each taking the new promise's id from the first) and the objects are then made persistent
-in the session as a flush would have left them. On SQLite, where a round trip costs nothing, the
-ORM flushes them.
+in the session as a flush would have left them. The promise is written only if its place is still
+free as the statement starts: a booking that held the place committed before this one could claim
+it, and the statement sees that commit where the claim, begun earlier, could not. On SQLite, where
+a round trip costs nothing and every writer holds the database's write lock, the ORM flushes them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Insert, Select, Table, bindparam, insert, select, true
+from sqlalchemy import Column, Insert, Select, Table, bindparam, exists, insert, select, true
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from callbacks.models import CallbackPromise, PromiseTransition
@@ -39,9 +41,12 @@ def _child_insert(table: Table, prefix: str, promise_id: Any) -> Insert:
 
 
 def _statement(with_text: bool) -> Select[Any]:
+    columns = _written(_PROMISES)
+    values = {column.key: _parameter("p_", column) for column in columns}
+    place_taken = exists().where(_PROMISES.c.slot_id == values["slot_id"], _PROMISES.c.place == values["place"])
     promise = (
         insert(_PROMISES)
-        .values({column.key: _parameter("p_", column) for column in _written(_PROMISES)})
+        .from_select(columns, select(*values.values()).where(~place_taken))
         .returning(_PROMISES.c.id)
         .cte("new_promise")
     )
@@ -72,14 +77,17 @@ def _values(prefix: str, row: Any, table: Table) -> dict[str, Any]:
     return {f"{prefix}{column.key}": getattr(row, column.key) for column in columns}
 
 
-def write_new_promise(session: Session, promise: CallbackPromise) -> None:
+def write_new_promise(session: Session, promise: CallbackPromise) -> bool:
     """Insert a new (transient) promise with its one transition and at most one text; the objects
-    end up persistent in `session` with their ids, as after `session.add(promise); session.flush()`."""
+    end up persistent in `session` with their ids, as after `session.add(promise); session.flush()`.
+
+    Return False, writing nothing, when another promise holds the promise's place by now (PostgreSQL).
+    """
     messages = list(promise.messages)
     if session.get_bind().dialect.name != "postgresql" or len(promise.transitions) != 1 or len(messages) > 1:
         session.add(promise)
         session.flush()
-        return
+        return True
     [first] = promise.transitions
     rows: list[tuple[str, Any, Table]] = [("p_", promise, _PROMISES), ("t_", first, _TRANSITIONS)]
     rows += [("m_", message, _MESSAGES) for message in messages]
@@ -87,7 +95,9 @@ def write_new_promise(session: Session, promise: CallbackPromise) -> None:
     for prefix, row, table in rows:
         _complete(row, table)
         params |= _values(prefix, row, table)
-    ids = plain_rows(session, _WITH_TEXT if messages else _WITHOUT_TEXT, params).one()
+    ids = plain_rows(session, _WITH_TEXT if messages else _WITHOUT_TEXT, params).first()
+    if ids is None:
+        return False
     promise.id = ids[0]
     for (_, row, _table), row_id in zip(rows[1:], ids[1:], strict=True):
         row.id = row_id
@@ -95,3 +105,4 @@ def write_new_promise(session: Session, promise: CallbackPromise) -> None:
     for _, row, _table in rows:
         make_transient_to_detached(row)
     session.add(promise)  # with its transition and text (the relationships cascade)
+    return True

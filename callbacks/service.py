@@ -935,30 +935,16 @@ def _take_place_and_create(
         session, details, now=now, slot_id=slot_id, near=near, exclude=exclude, first_offers=first_offers
     )
     for candidates in rounds:
-        claimed = _claim_place(session, candidates, details["queue_id"], now, shared=shared)
-        if claimed is not None:
+        written = _write_in_a_free_place(
+            session, candidates, details, now=now, by_us=by_us, cause=cause, confirm=confirm, shared=shared
+        )
+        if written is not None:
+            promise, message = written
             break
     else:
         if slot_id is not None:
             raise SlotFull(f"slot {slot_id} has no place")
         raise NoSlotAvailable("no slot with room in the coming days")
-
-    promise = CallbackPromise(
-        **details,
-        slot_id=claimed.slot_id,
-        place=claimed.place,
-        window_start=claimed.starts_at,
-        window_end=claimed.ends_at,
-        planned_dial_at=place_dial_time(claimed.starts_at, claimed.ends_at, claimed.capacity, claimed.place),
-        booked_at=now,
-        moved_by_us=by_us,
-    )
-    start_promise(promise, now, cause or f"booked via {details['source']}")
-    message = None
-    if confirm and can_text(promise.number):
-        message = outbound_sms(to=promise.number, body=confirmation_text(promise, now), purpose="confirmation", now=now)
-        promise.messages.append(message)
-    write_new_promise(session, promise)
 
     if replaces is not None:
         replaces.moved_to_id = promise.id
@@ -967,6 +953,46 @@ def _take_place_and_create(
     if message is not None:
         _followups(session).sms.append(message.id)
     return promise
+
+
+def _write_in_a_free_place(
+    session: Session,
+    candidates: Sequence[int],
+    details: dict[str, Any],
+    *,
+    now: datetime,
+    by_us: bool,
+    cause: str | None,
+    confirm: bool,
+    shared: Iterable[int],
+) -> tuple[CallbackPromise, SmsMessage | None] | None:
+    """Claim the first free place of the candidates and write the promise (and its text) there;
+    None when none of them has a place to give."""
+    for _ in range(_RETRIES):
+        claimed = _claim_place(session, candidates, details["queue_id"], now, shared=shared)
+        if claimed is None:
+            return None
+        promise = CallbackPromise(
+            **details,
+            slot_id=claimed.slot_id,
+            place=claimed.place,
+            window_start=claimed.starts_at,
+            window_end=claimed.ends_at,
+            planned_dial_at=place_dial_time(claimed.starts_at, claimed.ends_at, claimed.capacity, claimed.place),
+            booked_at=now,
+            moved_by_us=by_us,
+        )
+        start_promise(promise, now, cause or f"booked via {details['source']}")
+        message = None
+        if confirm and can_text(promise.number):
+            body = confirmation_text(promise, now)
+            message = outbound_sms(to=promise.number, body=body, purpose="confirmation", now=now)
+            promise.messages.append(message)
+        if write_new_promise(session, promise):
+            return promise, message
+        # The booking that held the place committed it between the claim's snapshot and its
+        # try-lock: the claim, made again, sees it taken.
+    return None
 
 
 def _candidates(
@@ -1052,8 +1078,9 @@ _SLOTS_TO_BOOK = (
 # space (the number lock uses the two-int one), slot id × 2^20 + place; the CTE is materialised
 # so the try-locks run on its rows in that order and LIMIT stops at the first place claimed: the
 # booking holds locks only on the places it tried (until its transaction ends). A place that
-# another booking commits after this statement's snapshot and before the try-lock looks free here:
-# writing the promise then fails on the unique index, and the booking tries again in its savepoint.
+# another booking commits after this statement's snapshot and before the try-lock looks free in the
+# CTE: `callback_place_is_free`, asked after the lock with a snapshot of its own, sees it taken.
+# The write checks once more (`write_new_promise`), for anything that takes a place without its lock.
 _PLACE_KEY = 1 << 20
 _CLAIM_FIRST_FREE = text(
     "WITH free AS MATERIALIZED ("
@@ -1069,7 +1096,12 @@ _CLAIM_FIRST_FREE = text(
     "WHERE slot.id = ANY(CAST(:slot_ids AS integer[])) AND NOT EXISTS (SELECT 1 FROM callback_promises AS held "
     "WHERE held.slot_id = slot.id AND held.place = place.number) "
     "ORDER BY array_position(CAST(:slot_ids AS integer[]), slot.id), place.number) "
-    "SELECT key, starts_at, ends_at, capacity FROM free WHERE pg_try_advisory_xact_lock(key) LIMIT 1"
+    "SELECT key, starts_at, ends_at, capacity FROM free "
+    # In this order (CASE keeps it): the lock first, then whether the place is still free, asked
+    # with a fresh snapshot (migration 0002): a booking that held it until now has committed it.
+    "WHERE CASE WHEN pg_try_advisory_xact_lock(key) "
+    f"THEN callback_place_is_free(CAST(key / {_PLACE_KEY} AS integer), CAST(key % {_PLACE_KEY} AS integer)) "
+    "ELSE false END LIMIT 1"
 ).columns(column("key", BigInteger), CallbackSlot.starts_at, CallbackSlot.ends_at, CallbackSlot.capacity)
 # The promises holding a place of the slot, the latest booked first (they move first).
 _HOLDERS = (

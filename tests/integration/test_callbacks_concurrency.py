@@ -374,7 +374,7 @@ def test_a_place_committed_between_the_claim_and_the_write_sends_the_booking_to_
 ) -> None:
     """The claim reads the free places and try-locks one in one statement. Another booking that
     held that place's lock and commits between the statement's snapshot and the try-lock leaves it
-    looking free: the write fails on the unique index, and the booking tries again in its savepoint."""
+    looking free: the write sees it taken and writes nothing, and the booking claims again."""
     if db.is_sqlite:
         pytest.skip("SQLite serialises every writer: no commit can come between the claim and the write")
     now = clock.now()
@@ -382,8 +382,11 @@ def test_a_place_committed_between_the_claim_and_the_write_sends_the_booking_to_
     ten = ids[local(23, 10)]
     book_in_thread(db, queue, now, "+31640000004", slot_id=ids[local(23, 10, 15)])
     committed_meanwhile: list[bool] = []
+    rolled_back: list[str] = []
 
     def commit_place_zero_first(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("ROLLBACK TO SAVEPOINT"):
+            rolled_back.append(statement)
         if "INSERT INTO callback_promises" in statement and not committed_meanwhile:
             committed_meanwhile.append(True)
             with db.engine.begin() as elsewhere:
@@ -398,9 +401,55 @@ def test_a_place_committed_between_the_claim_and_the_write_sends_the_booking_to_
     finally:
         event.remove(db.engine, "before_cursor_execute", commit_place_zero_first)
     assert committed_meanwhile == [True]
+    assert rolled_back == []  # no error to recover from: the write saw the place taken
     with db.session() as session:
         taken = session.execute(
             select(CallbackPromise.slot_id, CallbackPromise.place).where(CallbackPromise.number == "+31640000005")
         ).one()
     assert tuple(taken) == (ten, 1)
     assert assert_consistent(db) == {"open": 2, "booked": 2}
+
+
+def test_whether_a_place_is_free_is_asked_as_of_the_moment_not_the_statement(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    """callback_place_is_free sees a commit made after the statement that calls it began, which the
+    statement's own snapshot does not: the claim asks it right after taking a place's lock."""
+    if db.is_sqlite:
+        pytest.skip("SQLite serialises every writer: nothing commits while a statement runs")
+    now = clock.now()
+    queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 1, local(23, 10, 15): 1})
+    ten = ids[local(23, 10)]
+    book_in_thread(db, queue, now, "+31640000006", slot_id=ids[local(23, 10, 15)])
+    gate = db.engine.connect()
+    gate.execute(text("SELECT pg_advisory_lock(424242)"))
+    answers: list[Any] = []
+    asked = text(
+        "SELECT NOT EXISTS (SELECT 1 FROM callback_promises WHERE slot_id = :slot AND place = 0) AS as_of_the_start, "
+        "callback_place_is_free(:slot, 0) AS as_of_now "
+        "FROM (SELECT pg_advisory_lock(424242)) AS waited, (SELECT pg_advisory_unlock(424242)) AS done"
+    )
+
+    def ask() -> None:
+        with db.engine.connect() as asking:
+            answers.append(asking.execute(asked, {"slot": ten}).one())
+
+    asking = threading.Thread(target=ask)
+    try:
+        asking.start()
+        waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        for _ in range(200):  # a short bounded poll until the statement waits at the gate
+            with db.engine.connect() as look:
+                if look.execute(waiting).scalar():
+                    break
+            asking.join(timeout=0.05)
+        with db.engine.begin() as elsewhere:  # a booking commits place 0 while the statement runs
+            elsewhere.execute(
+                text("UPDATE callback_promises SET slot_id = :slot, place = 0 WHERE number = '+31640000006'"),
+                {"slot": ten},
+            )
+    finally:
+        gate.execute(text("SELECT pg_advisory_unlock(424242)"))
+        gate.close()
+        asking.join(timeout=30)
+    assert [tuple(answer) for answer in answers] == [(True, False)]

@@ -42,7 +42,7 @@ def empty_database(tmp_path: Path) -> Iterator[Engine]:
 def test_upgraded_database_matches_the_models(empty_database: Engine) -> None:
     import_all_models()
     upgrade(empty_database)
-    assert current_revision(empty_database) == "0001_initial"
+    assert current_revision(empty_database) == "0002_callback_place_is_free"
     with empty_database.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert differences == []
