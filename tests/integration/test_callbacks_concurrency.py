@@ -100,6 +100,17 @@ def race(count: int, attempt: Callable[[int], None]) -> list[BaseException]:
     return errors
 
 
+def wait_until_it_waits_for_a_lock(db: Database, thread: threading.Thread) -> None:
+    """A short bounded poll (PostgreSQL) until some transaction waits for an advisory lock."""
+    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    for _ in range(200):
+        with db.engine.connect() as look:
+            if look.execute(waiting).scalar():
+                return
+        thread.join(timeout=0.05)
+    raise AssertionError("nothing waited for a lock")
+
+
 def book_in_thread(db: Database, queue: Any, now: datetime, number: str, **kwargs: Any) -> None:
     with db.session() as session:
         book_callback(
@@ -353,12 +364,7 @@ def test_a_booking_takes_its_slots_in_the_order_a_capacity_change_does(
 
         booking = threading.Thread(target=book_earliest)
         booking.start()
-        waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-        for _ in range(200):  # a short bounded poll until the booking waits for a slot's lock
-            with db.engine.connect() as look:
-                if look.execute(waiting).scalar():
-                    break
-            booking.join(timeout=0.05)
+        wait_until_it_waits_for_a_lock(db, booking)
         change.execute(_LOCK_SLOT, {"slot_id": ids[local(23, 10, 15)]})  # the change goes on to 10:15
         transaction.commit()
     finally:
@@ -437,12 +443,7 @@ def test_whether_a_place_is_free_is_asked_as_of_the_moment_not_the_statement(
     asking = threading.Thread(target=ask)
     try:
         asking.start()
-        waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-        for _ in range(200):  # a short bounded poll until the statement waits at the gate
-            with db.engine.connect() as look:
-                if look.execute(waiting).scalar():
-                    break
-            asking.join(timeout=0.05)
+        wait_until_it_waits_for_a_lock(db, asking)
         with db.engine.begin() as elsewhere:  # a booking commits place 0 while the statement runs
             elsewhere.execute(
                 text("UPDATE callback_promises SET slot_id = :slot, place = 0 WHERE number = '+31640000006'"),
