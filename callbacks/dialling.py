@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from callbacks.attempts import (
     plan_after_network_error,
     plan_without_agent,
 )
+from callbacks.dispatch import FAILURE_TTL, RESULT_TTL, schedule_after_commit, unschedule_after_commit
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.outbox import queue_sms
 from callbacks.promise import transition
@@ -54,6 +55,7 @@ from terugbel.i18n import format_moment, format_window, t
 from terugbel.logs import get_logger
 from terugbel.phone import display_number, mask
 from terugbel.redis_conn import DIAL_QUEUE, queue
+from terugbel.unit_of_work import AfterCommit, after_commit, unit_of_work
 
 if TYPE_CHECKING:
     from terugbel.runtime import Runtime
@@ -75,58 +77,52 @@ ACTOR = "dispatch"
 AGENT_RELEASED_PATH = "/twilio/callbacks/agent/released"
 
 
-@dataclass
-class AfterCommit:
-    """What must happen once the transaction is committed: SMS, jobs, steering live calls."""
+def _enqueue_after_commit(
+    after: AfterCommit, func_path: str, *args: Any, job_id: str | None = None, at: datetime | None = None
+) -> None:
+    """Put a dial step on the dial queue once the transaction has committed (at `at`, or now)."""
 
-    sms: list[int] = field(default_factory=list)
-    schedule: list[tuple[int, int, datetime]] = field(default_factory=list)
-    unschedule: set[int] = field(default_factory=set)
-    jobs: list[tuple[str, tuple[Any, ...], str | None, datetime | None]] = field(default_factory=list)
-    redirects: list[tuple[str, str]] = field(default_factory=list)  # call sid, path of the TwiML to continue with
-    hangups: list[str] = field(default_factory=list)
-
-    def enqueue(self, func_path: str, *args: Any, job_id: str | None = None, at: datetime | None = None) -> None:
-        self.jobs.append((func_path, args, job_id, at))
-
-    def run(self, runtime: Runtime) -> None:
-        from callbacks.dispatch import schedule_promise, unschedule_promise
-        from callbacks.outbox import dispatch_pending
-
-        for promise_id in self.unschedule:
-            unschedule_promise(runtime.redis, promise_id)
-        for promise_id, attempt, at in self.schedule:
-            schedule_promise(runtime.redis, promise_id, attempt, at)
+    def enqueue(runtime: Runtime) -> None:
         dial_queue = queue(runtime.redis, DIAL_QUEUE)
-        for func_path, args, job_id, at in self.jobs:
-            if at is None:
-                dial_queue.enqueue(func_path, *args, job_id=job_id, result_ttl=3600, failure_ttl=24 * 3600)
-            else:
-                dial_queue.enqueue_at(at, func_path, *args, job_id=job_id, result_ttl=3600, failure_ttl=24 * 3600)
-        for call_sid, path in self.redirects:
-            try:
-                runtime.telephony.redirect_call(call_sid, url=runtime.url(path))
-            except TelephonyError as exc:
-                # The leg is already over (or the network hiccups): the agent is free either way.
-                log.info("agent leg not redirected", call_sid=call_sid, error=str(exc))
-        for call_sid in self.hangups:
-            try:
-                runtime.telephony.end_call(call_sid)
-            except TelephonyError as exc:
-                log.info("leg not ended", call_sid=call_sid, error=str(exc))
-        if self.sms:
-            dispatch_pending(runtime, self.sms)
+        options: dict[str, Any] = {"job_id": job_id, "result_ttl": RESULT_TTL, "failure_ttl": FAILURE_TTL}
+        if at is None:
+            dial_queue.enqueue(func_path, *args, **options)
+        else:
+            dial_queue.enqueue_at(at, func_path, *args, **options)
+
+    after.add(enqueue, key=("job", job_id) if job_id is not None else None)
+
+
+def _redirect_after_commit(after: AfterCommit, call_sid: str, path: str) -> None:
+    """Send a live leg to the TwiML at `path` once the transaction has committed."""
+
+    def redirect(runtime: Runtime) -> None:
+        try:
+            runtime.telephony.redirect_call(call_sid, url=runtime.url(path))
+        except TelephonyError as exc:
+            # The leg is already over (or the network hiccups): the agent is free either way.
+            log.info("agent leg not redirected", call_sid=call_sid, error=str(exc))
+
+    after.add(redirect, key=("redirect", call_sid))
+
+
+def _hang_up_after_commit(after: AfterCommit, call_sid: str) -> None:
+    """End a live leg once the transaction has committed."""
+
+    def hang_up(runtime: Runtime) -> None:
+        try:
+            runtime.telephony.end_call(call_sid)
+        except TelephonyError as exc:
+            log.info("leg not ended", call_sid=call_sid, error=str(exc))
+
+    after.add(hang_up, key=("hangup", call_sid))
 
 
 @contextmanager
 def _transaction(runtime: Runtime) -> Iterator[tuple[Session, AfterCommit]]:
-    """One transaction for callback changes; then the booking service's and our own follow-ups."""
-    from callbacks.service import callback_session
-
-    after = AfterCommit()
-    with callback_session(runtime) as session:
-        yield session, after
-    after.run(runtime)
+    """One transaction for callback changes, and its after-commit list."""
+    with unit_of_work(runtime) as session:
+        yield session, after_commit(session)
 
 
 def _lock_promise(session: Session, promise_id: int) -> CallbackPromise | None:
@@ -229,7 +225,7 @@ def _fail_attempt(session: Session, after: AfterCommit, attempt: CallbackAttempt
 def _release_agent_leg(after: AfterCommit, attempt: CallbackAttempt) -> None:
     """Tell a waiting agent the caller was not reached and end their leg."""
     if attempt.agent_call_sid:
-        after.redirects.append((attempt.agent_call_sid, AGENT_RELEASED_PATH))
+        _redirect_after_commit(after, attempt.agent_call_sid, AGENT_RELEASED_PATH)
 
 
 # --- the promise's steps ------------------------------------------------------------------------
@@ -344,7 +340,7 @@ def _agent_leg_not_placed(
         attempt.stage_at = now
         if tried:
             attempt.agents_tried = [*(attempt.agents_tried or []), agent_id]
-            after.enqueue("callbacks.jobs.ring_agent", attempt_id, 0)
+            _enqueue_after_commit(after, "callbacks.jobs.ring_agent", attempt_id, 0)
             return
         step = plan_after_network_error(
             now=now,
@@ -354,7 +350,7 @@ def _agent_leg_not_placed(
             policy=policy,
         )
         if isinstance(step, Retry):
-            after.enqueue("callbacks.jobs.ring_agent", attempt_id, failures, at=step.at)
+            _enqueue_after_commit(after, "callbacks.jobs.ring_agent", attempt_id, failures, at=step.at)
         else:
             attempt.state = A.FAILED.value
             attempt.ended_at = now
@@ -387,7 +383,7 @@ def _back_to_booked(after: AfterCommit, promise: CallbackPromise, now: datetime,
         at = at.replace(microsecond=0) + timedelta(seconds=1)
     transition(promise, S.BOOKED, now, cause)
     promise.next_attempt_at = at
-    after.schedule.append((promise.id, promise.attempts + 1, at))
+    schedule_after_commit(after, promise.id, promise.attempts + 1, at)
 
 
 def _flag_at_risk(session: Session, promise: CallbackPromise, now: datetime, reason: str) -> None:
@@ -413,7 +409,7 @@ def give_up(session: Session, after: AfterCommit, promise: CallbackPromise, now:
     promise.reason = reason[:200]
     promise.next_attempt_at = None
     _flag_at_risk(session, promise, now, reason)
-    after.unschedule.add(promise.id)
+    unschedule_after_commit(after, promise.id)
     session.flush()  # leave the one-open-promise-per-number index before the new booking enters it
     slot_length = promise.window_end - promise.window_start
     number = display_number(promise.number)
@@ -447,8 +443,7 @@ def give_up(session: Session, after: AfterCommit, promise: CallbackPromise, now:
     except CallbackError as exc:
         log.warning("no new time for a missed promise", promise=promise.id, error=type(exc).__name__)
         body = t(promise.language, "cbd_sms_no_new_time", old_window=old_window)
-    message = queue_sms(session, to=promise.number, body=body, purpose="promise_missed", now=now, promise_id=promise.id)
-    after.sms.append(message.id)
+    queue_sms(session, to=promise.number, body=body, purpose="promise_missed", now=now, promise_id=promise.id)
     log.warning("promise given up", promise=promise.id, reason=reason, number=mask(promise.number))
 
 
@@ -537,7 +532,9 @@ def agent_accepts(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: st
             attempt.state = A.CALLER_RINGING.value
             attempt.stage_at = now
             attempt.result = None
-            after.enqueue("callbacks.jobs.dial_caller", attempt_id, 0, job_id=f"attempt-{attempt_id}-caller")
+            _enqueue_after_commit(
+                after, "callbacks.jobs.dial_caller", attempt_id, 0, job_id=f"attempt-{attempt_id}-caller"
+            )
             return conference_name(attempt_id)
         if attempt.state in (A.CALLER_RINGING.value, A.CONNECTED.value):
             return conference_name(attempt_id)  # the same request again: same answer, nothing twice
@@ -565,7 +562,9 @@ def agent_passes(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: str
         attempt.agent_call_sid = None
         attempt.state = A.INTENDED.value
         attempt.stage_at = now
-        after.enqueue("callbacks.jobs.ring_agent", attempt_id, 0, job_id=f"attempt-{attempt_id}-agent-{len(tried)}")
+        _enqueue_after_commit(
+            after, "callbacks.jobs.ring_agent", attempt_id, 0, job_id=f"attempt-{attempt_id}-agent-{len(tried)}"
+        )
         return True
 
 
@@ -585,7 +584,7 @@ def agent_leg_ended(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: 
         elif attempt.state == A.CALLER_RINGING.value:
             # The agent hung up while the caller's phone rang: stop that leg, try again shortly.
             if attempt.caller_call_sid:
-                after.hangups.append(attempt.caller_call_sid)
+                _hang_up_after_commit(after, attempt.caller_call_sid)
             attempt.state = A.FAILED.value
             attempt.ended_at = now
             attempt.result = "the agent left before the caller answered"
@@ -727,7 +726,7 @@ def _caller_leg_refused(runtime: Runtime, attempt_id: int, failures: int, policy
         )
         if isinstance(step, Retry):
             attempt.result = None  # unclaimed: the retry job claims it again
-            after.enqueue(
+            _enqueue_after_commit(after,
                 "callbacks.jobs.dial_caller",
                 attempt_id,
                 failures,
@@ -752,15 +751,14 @@ def _caller_number_failed(runtime: Runtime, attempt_id: int, reason: str) -> Non
         old_window = format_window(promise.window_start, promise.window_end, promise.timezone, promise.language, now)
         transition(promise, S.FAILED, now, "invalid number")
         promise.reason = f"invalid number: {reason}"[:200]
-        after.unschedule.add(promise.id)
+        unschedule_after_commit(after, promise.id)
         # Texting may work where calling did not (or fail in the outbox, which records why).
         body = t(
             promise.language, "cbd_sms_number_failed", old_window=old_window, number=display_number(promise.number)
         )
-        message = queue_sms(
+        queue_sms(
             session, to=promise.number, body=body, purpose="promise_failed", now=now, promise_id=promise.id
         )
-        after.sms.append(message.id)
 
 
 def _note_caller_sid(attempt: CallbackAttempt, call_sid: str) -> None:
@@ -939,10 +937,9 @@ def _caller_not_reached(
     if result is CallerResult.VOICEMAIL:
         moment = format_moment(step.at, promise.timezone, promise.language, now)
         body = t(promise.language, "cbd_sms_next_attempt", moment=moment, number=display_number(promise.number))
-        message = queue_sms(
+        queue_sms(
             session, to=promise.number, body=body, purpose="next_attempt", now=now, promise_id=promise.id
         )
-        after.sms.append(message.id)
 
 
 # --- recovery -----------------------------------------------------------------------------------------
@@ -1033,7 +1030,7 @@ def _forget_lost_agent_leg(runtime: Runtime, attempt_id: int, agent_id: int) -> 
         _release_agent(session, agent_id, now)
         attempt.agent_id = None
         attempt.stage_at = now
-        after.enqueue("callbacks.jobs.ring_agent", attempt_id, 0)
+        _enqueue_after_commit(after, "callbacks.jobs.ring_agent", attempt_id, 0)
         return True
 
 

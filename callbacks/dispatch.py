@@ -29,6 +29,7 @@ from callbacks.outbox import redispatch_pending, settle_unfinished_sends
 from terugbel.clock import ensure_utc
 from terugbel.logs import get_logger
 from terugbel.redis_conn import ALL_QUEUES, DIAL_QUEUE, queue
+from terugbel.unit_of_work import AfterCommit
 
 if TYPE_CHECKING:
     from terugbel.runtime import Runtime
@@ -78,6 +79,38 @@ def schedule_promise(redis: redis_lib.Redis, promise_id: int, attempt: int, at: 
         description=f"dial promise {promise_id}, attempt {attempt}",
     )
     return job_id
+
+
+@dataclass(frozen=True)
+class ScheduleDial:
+    """After commit: schedule attempt `attempt` of the promise at `at`."""
+
+    promise_id: int
+    attempt: int
+    at: datetime
+
+    def __call__(self, runtime: Runtime) -> None:
+        schedule_promise(runtime.redis, self.promise_id, self.attempt, self.at)
+
+
+@dataclass(frozen=True)
+class UnscheduleDial:
+    """After commit: remove the promise's waiting dial jobs."""
+
+    promise_id: int
+
+    def __call__(self, runtime: Runtime) -> None:
+        unschedule_promise(runtime.redis, self.promise_id)
+
+
+def schedule_after_commit(after: AfterCommit, promise_id: int, attempt: int, at: datetime) -> None:
+    """Schedule the promise's dial job once the transaction has committed."""
+    after.add(ScheduleDial(promise_id, attempt, at), key=("dial job", promise_id))
+
+
+def unschedule_after_commit(after: AfterCommit, promise_id: int) -> None:
+    """Remove the promise's waiting dial jobs once the transaction has committed."""
+    after.add(UnscheduleDial(promise_id), key=("dial job", promise_id))
 
 
 def unschedule_promise(redis: redis_lib.Redis, promise_id: int) -> list[str]:

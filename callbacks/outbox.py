@@ -19,6 +19,7 @@ from telephony.models import SmsDirection, SmsMessage
 from telephony.port import PermanentTelephonyError, RetryableTelephonyError, TelephonyError
 from terugbel.logs import get_logger
 from terugbel.phone import mask
+from terugbel.unit_of_work import after_commit
 
 if TYPE_CHECKING:
     from terugbel.runtime import Runtime
@@ -39,7 +40,13 @@ def queue_sms(
     message.promise_id = promise_id
     session.add(message)
     session.flush()
+    send_after_commit(session, message.id)
     return message
+
+
+def send_after_commit(session: Session, message_id: int) -> None:
+    """Hand the pending message to the SMS queue once the session's transaction has committed."""
+    after_commit(session).add(lambda runtime: dispatch_pending(runtime, [message_id]), key=("sms", message_id))
 
 
 def outbound_sms(*, to: str, body: str, purpose: str, now: datetime) -> SmsMessage:

@@ -10,15 +10,14 @@ another booking is taking is skipped, not waited for. On SQLite every transactio
 the write lock (BEGIN IMMEDIATE). Giving a place back is `place = None`.
 One open promise per number is a partial unique index; booking again moves the open promise.
 
-What must happen after commit (dial jobs, SMS) is collected in `session.info` and run by
-`run_followups`; `callback_session(runtime)` does both for the webhook, API and console layers.
+What must happen after commit (dial jobs, SMS) goes on the transaction's after-commit list
+(terugbel/unit_of_work.py); the caller's `unit_of_work(runtime)` runs it once the changes are in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -42,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity
 from callbacks.coverage import known_until, record_complete
+from callbacks.dispatch import schedule_after_commit, unschedule_after_commit
 from callbacks.errors import (
     CallbackError,
     NoSlotAvailable,
@@ -53,7 +53,7 @@ from callbacks.errors import (
 from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, CallbackSlot, PromiseState
 from callbacks.new_promise import write_new_promise
 from callbacks.numbers import check_number
-from callbacks.outbox import outbound_sms, queue_sms
+from callbacks.outbox import outbound_sms, queue_sms, send_after_commit
 from callbacks.promise import InvalidPromiseTransition, start_promise, transition
 from callbacks.slots import (
     SlotOffer,
@@ -80,6 +80,7 @@ from terugbel.phone import (
     region_of,
     try_e164,
 )
+from terugbel.unit_of_work import after_commit, unit_of_work
 
 if TYPE_CHECKING:
     from terugbel.runtime import Runtime
@@ -93,7 +94,6 @@ __all__ = [
     "SlotOffer",
     "UnusableNumber",
     "book_callback",
-    "callback_session",
     "cancel_promise",
     "check_number",
     "close_promise_resolved_by_contact",
@@ -105,7 +105,6 @@ __all__ = [
     "open_promise_for",
     "recompute_capacity",
     "recompute_for_agent",
-    "run_followups",
     "send_due_reminders",
 ]
 
@@ -117,7 +116,6 @@ OFFER_HORIZON = timedelta(days=8)
 WIDE_HORIZON = timedelta(days=21)
 REMINDER_BEFORE = timedelta(minutes=30)
 REMINDER_MIN_AHEAD = timedelta(hours=2)
-_FOLLOWUPS = "callbacks.followups"
 BOOKING_CANDIDATES = 8  # slots a booking tries, best first, before it looks again
 _RETRIES = 5
 _DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
@@ -131,15 +129,6 @@ class MovedPromise:
 
     old_id: int
     new_id: int | None
-
-
-@dataclass
-class Followups:
-    """Work for after commit: dial jobs to (un)schedule and SMS to send."""
-
-    schedule: dict[int, datetime] = field(default_factory=dict)
-    unschedule: set[int] = field(default_factory=set)
-    sms: list[int] = field(default_factory=list)
 
 
 # --- slots and capacity --------------------------------------------------------------------------
@@ -606,7 +595,7 @@ def _retime_waiting(
         moment = place_dial_time(starts_at, ends_at, capacity, promise.place)
         if promise.planned_dial_at != moment:
             promise.planned_dial_at = moment
-            _followups(session).schedule[promise.id] = moment
+            schedule_after_commit(after_commit(session), promise.id, 1, moment)
 
 
 def _place_of(promise: CallbackPromise) -> int:
@@ -657,7 +646,7 @@ def _move_by_us(session: Session, promise: CallbackPromise, now: datetime) -> Mo
     promise.place = None
     transition(promise, PromiseState.MISSED, now, "capacity dropped: no slot with room")
     promise.reason = "capacity dropped and no slot with room in the coming days"
-    _followups(session).unschedule.add(promise.id)
+    unschedule_after_commit(after_commit(session), promise.id)
     _queue_sms(session, promise, t(promise.language, "cb_sms_cannot_keep", old_window=old_window), "cannot_keep", now)
     return MovedPromise(promise.id, None)
 
@@ -819,7 +808,7 @@ def cancel_promise(
     promise.reason = cause[:200]
     promise.sms_offer = None
     promise.place = None
-    _followups(session).unschedule.add(promise.id)
+    unschedule_after_commit(after_commit(session), promise.id)
     if notify:
         body = t(promise.language, "cb_sms_cancelled", window=_window_text(promise, now))
         _queue_sms(session, promise, body, "cancelled", now)
@@ -948,10 +937,10 @@ def _take_place_and_create(
 
     if replaces is not None:
         replaces.moved_to_id = promise.id
-        _followups(session).unschedule.add(replaces.id)
-    _followups(session).schedule[promise.id] = promise.planned_dial_at
+        unschedule_after_commit(after_commit(session), replaces.id)
+    schedule_after_commit(after_commit(session), promise.id, 1, promise.planned_dial_at)
     if message is not None:
-        _followups(session).sms.append(message.id)
+        send_after_commit(session, message.id)
     return promise
 
 
@@ -1230,9 +1219,7 @@ def confirmation_text(promise: CallbackPromise, now: datetime) -> str:
 def _queue_sms(session: Session, promise: CallbackPromise, body: str, purpose: str, now: datetime) -> SmsMessage | None:
     if not can_text(promise.number):
         return None  # booked for a landline (needs_sms=False): nothing to send
-    message = queue_sms(session, to=promise.number, body=body, purpose=purpose, now=now, promise_id=promise.id)
-    _followups(session).sms.append(message.id)
-    return message
+    return queue_sms(session, to=promise.number, body=body, purpose=purpose, now=now, promise_id=promise.id)
 
 
 def handle_sms_reply(session: Session, *, from_number: str, body: str, message_sid: str, now: datetime) -> str:
@@ -1358,49 +1345,7 @@ def _move_by_sms(
 # --- after commit ------------------------------------------------------------------------------------
 
 
-def _followups(session: Session) -> Followups:
-    followups: Followups = session.info.setdefault(_FOLLOWUPS, Followups())
-    return followups
-
-
-def take_followups(session: Session) -> Followups:
-    """Return and forget what the session's callback changes need after commit."""
-    followups: Followups = session.info.pop(_FOLLOWUPS, None) or Followups()
-    return followups
-
-
-def run_followups(runtime: Runtime, followups: Followups, *, send_inline: bool = False) -> None:
-    """After commit: (un)schedule dial jobs (when the dispatch module is there) and send the SMS."""
-    try:
-        from callbacks import dispatch
-    except ImportError:
-        dispatch = None  # type: ignore[assignment]
-    if dispatch is not None:
-        for promise_id in followups.unschedule:
-            if promise_id not in followups.schedule:
-                dispatch.unschedule_promise(runtime.redis, promise_id)
-        for promise_id, at in followups.schedule.items():
-            dispatch.schedule_promise(runtime.redis, promise_id, 1, at)
-    if followups.sms:
-        from callbacks.outbox import dispatch_pending, send_queued_sms
-
-        if send_inline:
-            for message_id in followups.sms:
-                send_queued_sms(runtime, message_id)
-        else:
-            dispatch_pending(runtime, followups.sms)
-
-
-@contextmanager
-def callback_session(runtime: Runtime, *, send_inline: bool = False) -> Iterator[Session]:
-    """A transaction for callback changes; after commit, dial jobs are scheduled and SMS sent."""
-    with runtime.db.session() as session:
-        yield session
-        followups = take_followups(session)
-    run_followups(runtime, followups, send_inline=send_inline)
-
-
 def send_due_reminders(runtime: Runtime) -> int:
     """Queue and send the reminders due now (the reconciler does, in every worker); return how many."""
-    with callback_session(runtime) as session:
+    with unit_of_work(runtime) as session:
         return len(due_reminders(session, runtime.clock.now()))

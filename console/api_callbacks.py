@@ -1,6 +1,6 @@
 """JSON API for callbacks: book from a web form or CRM, see slots and promises, cancel or move.
 
-Thin: validate → one callbacks.service call in `callback_session` (dial jobs and SMS after
+Thin: validate → one callbacks.service call in `unit_of_work` (dial jobs and SMS after
 commit) → render. The same rules and the same SMS as a booking from the phone menu.
 """
 
@@ -26,7 +26,6 @@ from callbacks.service import (
     SlotFull,
     UnusableNumber,
     book_callback,
-    callback_session,
     cancel_promise,
     ensure_slots,
     move_promise,
@@ -36,6 +35,7 @@ from console.api import api_identity, require_role
 from console.models import Role
 from routing.models import Intent, Queue
 from terugbel.runtime import Runtime
+from terugbel.unit_of_work import unit_of_work
 
 blp = Blueprint("api_callbacks", __name__, url_prefix="/api", description="Callback slots and promises")
 
@@ -190,7 +190,7 @@ def create_callback(args: dict[str, Any]) -> CallbackPromise:
     now = runtime.clock.now()
     zone = args["timezone"] or runtime.settings.timezone
     try:
-        with callback_session(runtime) as session:
+        with unit_of_work(runtime) as session:
             intent_id = None
             if args["intent"]:
                 intent = session.scalars(select(Intent).where(Intent.name == args["intent"])).first()
@@ -263,7 +263,7 @@ def cancel_callback(args: dict[str, Any], promise_id: int) -> CallbackPromise:
     runtime = _runtime()
     cause = f"{args['reason']} ({api_identity().name})"
     try:
-        with callback_session(runtime) as session:
+        with unit_of_work(runtime) as session:
             return cancel_promise(session, promise_id, runtime.clock.now(), cause, notify=True)
     except InvalidPromiseTransition:
         abort(409, message="this callback is no longer open")
@@ -280,7 +280,7 @@ def move_callback(args: dict[str, Any], promise_id: int) -> CallbackPromise:
     runtime = _runtime()
     now = runtime.clock.now()
     try:
-        with callback_session(runtime) as session:
+        with unit_of_work(runtime) as session:
             promise = session.get(CallbackPromise, promise_id)
             if promise is None:
                 raise PromiseNotFound(f"no callback {promise_id}")

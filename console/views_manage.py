@@ -15,7 +15,6 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from callbacks.models import CallbackSlot
-from callbacks.service import callback_session
 from console.api_incidents import IncidentSchema
 from console.auth import requires, runtime, signed_in_user
 from console.blueprint import bp
@@ -37,6 +36,7 @@ from ivr import intents as intent_service
 from ivr import service as ivr_service
 from routing.models import Agent, BusinessHours, Holiday, Queue, Shift
 from terugbel.i18n import format_clock
+from terugbel.unit_of_work import unit_of_work
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -359,7 +359,7 @@ def slot_capacity(slot_id: int) -> ResponseReturnValue:
     """Override a slot's capacity or close it; promises that no longer fit are moved by us."""
     rt = runtime()
     try:
-        with callback_session(rt) as session:
+        with unit_of_work(rt) as session:
             slot = set_slot_capacity(
                 session,
                 slot_id=slot_id,
@@ -417,7 +417,7 @@ def shift_add() -> ResponseReturnValue:
         "ends": request.form.get("ends", ""),
     }
     try:
-        with callback_session(rt) as session:
+        with unit_of_work(rt) as session:
             add_shift(session, zone=rt.settings.timezone, actor=signed_in_user().username, now=rt.clock.now(), **form)
     except FieldErrors as exc:
         return _shifts_page(exc.errors, form), 422
@@ -431,7 +431,7 @@ def shift_delete(shift_id: int) -> ResponseReturnValue:
     """Remove a shift; promises that no longer fit are moved by us, and the callers told."""
     rt = runtime()
     try:
-        with callback_session(rt) as session:
+        with unit_of_work(rt) as session:
             delete_shift(session, shift_id=shift_id, actor=signed_in_user().username, now=rt.clock.now())
     except NotYours:
         abort(404)

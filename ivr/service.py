@@ -2,7 +2,7 @@
 
 Each public function is one transaction: it loads the facts, runs the pure flow (ivr/flow.py),
 carries out the commands the flow gives (route, book, cancel, subscribe) and stores the new state.
-Dial jobs and texts that a booking causes are sent after commit (callbacks.service.callback_session).
+Dial jobs and texts that a booking causes are sent after commit (terugbel.unit_of_work).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from terugbel.i18n import t
 from terugbel.logs import get_logger
 from terugbel.phone import region_of, try_e164
 from terugbel.runtime import Runtime
+from terugbel.unit_of_work import unit_of_work
 
 log = get_logger(__name__)
 
@@ -185,7 +186,7 @@ _INSERT_CONTACT_AND_CALL = _new_call_insert(_NEW_CONTACT.c.id).add_cte(_NEW_CONT
 
 def take_input(runtime: Runtime, *, call_sid: str, event: CallerInput, now: datetime) -> Action:
     """The caller's keys or words for the current step."""
-    with callbacks.callback_session(runtime) as session:
+    with unit_of_work(runtime) as session:
         call = _require_session(session, call_sid)
         facts = _facts_for(session, runtime, call, now)
         state = FlowState.from_data(call.data.get("flow"), call.language)
@@ -195,7 +196,7 @@ def take_input(runtime: Runtime, *, call_sid: str, event: CallerInput, now: date
 
 def wait_message(runtime: Runtime, *, call_sid: str, position: int, waited_seconds: int, now: datetime) -> flow.Ask:
     """One loop of the hold message, with a callback slot offered instead of waiting."""
-    with callbacks.callback_session(runtime) as session:
+    with unit_of_work(runtime) as session:
         call = _require_session(session, call_sid)
         state = FlowState.from_data(call.data.get("flow"), call.language)
         offer: flow.SlotChoice | None = None
@@ -228,7 +229,7 @@ def wait_message(runtime: Runtime, *, call_sid: str, position: int, waited_secon
 
 def queue_result(runtime: Runtime, *, call_sid: str, result: str, now: datetime) -> Action | None:
     """Twilio's <Enqueue> action: the caller left the queue. None: nothing more to say (hang up)."""
-    with callbacks.callback_session(runtime) as session:
+    with unit_of_work(runtime) as session:
         call = _require_session(session, call_sid)
         state = FlowState.from_data(call.data.get("flow"), call.language)
         if result in {"bridged", "hangup", "leave", "redirected"} or state.outcome == "callback_booked":
@@ -277,7 +278,7 @@ def fallback_callback(
     database itself is down, no slot). Never raises: it runs while apologising.
     """
     try:
-        with callbacks.callback_session(runtime) as session:
+        with unit_of_work(runtime) as session:
             call = _session_of(session, call_sid) if call_sid else None
             number = call.number if call is not None else try_e164(from_, runtime.settings.default_region)
             if not number:
@@ -386,7 +387,7 @@ def accept_whisper(runtime: Runtime, *, entry_id: int, digits: str | None, now: 
     if (digits or "").strip() != "1":
         return False
     # A callback session: closing a callback promise below unschedules its dial job after commit.
-    with callbacks.callback_session(runtime) as session:
+    with unit_of_work(runtime) as session:
         entry = session.get(QueueEntry, entry_id)
         if entry is None:
             raise CallNotFound(f"queue entry {entry_id}")

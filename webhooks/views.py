@@ -17,12 +17,13 @@ from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from callbacks.service import callback_session, handle_sms_reply
+from callbacks.service import handle_sms_reply
 from ivr import flow
 from ivr import service as ivr
 from terugbel.i18n import t
 from terugbel.logs import bind_call, get_logger
 from terugbel.runtime import Runtime
+from terugbel.unit_of_work import unit_of_work
 from webhooks import twiml
 from webhooks.params import form_value
 from webhooks.signature import has_valid_signature
@@ -316,7 +317,7 @@ def incoming_sms() -> Response:
     sid = (form_value("MessageSid") or form_value("SmsSid") or "").strip()
     if not sid or len(sid) > MAX_SID:
         abort(400, "MessageSid is required")
-    with callback_session(runtime) as session:
+    with unit_of_work(runtime) as session:
         answer = handle_sms_reply(
             session,
             from_number=_param("From", MAX_SID) or "",

@@ -192,9 +192,10 @@ def test_misrecognised_problem_is_corrected_by_the_confirmation(
 
 
 def _book_promise(runtime: Runtime, clock: ManualClock, queue_id: int, number: str) -> Any:
-    from callbacks.service import book_callback, callback_session
+    from callbacks.service import book_callback
+    from terugbel.unit_of_work import unit_of_work
 
-    with callback_session(runtime) as session:
+    with unit_of_work(runtime) as session:
         promise = book_callback(
             session, queue_id=queue_id, number=number, language="nl", timezone="Europe/Amsterdam",
             now=clock.now(), notify=False,
@@ -394,15 +395,16 @@ def test_reaching_an_agent_about_the_same_problem_closes_the_pending_callback(
 ) -> None:
     """A caller with a callback booked for a problem talks to an agent about it first: no callback, one SMS."""
     from callbacks.models import CallbackPromise
-    from callbacks.service import book_callback, callback_session
+    from callbacks.service import book_callback
     from telephony.models import SmsMessage
+    from terugbel.unit_of_work import unit_of_work
 
     ahmed = make_agent("Ahmed", "+31611110002", ("technisch",))
     sim.add_agent(ahmed.phone)
     make_caller(PIETER, "Pieter Bakker")
     with runtime.db.session() as session:
         internet_id = session.scalar(select(Intent.id).where(Intent.name == "internet"))
-    with callback_session(runtime) as session:
+    with unit_of_work(runtime) as session:
         promise_id = book_callback(
             session, queue_id=center["technisch"].id, number=PIETER, language="nl", timezone="Europe/Amsterdam",
             now=clock.now(), intent_id=internet_id, notify=False,

@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 from callbacks.models import CallbackPromise
 from callbacks.outbox import send_pending
-from callbacks.service import book_callback, callback_session
+from callbacks.service import book_callback
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
 from terugbel.runtime import Runtime
+from terugbel.unit_of_work import unit_of_work
 
 AMS = ZoneInfo("Europe/Amsterdam")
 JAN = "+31612345678"
@@ -48,7 +49,7 @@ def technisch(make_queue: Callable[..., Any], make_agent: Callable[..., Any]) ->
 
 
 def book(runtime: Runtime, queue: Any, number: str = JAN, language: str = "nl", zone: str = "Europe/Amsterdam") -> None:
-    with callback_session(runtime, send_inline=True) as session:
+    with unit_of_work(runtime) as session:
         book_callback(
             session,
             queue_id=queue.id,

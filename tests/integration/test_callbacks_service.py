@@ -13,6 +13,7 @@ from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy import text as text_sql
 from sqlalchemy.orm import Session
 
+from callbacks.dispatch import ScheduleDial
 from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
 from callbacks.outbox import pending_messages
 from callbacks.promise import transition
@@ -29,12 +30,12 @@ from callbacks.service import (
     offer_slots,
     open_promise_for,
     recompute_capacity,
-    take_followups,
 )
 from routing.models import Holiday, Shift
 from telephony.models import SmsMessage
 from terugbel.clock import ManualClock
 from terugbel.db import Database
+from terugbel.unit_of_work import take_after_commit
 
 AMS = ZoneInfo("Europe/Amsterdam")
 JAN = "+31612345678"
@@ -365,7 +366,7 @@ def test_a_lower_capacity_renumbers_the_places_that_still_fit(
     with db.session() as session:
         session.get(CallbackSlot, nine).capacity_override = 2
         moved = recompute_capacity(session, queue.id, local(24, 9), local(24, 9, 15), clock.now())
-        followups = take_followups(session)
+        followups = scheduled_dials(session)
     assert moved == []
     with db.session() as session:
         kept = [session.get(CallbackPromise, p.id) for p in promises[2:]]
@@ -373,7 +374,7 @@ def test_a_lower_capacity_renumbers_the_places_that_still_fit(
             ("booked", 0, local(24, 9)),
             ("booked", 1, local(24, 9, 7) + timedelta(seconds=30)),
         ]
-    assert followups.schedule == {p.id: p.planned_dial_at for p in kept}  # the dial jobs follow
+    assert followups == {p.id: p.planned_dial_at for p in kept}  # the dial jobs follow
     assert slot_at(db, queue, local(24, 9)).booked == 2
     with pytest.raises(SlotFull):
         book(db, queue, clock.now(), number="+31612345799", slot_id=nine)
@@ -401,14 +402,20 @@ def test_a_changed_capacity_gives_the_waiting_promises_their_place_s_new_moment(
             recompute_capacity(session, queue.id, local(24, 9), local(24, 9, 15), clock.now())
         else:
             ensure_slots(session, queue.id, local(24, 9), local(24, 9, 15), clock.now(), refresh=True)
-        followups = take_followups(session)
+        followups = scheduled_dials(session)
     assert slot_at(db, queue, local(24, 9)).capacity == 6
     after = [book(db, queue, clock.now(), number=f"+3161234571{i}", slot_id=nine) for i in range(3)]
     with db.session() as session:
         promises = [session.get(CallbackPromise, p.id) for p in before + after]
         moments = [(p.place, p.planned_dial_at) for p in promises if p is not None]
     assert moments == [(k, local(24, 9) + timedelta(seconds=150 * k)) for k in range(6)]
-    assert followups.schedule == {p.id: p.planned_dial_at for p in promises[1:3] if p is not None}
+    assert followups == {p.id: p.planned_dial_at for p in promises[1:3] if p is not None}
+
+
+def scheduled_dials(session: Session) -> dict[int, datetime]:
+    """The dial jobs the transaction will schedule once it commits: promise id → dial moment."""
+    actions = take_after_commit(session).actions()
+    return {action.promise_id: action.at for action in actions if isinstance(action, ScheduleDial)}
 
 
 def slot_at_start(db: Database, queue: Any, start: datetime, now: datetime) -> int:

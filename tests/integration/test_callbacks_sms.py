@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 
 from callbacks.models import CallbackPromise, CallbackSlot
 from callbacks.outbox import PENDING, SENT, pending_messages, queue_sms, send_pending, send_queued_sms
-from callbacks.service import book_callback, callback_session, handle_sms_reply, open_promise_for
+from callbacks.service import book_callback, handle_sms_reply, open_promise_for
 from telephony.models import SmsMessage
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
 from terugbel.db import Database
 from terugbel.runtime import Runtime
+from terugbel.unit_of_work import unit_of_work
 
 AMS = ZoneInfo("Europe/Amsterdam")
 JAN = "+31612345678"
@@ -191,10 +192,11 @@ def test_booking_session_sends_the_confirmation_after_commit(
     runtime: Runtime, simulator: Simulator, technisch: Any, clock: ManualClock
 ) -> None:
     clock.set(local(23, 14, 10))
-    with callback_session(runtime, send_inline=True) as session:
+    with unit_of_work(runtime) as session:
         book_callback(
             session, queue_id=technisch.id, number=JAN, language="nl", timezone="Europe/Amsterdam", now=clock.now()
         )
+    send_pending(runtime)
     [sms] = simulator.sent_messages()
     assert sms.to == JAN and "vandaag tussen 14:30 en 14:45" in sms.body
 
@@ -216,7 +218,7 @@ def test_the_reconciler_texts_a_reminder_to_promises_booked_well_ahead(
     """Every worker reconciles every 30 seconds: that is what sends the reminders as they come due."""
     from callbacks.dispatch import reconcile
 
-    with callback_session(runtime, send_inline=True) as session:
+    with unit_of_work(runtime) as session:
         book_callback(
             session, queue_id=technisch.id, number=JAN, language="nl", timezone="Europe/Amsterdam",
             now=clock.now(), near=local(23, 16),

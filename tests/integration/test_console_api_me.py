@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from callbacks.service import book_callback, callback_session
+from callbacks.service import book_callback
 from routing.models import Contact
 from terugbel.cli import main
 from terugbel.runtime import Runtime
+from terugbel.unit_of_work import unit_of_work
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def desk(runtime: Runtime, make_queue: Any, make_agent: Any, make_caller: Any, c
     ahmed = make_agent("Ahmed", "+31611110002", ("technisch",))
     eva = make_agent("Eva", "+31611110004", ("facturen",))
     jan = make_caller("+31687654321", "Jan <script>Smit</script>")
-    with callback_session(runtime) as session:
+    with unit_of_work(runtime) as session:
         promise = book_callback(
             session, queue_id=queue.id, number=jan.number, language="nl", timezone="Europe/Amsterdam",
             now=clock.now(), caller_id=jan.id, problem="mijn modem knippert rood", notify=False,
