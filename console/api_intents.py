@@ -13,7 +13,7 @@ from marshmallow import Schema, fields
 
 from console.api import api_identity, require_role
 from console.models import Role
-from ivr import intents as service
+from routing import intents as service
 from terugbel.runtime import Runtime
 
 blp = Blueprint("api_intents", __name__, url_prefix="/api", description="Intents of the voice menu")

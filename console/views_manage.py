@@ -32,8 +32,8 @@ from console.service import (
     update_queue_settings,
 )
 from console.texts import tr, ui_language
-from ivr import intents as intent_service
 from ivr import service as ivr_service
+from routing import intents as intent_service
 from routing.models import Agent, BusinessHours, Holiday, Queue, Shift
 from terugbel.i18n import format_clock
 from terugbel.unit_of_work import unit_of_work

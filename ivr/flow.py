@@ -22,7 +22,7 @@ from typing import Any
 from callbacks.errors import UnusableNumber
 from callbacks.numbers import check_number
 from callbacks.timeparse import parse_requested_time
-from ivr.classify import IntentPhrases, classify, yes_or_no
+from routing.classify import IntentPhrases, classify, yes_or_no
 from terugbel.i18n import format_clock, format_day, format_moment, format_window, t
 from terugbel.phone import spoken_digits
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.classify import IntentPhrases, classify, normalise, yes_or_no
+from routing.classify import IntentPhrases, classify, normalise, yes_or_no
 
 INTENTS = [
     IntentPhrases("internet", ("internet doet het niet", "storing", "modem knippert", "geen verbinding")),
