@@ -6,19 +6,18 @@ commit or roll back themselves. Models live in each package's `models.py`.
 
 from __future__ import annotations
 
-from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+import importlib
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, DateTime, Engine, Executable, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, Executable, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints, so Alembic can drop and alter them by name on every backend.
@@ -56,14 +55,21 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+# The modules that declare tables. Named, not imported, here: the kernel sits below every package.
+MODEL_MODULES = (
+    "callbacks.models",
+    "console.models",
+    "ivr.models",
+    "routing.models",
+    "telephony.models",
+    "terugbel.audit",
+)
+
+
 def import_all_models() -> None:
     """Import every package's models so `Base.metadata` knows the whole schema (Alembic, tests)."""
-    import callbacks.models  # noqa: F401
-    import console.models  # noqa: F401
-    import ivr.models  # noqa: F401
-    import routing.models  # noqa: F401
-    import telephony.models  # noqa: F401
-    import terugbel.audit  # noqa: F401
+    for module_name in MODEL_MODULES:
+        importlib.import_module(module_name)
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -163,76 +169,28 @@ def plain_rows(
     """Run a statement that returns columns (never entities) on the session's connection, in its
     transaction, and return all its rows (named tuples).
 
-    The ORM's row processing costs about a millisecond on a hundred rows; hot reads that name
-    columns skip it. On PostgreSQL the statement also skips SQLAlchemy's execution machinery, which
-    costs more client time than psycopg's own work on a short statement: it is compiled once per
-    process and run on the driver's cursor, with the same bind and result processing. Whenever
-    someone listens for cursor events (statement counters, tracing, tests that step into a
-    transaction) it runs through SQLAlchemy instead, so they see every statement. Pending changes
-    are flushed first, as the ORM's autoflush would, unless `flush` is False: a lock taken before
-    the transaction writes anything must not wait while holding the row locks of a flush.
+    Pending changes are flushed first, as the ORM's autoflush would, unless `flush` is False: a
+    lock taken before the transaction writes anything must not wait while holding the row locks
+    of a flush.
     """
     if flush:
         session.flush()
-    connection = _connection(session)
-    prebuilt = None
-    if connection.dialect.name == "postgresql" and not connection.dispatch.before_cursor_execute:
-        prebuilt = _prebuilt(statement, connection.dialect, params or {})
-    if prebuilt is None:
-        result = connection.execute(statement, params or {})
-        return PlainRows(result.all() if result.returns_rows else [])
-    driver = connection.connection.driver_connection
-    try:
-        return prebuilt.run(driver, params or {})
-    except connection.dialect.loaded_dbapi.Error as exc:
-        # As SQLAlchemy would: its exception classes (callers catch IntegrityError and
-        # OperationalError), and a connection that was lost is not handed out again.
-        lost = connection.dialect.is_disconnect(exc, driver, None)
-        if lost:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(
-            prebuilt.sql,
-            params,
-            exc,
-            connection.dialect.loaded_dbapi.Error,
-            hide_parameters=connection.engine.hide_parameters,
-            connection_invalidated=lost,
-            dialect=connection.dialect,
-        ) from exc
+    result = session.connection().execute(statement, params or {})
+    return PlainRows(result.all() if result.returns_rows else [])
 
 
 _DATABASE_KEYS: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
 
 
 def database_key(session: Session) -> str:
-    """The database the session works on, for what a process keeps per database (configuration,
-    slot coverage): its URL, so that every engine of the process on one database shares it."""
+    """The database the session works on, for what a process keeps per database (configuration):
+    its URL, so that every engine of the process on one database shares it."""
     engine = session.get_bind().engine
     key = _DATABASE_KEYS.get(engine)
     if key is None:
-        # Rendered once per engine: hashing a URL renders it, and every offer asks.
+        # Rendered once per engine: hashing a URL renders it, and every configuration read asks.
         key = _DATABASE_KEYS[engine] = engine.url.render_as_string()
     return key
-
-
-_CONNECTION = "terugbel.connection"
-
-
-def _connection(session: Session) -> Connection:
-    """`session.connection()`, kept while the session stays in the same transaction and savepoint:
-    asking the session costs as much as a short statement's own client work.
-
-    The savepoint is part of the key because the session emits a `begin_nested()`'s SAVEPOINT only
-    when its connection is first asked for inside it: a connection kept from outside would run the
-    statements outside the savepoint, and an error there could not be rolled back to it.
-    """
-    current = (session.get_transaction(), session.get_nested_transaction())
-    kept = session.info.get(_CONNECTION)
-    if current[0] is not None and kept is not None and kept[0] == current:
-        return kept[1]  # type: ignore[no-any-return]
-    connection = session.connection()
-    session.info[_CONNECTION] = ((session.get_transaction(), session.get_nested_transaction()), connection)
-    return connection
 
 
 class PlainRows(list[Any]):
@@ -251,85 +209,3 @@ class PlainRows(list[Any]):
 
     def all(self) -> list[Any]:
         return self
-
-
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
-
-
-class _Prebuilt:
-    """A statement compiled once for PostgreSQL, ready for the driver's cursor."""
-
-    def __init__(self, compiled: SQLCompiler, dialect: Dialect) -> None:
-        self._compiled = compiled
-        self.sql = compiled.string
-        # IN lists of any length ("expanding" parameters) are spelled out per call.
-        self._expanding = bool(compiled.post_compile_params or compiled.literal_execute_params)
-        self._binds: Mapping[str, Any] = compiled._bind_processors
-        columns = compiled._result_columns
-        self._results = [
-            (i, process)
-            for i, entry in enumerate(columns)
-            if (process := entry.type._cached_result_processor(dialect, None)) is not None
-        ]
-        self._row = self._row_maker([entry.keyname for entry in columns]) if columns else None
-
-    @staticmethod
-    def _row_maker(names: list[str]) -> Callable[[Any], Any]:
-        return namedtuple("Row", names, rename=True)._make  # type: ignore[misc,attr-defined]
-
-    def run(self, connection: Any, params: Mapping[str, Any]) -> PlainRows:
-        values: MutableMapping[str, Any]
-        binds: Mapping[str, Any]
-        if self._expanding:
-            state = self._compiled.construct_expanded_state(dict(params))
-            sql, values, binds = state.statement, dict(state.parameters), state.processors
-        else:
-            sql, values, binds = self._compiled.string, self._compiled.construct_params(params), self._binds
-        for name, process in binds.items():
-            if name in values:  # None too: a JSON None is stored as JSON null, as SQLAlchemy does
-                values[name] = process(values[name])
-        with connection.cursor() as cursor:
-            if connection.info.transaction_status == _IDLE and not connection.autocommit:
-                # The transaction's first statement: psycopg's BEGIN goes with it, one round trip.
-                with connection.pipeline():
-                    cursor.execute(sql, values)
-            else:
-                cursor.execute(sql, values)
-            if cursor.description is None:
-                return PlainRows()
-            rows = cursor.fetchall()
-            if self._row is None:  # a text() statement: its columns are known once it has run
-                self._row = self._row_maker([column.name for column in cursor.description])
-        make = self._row
-        if not self._results:
-            return PlainRows(map(make, rows))
-        processed = PlainRows()
-        for row in rows:
-            fields = list(row)
-            for i, process in self._results:
-                fields[i] = process(fields[i])
-            processed.append(make(fields))
-        return processed
-
-
-_prebuilt_statements: dict[tuple[int, tuple[str, ...], Any], tuple[Executable, _Prebuilt | None]] = {}
-
-
-def _prebuilt(statement: Executable, dialect: Dialect, params: Mapping[str, Any]) -> _Prebuilt | None:
-    """The statement built for the driver's cursor, or None when only SQLAlchemy can run it: an
-    INSERT or UPDATE that leaves columns to their Python-side defaults (SQLAlchemy fills them in)."""
-    # Keyed by identity: hot statements are module constants, built once. The statement is kept
-    # with its entry so its id cannot be reused by another object while the entry lives. An
-    # INSERT or UPDATE without values() writes the columns it is given: one build per set of them.
-    columns = tuple(sorted(params)) if getattr(statement, "is_dml", False) else ()
-    key = (id(statement), columns, dialect.server_version_info)
-    kept = _prebuilt_statements.get(key)
-    if kept is not None and kept[0] is statement:
-        return kept[1]
-    compiled = statement.compile(dialect=dialect, column_keys=list(columns) or None)  # type: ignore[attr-defined]
-    needs_defaults = bool(getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None))
-    prebuilt = None if needs_defaults else _Prebuilt(compiled, dialect)
-    if len(_prebuilt_statements) >= 512:
-        _prebuilt_statements.clear()  # statements built per call: do not keep them all
-    _prebuilt_statements[key] = (statement, prebuilt)
-    return prebuilt
