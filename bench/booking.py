@@ -39,8 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from callbacks.booking import BOOKING_CANDIDATES, book_callback
+from callbacks.errors import CallbackError
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot
-from callbacks.service import BOOKING_CANDIDATES, CallbackError, book_callback, ensure_slots, offer_slots
+from callbacks.offers import ensure_slots, offer_slots
+from callbacks.places import set_capacity
 from routing.models import Agent, BusinessHours, Queue, Shift
 from terugbel.db import import_all_models, make_engine
 from terugbel.migrate import upgrade
@@ -78,7 +81,8 @@ def seed(
         # The last places: every slot of today is full or closed except `slots` of them.
         for n, slot in enumerate(ensure_slots(session, queue.id, NOW, NOW + timedelta(days=1), NOW)):
             if 2 <= n < 2 + slots:
-                slot.capacity_override = slot.capacity = places_per_slot
+                slot.capacity_override = places_per_slot
+                set_capacity(session, slot, places_per_slot)
             else:
                 slot.closed = True
         return queue.id

@@ -402,7 +402,8 @@ def _flag_at_risk(session: Session, promise: CallbackPromise, now: datetime, rea
 
 def give_up(session: Session, after: AfterCommit, promise: CallbackPromise, now: datetime, reason: str) -> None:
     """The promise cannot be kept: mark it missed, book a new time, and text the caller that time now."""
-    from callbacks.service import CallbackError, book_callback
+    from callbacks.booking import book_callback
+    from callbacks.errors import CallbackError
 
     old_window = format_window(promise.window_start, promise.window_end, promise.timezone, promise.language, now)
     transition(promise, S.MISSED, now, reason)

@@ -204,7 +204,7 @@ def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> Reconcil
     reminder goes out at most that late.
     """
     from callbacks.dialling import recover_stale_attempts
-    from callbacks.service import send_due_reminders
+    from callbacks.reminders import send_due_reminders
 
     report = ReconcileReport()
     now = runtime.clock.now()

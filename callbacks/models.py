@@ -150,6 +150,21 @@ class CallbackPromise(Base):
     )
 
 
+class CallbackPlace(Base):
+    """One place of a slot, as a row a booking can lock: free while `promise_id` is None.
+
+    A slot has a row for each place 0 … capacity − 1 (rows above a capacity that dropped stay and
+    are not offered). A booking claims a free row with `FOR UPDATE SKIP LOCKED` and writes its
+    promise id into it; callbacks/places.py explains the claim.
+    """
+
+    __tablename__ = "callback_places"
+
+    slot_id: Mapped[int] = mapped_column(ForeignKey("callback_slots.id", ondelete="CASCADE"), primary_key=True)
+    place: Mapped[int] = mapped_column(primary_key=True)
+    promise_id: Mapped[int | None] = mapped_column(ForeignKey("callback_promises.id", ondelete="SET NULL"), unique=True)
+
+
 # Counted where it is read, so concurrent bookings never queue on one counter row of the slot.
 CallbackSlot.booked = column_property(
     select(func.count())

@@ -1,7 +1,7 @@
 """What a caller's SMS reply means: keep, another time, cancel, a pick from an offer, or a time.
 
 "1 = ok, 2 = ander tijdstip, 3 = annuleren" — digits and words in Dutch and English, case,
-spacing and punctuation forgiven. Pure; the conversation itself lives in callbacks/service.py.
+spacing and punctuation forgiven. Pure; the conversation itself lives in callbacks/sms_conversation.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """JSON API for callbacks: book from a web form or CRM, see slots and promises, cancel or move.
 
-Thin: validate → one callbacks.service call in `unit_of_work` (dial jobs and SMS after
+Thin: validate → one callbacks service call in `unit_of_work` (dial jobs and SMS after
 commit) → render. The same rules and the same SMS as a booking from the phone menu.
 """
 
@@ -16,20 +16,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callbacks.booking import book_callback, cancel_promise, move_promise
+from callbacks.errors import CallbackError, NoSlotAvailable, PromiseBusy, PromiseNotFound, SlotFull, UnusableNumber
 from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
+from callbacks.offers import ensure_slots
 from callbacks.promise import InvalidPromiseTransition
-from callbacks.service import (
-    CallbackError,
-    NoSlotAvailable,
-    PromiseBusy,
-    PromiseNotFound,
-    SlotFull,
-    UnusableNumber,
-    book_callback,
-    cancel_promise,
-    ensure_slots,
-    move_promise,
-)
 from callbacks.timeparse import parse_requested_time
 from console.api import api_identity, require_role
 from console.models import Role

@@ -2,7 +2,7 @@
 
 An agent's state (through routing.distribution), the outcome of a contact, and the settings of
 queues, opening hours, closed days, shifts and slot capacity (capacity changes go through
-callbacks.service.recompute_*, which moves promises that no longer fit). Rules, incidents and
+callbacks.rebalance.recompute_*, which moves promises that no longer fit). Rules, incidents and
 intents go through their own packages' services.
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackSlot
-from callbacks.service import recompute_capacity, recompute_for_agent
+from callbacks.rebalance import recompute_capacity, recompute_for_agent
 from routing.distribution import change_agent_state
 from routing.models import Agent, AgentState, BusinessHours, Contact, Holiday, Queue, Shift
 from terugbel.audit import record_audit

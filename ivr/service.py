@@ -20,8 +20,10 @@ from sqlalchemy import Insert, Integer, String, and_, bindparam, insert, literal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callbacks import service as callbacks
+from callbacks.booking import book_callback, cancel_promise, close_promise_resolved_by_contact, open_promise_for
+from callbacks.errors import NoSlotAvailable, PromiseBusy, PromiseNotFound, SlotFull, UnusableNumber
 from callbacks.models import IS_OPEN_PROMISE, CallbackPromise
+from callbacks.offers import offer_slots
 from callbacks.outbox import dispatch_pending, queue_sms
 from ivr import flow
 from ivr.flow import Action, CallerInput, CallFacts, Command, Event, FlowState
@@ -201,7 +203,7 @@ def wait_message(runtime: Runtime, *, call_sid: str, position: int, waited_secon
         state = FlowState.from_data(call.data.get("flow"), call.language)
         offer: flow.SlotChoice | None = None
         if call.number and state.queue_id is not None:
-            offers = callbacks.offer_slots(
+            offers = offer_slots(
                 session, queue_id=state.queue_id, now=now, zone=caller_zone(runtime, call.number), count=1
             )
             offer = _choices(offers)[0] if offers else None
@@ -242,7 +244,7 @@ def queue_result(runtime: Runtime, *, call_sid: str, result: str, now: datetime)
         state.outcome = None
         if call.number and state.queue_id is not None:
             offers = _choices(
-                callbacks.offer_slots(session, queue_id=state.queue_id, now=now, zone=caller_zone(runtime, call.number))
+                offer_slots(session, queue_id=state.queue_id, now=now, zone=caller_zone(runtime, call.number))
             )
             if offers:
                 state, out = flow.advance(
@@ -283,7 +285,7 @@ def fallback_callback(
             number = call.number if call is not None else try_e164(from_, runtime.settings.default_region)
             if not number:
                 return None
-            existing = callbacks.open_promise_for(session, number)
+            existing = open_promise_for(session, number)
             if existing is not None:
                 return existing.window_start, existing.window_end
             state = FlowState.from_data(call.data.get("flow"), call.language) if call is not None else None
@@ -293,7 +295,7 @@ def fallback_callback(
                 queue_id = general.id if general is not None else session.scalar(select(Queue.id).order_by(Queue.id))
             if queue_id is None:
                 return None
-            promise = callbacks.book_callback(
+            promise = book_callback(
                 session,
                 queue_id=queue_id,
                 number=number,
@@ -398,7 +400,7 @@ def accept_whisper(runtime: Runtime, *, entry_id: int, digits: str | None, now: 
             contact.routed_at = contact.routed_at or now
             if contact.caller is not None:
                 # The caller reached an agent about the same problem: a pending callback for it is moot.
-                callbacks.close_promise_resolved_by_contact(session, contact.caller.number, contact.intent_id, now)
+                close_promise_resolved_by_contact(session, contact.caller.number, contact.intent_id, now)
         return True
 
 
@@ -636,7 +638,7 @@ def _carry_out(
         }
         offers: tuple[flow.SlotChoice, ...] = ()
         if call.number and (decision.offer_callback_first or not decision.queue_open):
-            offers = _choices(callbacks.offer_slots(session, queue_id=decision.queue_id, now=now, zone=zone))
+            offers = _choices(offer_slots(session, queue_id=decision.queue_id, now=now, zone=zone))
         opens_at = None
         if not decision.queue_open:
             queue = center_config(session).queues_by_id.get(decision.queue_id)
@@ -657,7 +659,7 @@ def _carry_out(
     if isinstance(command, flow.BookCallback):
         contact = session.get(Contact, call.contact_id) if call.contact_id else None
         try:
-            promise = callbacks.book_callback(
+            promise = book_callback(
                 session,
                 queue_id=command.queue_id,
                 number=command.number,
@@ -673,13 +675,13 @@ def _carry_out(
                 preferred_agent_id=(call.data or {}).get("routing", {}).get("preferred_agent_id"),
                 region=runtime.settings.default_region,
             )
-        except callbacks.SlotFull:
+        except SlotFull:
             return flow.NotBooked("slot_taken", _fresh_offers(session, command.queue_id, now, zone))
-        except callbacks.NoSlotAvailable:
+        except NoSlotAvailable:
             return flow.NotBooked("no_slot")
-        except callbacks.PromiseBusy:
+        except PromiseBusy:
             return flow.NotBooked("busy")
-        except callbacks.UnusableNumber as refused:
+        except UnusableNumber as refused:
             return flow.NotBooked("number", _fresh_offers(session, command.queue_id, now, zone), refused.reason)
         _leave_queue(session, call.call_sid, now)
         if contact is not None:
@@ -688,24 +690,24 @@ def _carry_out(
     if isinstance(command, flow.OfferSlots):
         exclude: list[int] = []
         if state.promise_id is not None:
-            promise = callbacks.open_promise_for(session, call.number or "")
+            promise = open_promise_for(session, call.number or "")
             if promise is not None and promise.slot_id is not None:
                 exclude.append(promise.slot_id)
         offers = _choices(
-            callbacks.offer_slots(session, queue_id=command.queue_id, now=now, zone=zone, exclude=exclude)
+            offer_slots(session, queue_id=command.queue_id, now=now, zone=zone, exclude=exclude)
         )
         return flow.SlotsOffered(command.queue_id, offers)
     if isinstance(command, flow.CancelPromise):
         try:
-            promise = callbacks.cancel_promise(session, command.promise_id, now, "cancelled by the caller in the menu")
-        except (callbacks.PromiseNotFound, ValueError):
+            promise = cancel_promise(session, command.promise_id, now, "cancelled by the caller in the menu")
+        except (PromiseNotFound, ValueError):
             return flow.PromiseGone()
         return flow.PromiseCancelled(promise.window_start, promise.window_end)
     raise TypeError(f"unknown command {command!r}")
 
 
 def _fresh_offers(session: Session, queue_id: int, now: datetime, zone: str) -> tuple[flow.SlotChoice, ...]:
-    return _choices(callbacks.offer_slots(session, queue_id=queue_id, now=now, zone=zone))
+    return _choices(offer_slots(session, queue_id=queue_id, now=now, zone=zone))
 
 
 def _choices(offers: Any) -> tuple[flow.SlotChoice, ...]:

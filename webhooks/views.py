@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from callbacks.service import handle_sms_reply
+from callbacks.sms_conversation import handle_sms_reply
 from ivr import flow
 from ivr import service as ivr
 from terugbel.i18n import t

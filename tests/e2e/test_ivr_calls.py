@@ -192,7 +192,7 @@ def test_misrecognised_problem_is_corrected_by_the_confirmation(
 
 
 def _book_promise(runtime: Runtime, clock: ManualClock, queue_id: int, number: str) -> Any:
-    from callbacks.service import book_callback
+    from callbacks.booking import book_callback
     from terugbel.unit_of_work import unit_of_work
 
     with unit_of_work(runtime) as session:
@@ -394,8 +394,8 @@ def test_reaching_an_agent_about_the_same_problem_closes_the_pending_callback(
     sim: Simulator, runtime: Runtime, clock: ManualClock, center: dict[str, Any], make_agent: Any, make_caller: Any
 ) -> None:
     """A caller with a callback booked for a problem talks to an agent about it first: no callback, one SMS."""
+    from callbacks.booking import book_callback
     from callbacks.models import CallbackPromise
-    from callbacks.service import book_callback
     from telephony.models import SmsMessage
     from terugbel.unit_of_work import unit_of_work
 

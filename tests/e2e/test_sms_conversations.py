@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from callbacks.booking import book_callback
 from callbacks.models import CallbackPromise
 from callbacks.outbox import send_pending
-from callbacks.service import book_callback
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
 from terugbel.runtime import Runtime

@@ -1,8 +1,8 @@
 """Which place a booking claims: the first free place of the first candidate slot that has one.
 
-On PostgreSQL the claim is one SQL statement (`_CLAIM_FIRST_FREE`); on SQLite the places are read
-and `free_places` picks. Both must follow the same rule, checked here against hand-computed cases
-and, for any capacity and places held, against `free_places`.
+The claim is one statement on both databases (callbacks/places.py). It must follow the rule of
+`free_places` below, checked here against hand-computed cases and, for any capacity and places
+held, against the rule itself.
 """
 
 from __future__ import annotations
@@ -18,12 +18,25 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from callbacks.service import _claim_place, book_callback, ensure_slots, free_places
+from callbacks.booking import book_callback
+from callbacks.offers import ensure_slots
+from callbacks.places import claim_place, set_capacity
 from terugbel.clock import ManualClock
 from terugbel.db import Database
 
 AMS = ZoneInfo("Europe/Amsterdam")
 HELD_AT_MOST = 6  # places a slot may hold in these cases (numbered 0 … HELD_AT_MOST + 1)
+
+
+def free_places(capacity: int, held: list[int]) -> list[int]:
+    """The places a booking may take, in order: those free below capacity − (places held at or above it).
+
+    Places at or above the capacity are left by a capacity that dropped under bookings that could
+    not move; leaving as many free below it keeps the slot from holding more than its capacity.
+    """
+    taken = set(held)
+    usable = capacity - sum(1 for place in taken if place >= capacity)
+    return [place for place in range(usable) if place not in taken]
 
 
 def local(hh: int, mm: int = 0) -> datetime:
@@ -42,7 +55,11 @@ class Slots:
         self.spare = starts[local(10, 30)]
 
     def set(self, slot_id: int, capacity: int, held: list[int], *, closed: bool = False) -> None:
-        """Give the slot this capacity and make spare promises hold exactly `held` of its places."""
+        """Give the slot this capacity and make spare promises hold exactly `held` of its places.
+
+        The slot's place rows are those a capacity change leaves: one for each place below the
+        capacity, and one for each place held above it.
+        """
         run = self.session.execute
         run(
             text("UPDATE callback_slots SET capacity = :capacity, closed = :closed WHERE id = :id"),
@@ -52,15 +69,22 @@ class Slots:
             text("UPDATE callback_promises SET slot_id = :spare, place = NULL WHERE slot_id = :slot"),
             {"spare": self.spare, "slot": slot_id},
         )
+        run(text("DELETE FROM callback_places WHERE slot_id = :slot"), {"slot": slot_id})
         idle = run(text("SELECT id FROM callback_promises WHERE place IS NULL ORDER BY id")).scalars()
-        for place, promise_id in zip(held, idle.all(), strict=False):
+        holders = dict(zip(held, idle.all(), strict=False))
+        for place in sorted(set(range(capacity)) | set(holders)):
+            run(
+                text("INSERT INTO callback_places (slot_id, place, promise_id) VALUES (:slot, :place, :promise)"),
+                {"slot": slot_id, "place": place, "promise": holders.get(place)},
+            )
+        for place, promise_id in holders.items():
             run(
                 text("UPDATE callback_promises SET slot_id = :slot, place = :place WHERE id = :id"),
                 {"slot": slot_id, "place": place, "id": promise_id},
             )
 
     def claim(self, candidates: list[int]) -> tuple[int, int] | None:
-        claimed = _claim_place(self.session, candidates, self.queue_id, self.now)
+        claimed = claim_place(self.session, candidates, self.queue_id, self.now)
         return None if claimed is None else (claimed.slot_id, claimed.place)
 
 
@@ -73,7 +97,8 @@ def slots(
     now = local(9)
     with db.session() as session:
         [spare] = ensure_slots(session, queue.id, local(10, 30), local(10, 45), now)
-        spare.capacity_override = spare.capacity = 2 * HELD_AT_MOST
+        spare.capacity_override = 2 * HELD_AT_MOST
+        set_capacity(session, spare, 2 * HELD_AT_MOST)
     for n in range(2 * HELD_AT_MOST):
         with db.session() as session:
             book_callback(
@@ -88,6 +113,7 @@ def slots(
             )
     with db.session() as session:
         session.execute(text("UPDATE callback_promises SET place = NULL"))
+        session.execute(text("UPDATE callback_places SET promise_id = NULL"))
         yield Slots(session, queue.id, now)
         session.rollback()
 

@@ -11,15 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, func, select, text
 
+from callbacks.booking import book_callback, in_savepoint_with_retry, move_promise
+from callbacks.errors import CallbackError
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot
-from callbacks.service import (
-    _LOCK_SLOT,
-    CallbackError,
-    _in_savepoint_with_retry,
-    book_callback,
-    ensure_slots,
-    recompute_capacity,
-)
+from callbacks.offers import ensure_slots
+from callbacks.places import set_capacity as set_slot_capacity
+from callbacks.rebalance import recompute_capacity
 from terugbel.clock import ManualClock
 from terugbel.db import Database, plain_rows
 
@@ -40,9 +37,11 @@ def last_places(db: Database, make_queue: Callable[..., Any], make_agent: Callab
     with db.session() as session:
         for slot in ensure_slots(session, queue.id, now, local(24, 0), now):
             if slot.starts_at == local(23, 9, 30):
-                slot.capacity_override, slot.capacity = 2, 2
+                slot.capacity_override = 2
+                set_slot_capacity(session, slot, 2)
             elif slot.starts_at == local(23, 9, 45):
-                slot.capacity_override, slot.capacity = 3, 3
+                slot.capacity_override = 3
+                set_slot_capacity(session, slot, 3)
             else:
                 slot.closed = True
     return queue
@@ -65,7 +64,8 @@ def open_only(
         for slot in slots:
             slot.closed = slot.starts_at not in places
             if not slot.closed:
-                slot.capacity_override = slot.capacity = places[slot.starts_at]
+                slot.capacity_override = places[slot.starts_at]
+                set_slot_capacity(session, slot, places[slot.starts_at])
         return queue, {slot.starts_at: slot.id for slot in slots}
 
 
@@ -101,8 +101,8 @@ def race(count: int, attempt: Callable[[int], None]) -> list[BaseException]:
 
 
 def wait_until_it_waits_for_a_lock(db: Database, thread: threading.Thread) -> None:
-    """A short bounded poll (PostgreSQL) until some transaction waits for an advisory lock."""
-    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    """A short bounded poll (PostgreSQL) until some transaction waits for a lock."""
+    waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
     for _ in range(200):
         with db.engine.connect() as look:
             if look.execute(waiting).scalar():
@@ -203,8 +203,6 @@ def test_one_caller_booking_from_many_threads_keeps_one_promise(
 def test_moves_in_opposite_directions_all_land(
     db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
 ) -> None:
-    from callbacks.service import move_promise
-
     now = clock.now()
     queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 20, local(23, 10, 15): 20})
     a_id, b_id = ids[local(23, 10)], ids[local(23, 10, 15)]
@@ -326,7 +324,7 @@ def test_the_transaction_picked_to_break_a_deadlock_tries_again_in_its_savepoint
         try:
             with db.session() as session:
                 plain_rows(session, _LOCK_SLOT_ROW, {"slot_id": -1})  # the transaction's work before the savepoint
-                assert _in_savepoint_with_retry(session, lock_both) == second
+                assert in_savepoint_with_retry(session, lock_both) == second
         except BaseException as exc:
             errors.append(exc)
 
@@ -354,7 +352,7 @@ def test_a_booking_takes_its_slots_in_the_order_a_capacity_change_does(
     transaction = change.begin()
     errors: list[BaseException] = []
     try:
-        change.execute(_LOCK_SLOT, {"slot_id": ids[local(23, 10)]})
+        change.execute(_LOCK_SLOT_ROW, {"slot_id": ids[local(23, 10)]})  # as lock_slot_for_change does
 
         def book_earliest() -> None:
             try:
@@ -365,7 +363,7 @@ def test_a_booking_takes_its_slots_in_the_order_a_capacity_change_does(
         booking = threading.Thread(target=book_earliest)
         booking.start()
         wait_until_it_waits_for_a_lock(db, booking)
-        change.execute(_LOCK_SLOT, {"slot_id": ids[local(23, 10, 15)]})  # the change goes on to 10:15
+        change.execute(_LOCK_SLOT_ROW, {"slot_id": ids[local(23, 10, 15)]})  # the change goes on to 10:15
         transaction.commit()
     finally:
         change.close()
@@ -375,82 +373,104 @@ def test_a_booking_takes_its_slots_in_the_order_a_capacity_change_does(
         assert session.scalars(select(CallbackPromise.window_start)).one() == local(23, 10)
 
 
-def test_a_place_committed_between_the_claim_and_the_write_sends_the_booking_to_the_next_one(
+def test_a_place_another_booking_is_claiming_is_skipped_and_one_it_committed_is_seen_taken(
     db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
 ) -> None:
-    """The claim reads the free places and try-locks one in one statement. Another booking that
-    held that place's lock and commits between the statement's snapshot and the try-lock leaves it
-    looking free: the write sees it taken and writes nothing, and the booking claims again."""
+    """Another transaction holds place 0 of 10:00 (claimed, not yet committed): a booking takes
+    place 1 without waiting, and once the other commits, the next booking takes place 2."""
     if db.is_sqlite:
-        pytest.skip("SQLite serialises every writer: no commit can come between the claim and the write")
+        pytest.skip("SQLite serialises every writer: no other booking is in flight")
     now = clock.now()
     queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 3, local(23, 10, 15): 1})
     ten = ids[local(23, 10)]
     book_in_thread(db, queue, now, "+31640000004", slot_id=ids[local(23, 10, 15)])
-    committed_meanwhile: list[bool] = []
     rolled_back: list[str] = []
 
-    def commit_place_zero_first(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def count_rollbacks(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.startswith("ROLLBACK TO SAVEPOINT"):
             rolled_back.append(statement)
-        if "INSERT INTO callback_promises" in statement and not committed_meanwhile:
-            committed_meanwhile.append(True)
-            with db.engine.begin() as elsewhere:
-                elsewhere.execute(
-                    text("UPDATE callback_promises SET slot_id = :slot, place = 0 WHERE number = :number"),
-                    {"slot": ten, "number": "+31640000004"},
-                )
 
-    event.listen(db.engine, "before_cursor_execute", commit_place_zero_first)
+    event.listen(db.engine, "before_cursor_execute", count_rollbacks)
     try:
-        book_in_thread(db, queue, now, "+31640000005")
+        with db.engine.connect() as in_flight, in_flight.begin():
+            in_flight.execute(
+                text("SELECT place FROM callback_places WHERE slot_id = :slot AND place = 0 FOR UPDATE"), {"slot": ten}
+            )
+            in_flight.execute(
+                text("UPDATE callback_promises SET slot_id = :slot, place = 0 WHERE number = '+31640000004'"),
+                {"slot": ten},
+            )
+            in_flight.execute(
+                text(
+                    "UPDATE callback_places SET promise_id = NULL WHERE promise_id = "
+                    "(SELECT id FROM callback_promises WHERE number = '+31640000004')"
+                )
+            )
+            in_flight.execute(
+                text(
+                    "UPDATE callback_places SET promise_id = (SELECT id FROM callback_promises "
+                    "WHERE number = '+31640000004') WHERE slot_id = :slot AND place = 0"
+                ),
+                {"slot": ten},
+            )
+            book_in_thread(db, queue, now, "+31640000005", near=local(23, 10))
+        book_in_thread(db, queue, now, "+31640000006", near=local(23, 10))
     finally:
-        event.remove(db.engine, "before_cursor_execute", commit_place_zero_first)
-    assert committed_meanwhile == [True]
-    assert rolled_back == []  # no error to recover from: the write saw the place taken
+        event.remove(db.engine, "before_cursor_execute", count_rollbacks)
+    assert rolled_back == []  # no error to recover from: taken places are never tried
     with db.session() as session:
         taken = session.execute(
-            select(CallbackPromise.slot_id, CallbackPromise.place).where(CallbackPromise.number == "+31640000005")
-        ).one()
-    assert tuple(taken) == (ten, 1)
-    assert assert_consistent(db) == {"open": 2, "booked": 2}
+            select(CallbackPromise.number, CallbackPromise.slot_id, CallbackPromise.place).order_by(
+                CallbackPromise.number
+            )
+        ).all()
+    assert [tuple(row) for row in taken] == [
+        ("+31640000004", ten, 0),
+        ("+31640000005", ten, 1),
+        ("+31640000006", ten, 2),
+    ]
+    assert assert_consistent(db) == {"open": 3, "booked": 3}
 
 
-def test_whether_a_place_is_free_is_asked_as_of_the_moment_not_the_statement(
+def test_a_place_committed_while_the_claim_runs_is_seen_taken(
     db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
 ) -> None:
-    """callback_place_is_free sees a commit made after the statement that calls it began, which the
-    statement's own snapshot does not: the claim asks it right after taking a place's lock."""
+    """The claim's lock clause (`FOR UPDATE SKIP LOCKED` on the place rows) reads a row it locks as
+    it is now, not as of the statement's start: a place another booking committed while the
+    statement ran is not taken again, and the next free one is."""
     if db.is_sqlite:
         pytest.skip("SQLite serialises every writer: nothing commits while a statement runs")
     now = clock.now()
-    queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 1, local(23, 10, 15): 1})
+    queue, ids = open_only(db, make_queue, make_agent, now, {local(23, 10): 2, local(23, 10, 15): 1})
     ten = ids[local(23, 10)]
-    book_in_thread(db, queue, now, "+31640000006", slot_id=ids[local(23, 10, 15)])
+    book_in_thread(db, queue, now, "+31640000007", slot_id=ids[local(23, 10, 15)])
     gate = db.engine.connect()
     gate.execute(text("SELECT pg_advisory_lock(424242)"))
     answers: list[Any] = []
+    # The statement's snapshot is taken before it waits at the gate; its rows are locked after.
     asked = text(
-        "SELECT NOT EXISTS (SELECT 1 FROM callback_promises WHERE slot_id = :slot AND place = 0) AS as_of_the_start, "
-        "callback_place_is_free(:slot, 0) AS as_of_now "
-        "FROM (SELECT pg_advisory_lock(424242)) AS waited, (SELECT pg_advisory_unlock(424242)) AS done"
+        "SELECT place.place FROM (SELECT pg_advisory_lock(424242)) AS waited, (SELECT pg_advisory_unlock(424242)) "
+        "AS done, callback_places AS place WHERE place.slot_id = :slot AND place.promise_id IS NULL "
+        "ORDER BY place.place LIMIT 1 FOR UPDATE OF place SKIP LOCKED"
     )
 
     def ask() -> None:
-        with db.engine.connect() as asking:
-            answers.append(asking.execute(asked, {"slot": ten}).one())
+        with db.engine.connect() as asking, asking.begin():
+            answers.append(asking.execute(asked, {"slot": ten}).scalar())
 
     asking = threading.Thread(target=ask)
     try:
         asking.start()
         wait_until_it_waits_for_a_lock(db, asking)
         with db.engine.begin() as elsewhere:  # a booking commits place 0 while the statement runs
+            mine = "(SELECT id FROM callback_promises WHERE number = '+31640000007')"
+            elsewhere.execute(text(f"UPDATE callback_places SET promise_id = NULL WHERE promise_id = {mine}"))
             elsewhere.execute(
-                text("UPDATE callback_promises SET slot_id = :slot, place = 0 WHERE number = '+31640000006'"),
+                text(f"UPDATE callback_places SET promise_id = {mine} WHERE slot_id = :slot AND place = 0"),
                 {"slot": ten},
             )
     finally:
         gate.execute(text("SELECT pg_advisory_unlock(424242)"))
         gate.close()
         asking.join(timeout=30)
-    assert [tuple(answer) for answer in answers] == [(True, False)]
+    assert answers == [1]

@@ -13,24 +13,22 @@ from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy import text as text_sql
 from sqlalchemy.orm import Session
 
-from callbacks.dispatch import ScheduleDial
-from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
-from callbacks.outbox import pending_messages
-from callbacks.promise import transition
-from callbacks.service import (
-    NoSlotAvailable,
-    SlotFull,
-    UnusableNumber,
+from callbacks.booking import (
     book_callback,
     cancel_promise,
     close_promise_resolved_by_contact,
-    due_reminders,
-    ensure_slots,
     move_promise,
-    offer_slots,
     open_promise_for,
-    recompute_capacity,
 )
+from callbacks.dispatch import ScheduleDial
+from callbacks.errors import NoSlotAvailable, SlotFull, UnusableNumber
+from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
+from callbacks.offers import ensure_slots, offer_slots
+from callbacks.outbox import pending_messages
+from callbacks.places import set_capacity
+from callbacks.promise import transition
+from callbacks.rebalance import recompute_capacity
+from callbacks.reminders import due_reminders
 from routing.models import Holiday, Shift
 from telephony.models import SmsMessage
 from terugbel.clock import ManualClock
@@ -158,12 +156,7 @@ def closed_at_the_first_take(db: Database, slots: str) -> Iterator[None]:
     own connection, in its transaction, so it works alike on SQLite and PostgreSQL.
     """
     done: list[bool] = []
-    claims = (
-        # SQLite reads the places the slots hold; PostgreSQL claims one in a statement.
-        "SELECT callback_slots.id, callback_slots.starts_at, callback_slots.ends_at, callback_slots.capacity, "
-        "callback_slots.closed",
-        "WITH free AS",
-    )
+    claims = "SELECT callback_places.slot_id, callback_places.place"  # the claim, on both databases
 
     def close(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
         if not done and statement.startswith(claims):
@@ -283,7 +276,7 @@ def test_closed_slot_and_override(db: Database, technisch: Any, clock: ManualClo
             slot.closed = True
         eleven = session.scalars(select(CallbackSlot).where(CallbackSlot.starts_at == local(23, 11))).one()
         eleven.capacity_override = 5
-        eleven.capacity = 5
+        set_capacity(session, eleven, 5)
     with db.session() as session:
         offers = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/Amsterdam")
         assert offers[0].window_start == local(23, 10)
@@ -533,7 +526,7 @@ def test_a_landline_may_be_called_back_but_gets_no_sms(db: Database, technisch: 
 def test_a_new_promise_is_written_with_its_transition_and_text_and_needs_no_reload(
     db: Database, technisch: Any, clock: ManualClock
 ) -> None:
-    """On PostgreSQL the three rows go in one statement: the objects must be what a flush leaves."""
+    """The promise, its first transition and its text are written by one flush: nothing is read again."""
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -567,13 +560,12 @@ def test_a_booking_skips_the_places_others_are_claiming_and_looks_further(
 ) -> None:
     """Every free place of the offered slots is being claimed by bookings in flight (PostgreSQL)."""
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("claims in flight are advisory locks: PostgreSQL only (SQLite serialises every writer)")
+        pytest.skip("claims in flight are row locks of other transactions: SQLite serialises every writer")
     with db.session() as session:
         offered = offer_slots(session, queue_id=technisch.id, now=clock.now(), zone="Europe/Amsterdam", count=8)
-    keys = [offer.slot_id * (1 << 20) + place for offer in offered for place in range(3)]
     with db.engine.connect() as in_flight, in_flight.begin():
-        claim = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(CAST(:keys AS bigint[])) AS key"
-        in_flight.execute(text_sql(claim), {"keys": keys})
+        claim = "SELECT count(*) FROM (SELECT 1 FROM callback_places WHERE slot_id = ANY(:slots) FOR UPDATE) AS held"
+        in_flight.execute(text_sql(claim), {"slots": [offer.slot_id for offer in offered]})
         promise = book(db, technisch, clock.now())
     assert promise.slot_id not in {offer.slot_id for offer in offered}
     assert promise.window_start > max(offer.window_start for offer in offered)

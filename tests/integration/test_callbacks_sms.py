@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from callbacks.booking import book_callback, open_promise_for
 from callbacks.models import CallbackPromise, CallbackSlot
 from callbacks.outbox import PENDING, SENT, pending_messages, queue_sms, send_pending, send_queued_sms
-from callbacks.service import book_callback, handle_sms_reply, open_promise_for
+from callbacks.sms_conversation import handle_sms_reply
 from telephony.models import SmsMessage
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock

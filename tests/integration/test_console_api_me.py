@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from callbacks.service import book_callback
+from callbacks.booking import book_callback
 from routing.models import Contact
 from terugbel.cli import main
 from terugbel.runtime import Runtime

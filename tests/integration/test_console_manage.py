@@ -159,9 +159,10 @@ def test_a_shift_removed_or_a_slot_closed_in_the_console_moves_the_callbacks_tha
     caller is texted the new window, and the board lists it as moved by us."""
     from zoneinfo import ZoneInfo
 
+    from callbacks.booking import book_callback
     from callbacks.models import CallbackPromise
+    from callbacks.offers import ensure_slots
     from callbacks.outbox import pending_messages
-    from callbacks.service import book_callback, ensure_slots
     from console.queries import supervisor_board
 
     ams = ZoneInfo("Europe/Amsterdam")

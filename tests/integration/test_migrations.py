@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,7 +13,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.orm import Session
 
+from callbacks.models import CallbackPromise, CallbackSlot
+from routing.models import Queue
 from terugbel.db import Base, Database, import_all_models
 from terugbel.migrate import current_revision, downgrade, upgrade
 from terugbel.settings import load_settings
@@ -42,7 +46,7 @@ def empty_database(tmp_path: Path) -> Iterator[Engine]:
 def test_upgraded_database_matches_the_models(empty_database: Engine) -> None:
     import_all_models()
     upgrade(empty_database)
-    assert current_revision(empty_database) == "0002_callback_place_is_free"
+    assert current_revision(empty_database) == "0003_callback_places"
     with empty_database.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert differences == []
@@ -55,3 +59,47 @@ def test_downgrade_to_base_removes_everything(empty_database: Engine) -> None:
     assert remaining == set()
     upgrade(empty_database)  # and back up again: the downgrade left nothing behind that blocks it
     assert "callback_promises" in inspect(empty_database).get_table_names()
+
+
+def test_upgrading_a_database_with_bookings_gives_every_slot_its_place_rows(empty_database: Engine) -> None:
+    """0003 gives each slot a row for each place below its capacity and each place a promise holds."""
+    import_all_models()
+    upgrade(empty_database, "0002_callback_place_is_free")
+    start = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    with Session(empty_database) as session, session.begin():
+        queue = Queue(name="technisch", label="Technisch", skill="technisch")
+        session.add(queue)
+        session.flush()
+        quarter = timedelta(minutes=15)
+        three = CallbackSlot(queue_id=queue.id, starts_at=start, ends_at=start + quarter, capacity=3)
+        one = CallbackSlot(queue_id=queue.id, starts_at=start + quarter, ends_at=start + 2 * quarter, capacity=1)
+        session.add_all([three, one])
+        session.flush()
+        held = {}
+        for n, (slot, place) in enumerate([(three, 1), (one, 2)]):
+            promise = CallbackPromise(
+                queue_id=queue.id,
+                slot_id=slot.id,
+                place=place,
+                number=f"+3161234567{n}",
+                language="nl",
+                timezone="Europe/Amsterdam",
+                window_start=slot.starts_at,
+                window_end=slot.ends_at,
+                planned_dial_at=slot.starts_at,
+                booked_at=start - timedelta(hours=1),
+            )
+            session.add(promise)
+            session.flush()
+            held[slot.id, place] = promise.id
+        slots = (three.id, one.id)
+    upgrade(empty_database)
+    with empty_database.connect() as conn:
+        rows = conn.execute(text("SELECT slot_id, place, promise_id FROM callback_places ORDER BY slot_id, place"))
+        assert [tuple(row) for row in rows] == [
+            (slots[0], 0, None),
+            (slots[0], 1, held[slots[0], 1]),
+            (slots[0], 2, None),
+            (slots[1], 0, None),
+            (slots[1], 2, held[slots[1], 2]),
+        ]

@@ -1,8 +1,7 @@
-"""Offers trust what the process remembers of complete slot stretches only while it is true.
+"""Offers follow every change: of the opening hours, of the lead time, of the slot rows themselves.
 
-A process remembers, per queue and configuration stamp, how far ahead every slot window has its row
-(callbacks/coverage.py), and then reads only the slots with room. A configuration change must make it
-look again, and rows that a rolled-back transaction wrote must never count.
+An offer materialises the slots missing from the days it looks at and then picks among those with
+room; slot rows that a rolled-back transaction wrote must never count.
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, select
 
-from callbacks import coverage
 from callbacks.models import CallbackSlot
-from callbacks.service import ensure_slots, offer_slots
+from callbacks.offers import ensure_slots, offer_slots
 from routing.models import BusinessHours, Queue
 from terugbel.clock import ManualClock
 from terugbel.db import Database
@@ -53,7 +51,7 @@ def technisch(make_queue: Callable[..., Any], make_agent: Callable[..., Any]) ->
 
 
 def remember_today(db: Database, queue: Any, now: datetime) -> None:
-    """Offer twice: the first offer writes the slots, the second finds them all and remembers so."""
+    """Offer twice: the first offer writes the slots, the second finds them all."""
     for _ in range(2):
         assert offers_at(db, queue, now)[0] == local(23, 9, 15)
 
@@ -69,14 +67,12 @@ def test_an_hours_change_reaches_the_next_offer(db: Database, technisch: Any, cl
     assert offers_at(db, technisch, clock.now(), near=local(23, 21, 15))[0] == local(23, 21, 15)
 
 
-def test_any_configuration_change_makes_the_process_look_again(
-    db: Database, technisch: Any, clock: ManualClock
-) -> None:
+def test_a_missing_slot_row_is_made_again_by_the_next_offer(db: Database, technisch: Any, clock: ManualClock) -> None:
     remember_today(db, technisch, clock.now())
     with db.session() as session:  # behind the service's back: nothing in the product deletes a slot
         session.execute(delete(CallbackSlot).where(CallbackSlot.starts_at == local(23, 9, 15)))
-    # Under the same configuration the process trusts what it saw: the row is not looked for.
-    assert offers_at(db, technisch, clock.now())[0] == local(23, 9, 30)
+    # The offer looks for every slot row of the days it offers, under any configuration.
+    assert offers_at(db, technisch, clock.now())[0] == local(23, 9, 15)
     with db.session() as session:
         session.get(Queue, technisch.id).label = "Techniek"  # any change sets a new stamp
     assert offers_at(db, technisch, clock.now())[0] == local(23, 9, 15)
@@ -85,8 +81,8 @@ def test_any_configuration_change_makes_the_process_look_again(
 def test_a_lead_time_changed_by_another_process_holds_at_the_next_offer(
     db: Database, technisch: Any, clock: ManualClock
 ) -> None:
-    """On PostgreSQL an offer reads the stamp with the slots, under the rules this process saw last:
-    when the stamp says they changed, the offer must be made again under the new ones."""
+    """The configuration is kept per process under its stamp: a change made elsewhere holds at the
+    next offer, and at the ones after it."""
     remember_today(db, technisch, clock.now())
     with db.session() as session:
         session.get(Queue, technisch.id).callback_lead_minutes = 60
@@ -111,7 +107,7 @@ def test_slots_written_by_a_transaction_that_rolled_back_prove_nothing(
 
 
 @pytest.mark.parametrize("count", [1, 3, 8])
-def test_offers_are_the_same_whether_or_not_the_process_knows_the_slots(
+def test_offers_are_the_same_whether_or_not_the_slots_exist_yet(
     db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock, count: int
 ) -> None:
     """Tonight's last places, Saturday morning, then nothing until December: every horizon matters."""
@@ -127,7 +123,6 @@ def test_offers_are_the_same_whether_or_not_the_process_knows_the_slots(
         [saturday] = ensure_slots(session, queue.id, local(28, 8), local(28, 8, 15), clock.now())
     for now in (local(24, 20, 10), local(26, 9), local(29, 9), december - timedelta(hours=1)):
         for exclude in ([], [saturday.id]):
-            coverage._known.clear()
             cold = offers_at(db, queue, now, count=count, exclude=exclude)
-            # Now the process knows the stretch it read: the earliest slots with room, one short read.
+            # Now every slot of the stretch it read exists: the offer only reads them.
             assert offers_at(db, queue, now, count=count, exclude=exclude) == cold, (now, exclude)

@@ -1,0 +1,47 @@
+"""The texts a caller reads about their promise: its window in their words, and sending one.
+
+The sentences themselves live in callbacks/messages.py; this module fills them in and queues them
+in the outbox (callbacks/outbox.py), which sends them after commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from callbacks.models import CallbackPromise
+from callbacks.outbox import queue_sms
+from telephony.models import SmsMessage
+from terugbel.i18n import format_window, t
+from terugbel.phone import can_text, display_number
+
+
+def window_text(promise: CallbackPromise, now: datetime) -> str:
+    """Return the promise's window as the caller reads it ("vandaag tussen 14:30 en 14:45")."""
+    return format_window(promise.window_start, promise.window_end, promise.timezone, promise.language, now)
+
+
+def _few_words(problem: str | None, limit: int = 60) -> str | None:
+    if not problem or not problem.strip():
+        return None
+    words = " ".join(problem.split())
+    return words if len(words) <= limit else words[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def confirmation_text(promise: CallbackPromise, now: datetime) -> str:
+    """Return the confirmation SMS: window, number to be called, the problem, what replies do."""
+    window, number = window_text(promise, now), display_number(promise.number)
+    problem = _few_words(promise.problem)
+    if problem is None:
+        return t(promise.language, "cb_sms_confirmation_plain", window=window, number=number)
+    return t(promise.language, "cb_sms_confirmation", window=window, number=number, problem=problem)
+
+
+def text_caller(
+    session: Session, promise: CallbackPromise, body: str, purpose: str, now: datetime
+) -> SmsMessage | None:
+    """Queue `body` for the promise's caller (sent after commit); None for a number that takes no texts."""
+    if not can_text(promise.number):
+        return None  # booked for a landline (needs_sms=False): nothing to send
+    return queue_sms(session, to=promise.number, body=body, purpose=purpose, now=now, promise_id=promise.id)
