@@ -1,4 +1,4 @@
-"""Benchmark atomic booking: 200 concurrent attempts for the last 20 places across 4 slots (issue 6).
+"""Benchmark atomic booking: 200 concurrent attempts for the last 20 places across 4 slots.
 
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/booking.py
 

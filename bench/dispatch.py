@@ -1,4 +1,4 @@
-"""Benchmark callback dispatch (issue 7): 1,000 promises in one 15-minute window, 4 real worker processes.
+"""Benchmark callback dispatch: 1,000 promises in one 15-minute window, 4 real worker processes.
 
     .venv/bin/python bench/dispatch.py                       # SQLite + embedded Redis in a temp dir
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\

@@ -1,4 +1,4 @@
-"""Benchmark one routing decision: 200 rules, a caller with 1,000 past contacts (issue 5).
+"""Benchmark one routing decision: 200 rules, a caller with 1,000 past contacts.
 
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/routing.py
 

@@ -1,4 +1,4 @@
-"""Load benchmark of the incoming-call webhook: signed POST /twilio/voice against gunicorn (issue 4).
+"""Load benchmark of the incoming-call webhook: signed POST /twilio/voice against gunicorn.
 
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/webhook_load.py
 
