@@ -6,7 +6,6 @@ commit or roll back themselves. Models live in each package's `models.py`.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -53,23 +52,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
-
-
-# The modules that declare tables. Named, not imported, here: the kernel sits below every package.
-MODEL_MODULES = (
-    "callbacks.models",
-    "console.models",
-    "ivr.models",
-    "routing.models",
-    "telephony.models",
-    "terugbel.audit",
-)
-
-
-def import_all_models() -> None:
-    """Import every package's models so `Base.metadata` knows the whole schema (Alembic, tests)."""
-    for module_name in MODEL_MODULES:
-        importlib.import_module(module_name)
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:

@@ -15,9 +15,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.orm import Session
 
+import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
 from callbacks.models import CallbackPromise, CallbackSlot
 from routing.models import Queue
-from terugbel.db import Base, Database, import_all_models
+from terugbel.db import Base, Database
 from terugbel.migrate import current_revision, downgrade, upgrade
 from terugbel.settings import load_settings
 
@@ -44,7 +45,6 @@ def empty_database(tmp_path: Path) -> Iterator[Engine]:
 
 
 def test_upgraded_database_matches_the_models(empty_database: Engine) -> None:
-    import_all_models()
     upgrade(empty_database)
     assert current_revision(empty_database) == "0003_callback_places"
     with empty_database.connect() as conn:
@@ -63,7 +63,6 @@ def test_downgrade_to_base_removes_everything(empty_database: Engine) -> None:
 
 def test_upgrading_a_database_with_bookings_gives_every_slot_its_place_rows(empty_database: Engine) -> None:
     """0003 gives each slot a row for each place below its capacity and each place a promise holds."""
-    import_all_models()
     upgrade(empty_database, "0002_callback_place_is_free")
     start = datetime(2026, 11, 23, 9, tzinfo=UTC)
     with Session(empty_database) as session, session.begin():
