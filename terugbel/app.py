@@ -41,8 +41,8 @@ def create_app(
 
     from console.api import init_api
     from console.views import bp as console_bp
-    from webhooks.callbacks_views import bp as callback_calls_bp
-    from webhooks.views import bp as webhooks_bp
+    from webhooks.callback_legs import bp as callback_calls_bp
+    from webhooks.voice import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(callback_calls_bp)

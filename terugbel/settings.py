@@ -53,6 +53,9 @@ class Settings:
     preferred_agent_wait_seconds: int = DEFAULT_PREFERRED_AGENT_WAIT_SECONDS
     # No Twilio credentials configured: the built-in simulator plays Twilio, with its own account.
     uses_simulator: bool = False
+    # The text-to-speech voices callers hear (Twilio's names, e.g. Polly.Lotte); None: the default.
+    voice_nl: str | None = None
+    voice_en: str | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -153,6 +156,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         repeat_window_days=repeat_window_days,
         preferred_agent_wait_seconds=preferred_agent_wait_seconds,
         uses_simulator=uses_simulator,
+        voice_nl=env.get("TERUGBEL_VOICE_NL") or None,
+        voice_en=env.get("TERUGBEL_VOICE_EN") or None,
     )
 
 
