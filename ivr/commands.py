@@ -81,101 +81,129 @@ def finish_step(
 def _carry_out(
     session: Session, runtime: Runtime, call: CallSession, state: FlowState, command: Command, now: datetime
 ) -> Event:
-    zone = caller_zone(runtime, call.number)
     if isinstance(command, SubscribeIncidents):
         _subscribe(session, call, command.incident_ids, now)
         return Subscribed()
     if isinstance(command, RouteContact):
-        contact = session.get(Contact, call.contact_id) if call.contact_id else None
-        if contact is not None and command.words:
-            contact.transcript = command.words
-        decision = route_contact(
-            session,
-            caller_id=call.caller_id,
-            intent_name=command.intent,
-            # The menu's classifier already judged the words (and the caller may have said "no" to
-            # its guess): routing must not guess an intent from them again.
-            words=None,
-            language=state.language,
-            now=now,
-            contact_id=call.contact_id,
-            number=call.number,
-            window_days=runtime.settings.repeat_window_days,
-            preferred_wait_seconds=runtime.settings.preferred_agent_wait_seconds,
-            zone=runtime.settings.timezone,  # the contact center's zone: its day/time rules,
-        )
-        call.data = {
-            **(call.data or {}),
-            "routing": {
-                "priority": decision.priority,
-                "preferred_agent_id": decision.preferred_agent_id,
-                "preferred_wait_seconds": decision.preferred_wait_seconds,
-            },
-        }
-        offers: tuple[SlotChoice, ...] = ()
-        if call.number and (decision.offer_callback_first or not decision.queue_open):
-            offers = slot_choices(offer_slots(session, queue_id=decision.queue_id, now=now, zone=zone))
-        opens_at = None
-        if not decision.queue_open:
-            queue = center_config(session).queues_by_id.get(decision.queue_id)
-            if queue is not None:
-                opens_at = next_opening(queue.hours, queue.closed_days, now)
-        return Routed(
-            queue_id=decision.queue_id,
-            queue_name=decision.queue_name,
-            open=decision.queue_open,
-            wait_seconds=decision.wait_estimate_seconds,
-            offer_callback_first=decision.offer_callback_first,
-            announcement=decision.announcement,
-            offers=offers,
-            opens_at=opens_at,
-        )
+        return _route(session, runtime, call, state, command, now)
     if isinstance(command, BookCallback):
-        contact = session.get(Contact, call.contact_id) if call.contact_id else None
-        try:
-            promise = book_callback(
-                session,
-                queue_id=command.queue_id,
-                number=command.number,
-                language=state.language,
-                timezone=zone,
-                now=now,
-                slot_id=command.slot_id,
-                near=command.near,
-                caller_id=call.caller_id,
-                intent_id=contact.intent_id if contact else None,
-                problem=state.words,
-                contact_id=call.contact_id,
-                preferred_agent_id=(call.data or {}).get("routing", {}).get("preferred_agent_id"),
-                region=runtime.settings.default_region,
-            )
-        except SlotFull:
-            return NotBooked("slot_taken", _fresh_offers(session, command.queue_id, now, zone))
-        except NoSlotAvailable:
-            return NotBooked("no_slot")
-        except PromiseBusy:
-            return NotBooked("busy")
-        except UnusableNumber as refused:
-            return NotBooked("number", _fresh_offers(session, command.queue_id, now, zone), refused.reason)
-        distribution.leave_queue(session, call.call_sid, now)
-        if contact is not None:
-            contact.outcome = ContactOutcome.CALLBACK_BOOKED.value
-        return Booked(promise.window_start, promise.window_end, promise.number)
+        return _book(session, runtime, call, state, command, now)
     if isinstance(command, OfferSlots):
-        exclude: list[int] = []
-        if state.promise_id is not None:
-            promise = open_promise_for(session, call.number or "")
-            if promise is not None and promise.slot_id is not None:
-                exclude.append(promise.slot_id)
-        offers = slot_choices(offer_slots(session, queue_id=command.queue_id, now=now, zone=zone, exclude=exclude))
-        return SlotsOffered(command.queue_id, offers)
+        return _offer(session, runtime, call, state, command, now)
     if isinstance(command, CancelPromise):
-        try:
-            promise = cancel_promise(session, command.promise_id, now, "cancelled by the caller in the menu")
-        except (PromiseNotFound, ValueError):
-            return PromiseGone()
-        return PromiseCancelled(promise.window_start, promise.window_end)
+        return _cancel(session, command, now)
     raise TypeError(f"unknown command {command!r}")
+
+
+def _route(
+    session: Session, runtime: Runtime, call: CallSession, state: FlowState, command: RouteContact, now: datetime
+) -> Routed:
+    """Route the contact to a queue; with it, callback offers if the caller may want one."""
+    contact = session.get(Contact, call.contact_id) if call.contact_id else None
+    if contact is not None and command.words:
+        contact.transcript = command.words
+    decision = route_contact(
+        session,
+        caller_id=call.caller_id,
+        intent_name=command.intent,
+        # The menu's classifier already judged the words (and the caller may have said "no" to
+        # its guess): routing must not guess an intent from them again.
+        words=None,
+        language=state.language,
+        now=now,
+        contact_id=call.contact_id,
+        number=call.number,
+        window_days=runtime.settings.repeat_window_days,
+        preferred_wait_seconds=runtime.settings.preferred_agent_wait_seconds,
+        zone=runtime.settings.timezone,  # the contact center's zone: its day/time rules,
+    )
+    call.data = {
+        **(call.data or {}),
+        "routing": {
+            "priority": decision.priority,
+            "preferred_agent_id": decision.preferred_agent_id,
+            "preferred_wait_seconds": decision.preferred_wait_seconds,
+        },
+    }
+    offers: tuple[SlotChoice, ...] = ()
+    if call.number and (decision.offer_callback_first or not decision.queue_open):
+        zone = caller_zone(runtime, call.number)
+        offers = slot_choices(offer_slots(session, queue_id=decision.queue_id, now=now, zone=zone))
+    opens_at = None
+    if not decision.queue_open:
+        queue = center_config(session).queues_by_id.get(decision.queue_id)
+        if queue is not None:
+            opens_at = next_opening(queue.hours, queue.closed_days, now)
+    return Routed(
+        queue_id=decision.queue_id,
+        queue_name=decision.queue_name,
+        open=decision.queue_open,
+        wait_seconds=decision.wait_estimate_seconds,
+        offer_callback_first=decision.offer_callback_first,
+        announcement=decision.announcement,
+        offers=offers,
+        opens_at=opens_at,
+    )
+
+
+def _book(
+    session: Session, runtime: Runtime, call: CallSession, state: FlowState, command: BookCallback, now: datetime
+) -> Booked | NotBooked:
+    """Book the callback the caller chose; a refusal says why, with fresh offers where they help."""
+    zone = caller_zone(runtime, call.number)
+    contact = session.get(Contact, call.contact_id) if call.contact_id else None
+    try:
+        promise = book_callback(
+            session,
+            queue_id=command.queue_id,
+            number=command.number,
+            language=state.language,
+            timezone=zone,
+            now=now,
+            slot_id=command.slot_id,
+            near=command.near,
+            caller_id=call.caller_id,
+            intent_id=contact.intent_id if contact else None,
+            problem=state.words,
+            contact_id=call.contact_id,
+            preferred_agent_id=(call.data or {}).get("routing", {}).get("preferred_agent_id"),
+            region=runtime.settings.default_region,
+        )
+    except SlotFull:
+        return NotBooked("slot_taken", _fresh_offers(session, command.queue_id, now, zone))
+    except NoSlotAvailable:
+        return NotBooked("no_slot")
+    except PromiseBusy:
+        return NotBooked("busy")
+    except UnusableNumber as refused:
+        return NotBooked("number", _fresh_offers(session, command.queue_id, now, zone), refused.reason)
+    distribution.leave_queue(session, call.call_sid, now)
+    if contact is not None:
+        contact.outcome = ContactOutcome.CALLBACK_BOOKED.value
+    return Booked(promise.window_start, promise.window_end, promise.number)
+
+
+def _offer(
+    session: Session, runtime: Runtime, call: CallSession, state: FlowState, command: OfferSlots, now: datetime
+) -> SlotsOffered:
+    """Offer callback slots; moving an open promise, not the slot it already has."""
+    exclude: list[int] = []
+    if state.promise_id is not None:
+        promise = open_promise_for(session, call.number or "")
+        if promise is not None and promise.slot_id is not None:
+            exclude.append(promise.slot_id)
+    zone = caller_zone(runtime, call.number)
+    offers = slot_choices(offer_slots(session, queue_id=command.queue_id, now=now, zone=zone, exclude=exclude))
+    return SlotsOffered(command.queue_id, offers)
+
+
+def _cancel(session: Session, command: CancelPromise, now: datetime) -> PromiseCancelled | PromiseGone:
+    """Cancel the caller's promise; one that is no longer open is gone."""
+    try:
+        promise = cancel_promise(session, command.promise_id, now, "cancelled by the caller in the menu")
+    except (PromiseNotFound, ValueError):
+        return PromiseGone()
+    return PromiseCancelled(promise.window_start, promise.window_end)
 
 
 def _fresh_offers(session: Session, queue_id: int, now: datetime, zone: str) -> tuple[SlotChoice, ...]:
