@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from ivr.agent_legs import ConnectAgent
 from ivr.flow_types import Ask, Enqueue, Goodbye, Line, Transfer
+from terugbel.settings import load_settings
 from webhooks import twiml
 
 VOICES = twiml.DEFAULT_VOICES
@@ -66,3 +68,9 @@ def test_whisper_asks_the_agent_for_1() -> None:
     gather = root.find("Gather")
     assert gather is not None and gather.get("numDigits") == "1" and gather.get("action") == "https://x/accept"
     assert root.find("Hangup") is not None
+
+
+def test_the_voices_are_the_deployments_choice_or_pollys(tmp_path: Path) -> None:
+    chosen = load_settings({"TERUGBEL_DATA_DIR": str(tmp_path), "TERUGBEL_VOICE_NL": "Polly.Ruben"})
+    assert twiml.voices_of(chosen) == {"nl": "Polly.Ruben", "en": "Polly.Amy"}
+    assert twiml.voices_of(load_settings({"TERUGBEL_DATA_DIR": str(tmp_path)})) == twiml.DEFAULT_VOICES
