@@ -39,7 +39,7 @@ def create_app(
     app.config["SECRET_KEY"] = runtime.settings.secret_key or _persistent_secret(runtime)
     app.extensions["terugbel"] = runtime
 
-    from console.api import init_api
+    from console.api_setup import init_api
     from console.views import bp as console_bp
     from webhooks.callback_legs import bp as callback_calls_bp
     from webhooks.voice import bp as webhooks_bp
