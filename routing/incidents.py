@@ -17,9 +17,10 @@ from callbacks.outbox import queue_sms
 from routing.models import Incident, IncidentState, IncidentSubscription
 from terugbel.audit import record_audit
 from terugbel.i18n import t
+from terugbel.validation import NotFound
 
 
-class IncidentNotFound(LookupError):
+class IncidentNotFound(NotFound):
     """No incident with that id."""
 
 
