@@ -32,7 +32,7 @@ class Runtime:
     @property
     def telephony(self) -> Telephony:
         if self._telephony is None:
-            from telephony import build_telephony
+            from telephony.twilio_adapter import build_telephony
 
             self._telephony = build_telephony(self.settings)
         return self._telephony

@@ -10,9 +10,9 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony import RebasedHttpClient
 from telephony.simulator import Reply, Simulator
 from telephony.simulator.testing import TwimlTestApp
+from telephony.twilio_adapter import RebasedHttpClient
 from terugbel.clock import ManualClock
 from terugbel.settings import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, SIMULATOR_FROM_NUMBER
 

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from telephony import RebasedHttpClient, build_telephony
 from telephony.port import (
     InvalidNumberError,
     OutboundCall,
@@ -21,7 +20,7 @@ from telephony.port import (
 )
 from telephony.simulator import Simulator
 from telephony.simulator.openapi import SpecValidator, default_spec_path
-from telephony.twilio_adapter import TwilioTelephony
+from telephony.twilio_adapter import RebasedHttpClient, TwilioTelephony, build_telephony
 from terugbel.clock import ManualClock
 from terugbel.settings import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, load_settings
 
