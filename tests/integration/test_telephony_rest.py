@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
 from twilio.base.exceptions import TwilioRestException
@@ -102,8 +103,6 @@ def test_invalid_call_requests_are_refused_like_twilio(client: Client, options: 
 
 
 def test_missing_to_is_21201_and_wrong_credentials_20003(sim: Simulator) -> None:
-    import requests
-
     url = f"{sim.rest_base_url}/2010-04-01/Accounts/{SIMULATOR_ACCOUNT_SID}/Calls.json"
     answer = requests.post(url, data={"From": "+3197010000000", "Url": APP},
                            auth=(SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN), timeout=5)
@@ -122,8 +121,6 @@ def test_unknown_call_is_20404(client: Client) -> None:
 
 @pytest.mark.skipif(not default_spec_path().is_file(), reason="Twilio's OpenAPI file is not beside this checkout")
 def test_unknown_parameter_is_refused_when_the_published_spec_is_present(sim: Simulator) -> None:
-    import requests
-
     assert isinstance(sim.spec, SpecValidator)
     url = f"{sim.rest_base_url}/2010-04-01/Accounts/{SIMULATOR_ACCOUNT_SID}/Calls.json"
     answer = requests.post(url, data={"To": CALLEE, "From": "+3197010000000", "Url": APP, "Colour": "red"},
