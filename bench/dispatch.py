@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, select, text
 from werkzeug.serving import make_server
 
-from callbacks.dispatch import schedule_promise
 from callbacks.models import OPEN_PROMISE_STATES, CallbackAttempt, CallbackPromise
 from callbacks.promise import start_promise
+from callbacks.scheduling import schedule_promise
 from routing.models import Agent, AgentState, BusinessHours, Queue, Shift
 from telephony.simulator import Simulator
 from terugbel.db import Database, import_all_models

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from callbacks import service as callbacks
 from callbacks.models import IS_OPEN_PROMISE, CallbackPromise
-from callbacks.outbox import dispatch_pending, queue_sms
 from ivr import flow
 from ivr.flow import Action, CallerInput, CallFacts, Command, Event, FlowState
 from ivr.models import CallSession
@@ -44,6 +43,8 @@ from routing.models import (
     QueueEntry,
     QueueEntryState,
 )
+from telephony.call_status import FINAL_CALL_STATUSES
+from telephony.outbox import dispatch_pending, queue_sms
 from terugbel.audit import record_audit
 from terugbel.clock import ensure_utc
 from terugbel.db import plain_rows
@@ -56,7 +57,6 @@ from terugbel.unit_of_work import unit_of_work
 log = get_logger(__name__)
 
 MAX_COMMANDS = 6  # a flow step never needs more; a loop beyond this is a bug, not a call to keep alive
-FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 _STATUS_RANK = {"queued": 0, "initiated": 1, "ringing": 2, "answered": 3, "in-progress": 3}
 _FINAL_RANK = 4
 

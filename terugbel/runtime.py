@@ -2,11 +2,17 @@
 
 The app factory builds one per web process; RQ jobs call `current_runtime()`, which builds one per
 worker process from the environment (or returns the one a test or `terugbel demo` installed).
+
+Two things the domain may not know are handed in by the composition root (`terugbel/wiring.py`):
+the webhook URLs a callback's call legs talk to, and the step a due dial job runs (the dial job is
+enqueued low in callbacks, by callbacks/scheduling.py, while the step it runs sits above it and
+schedules dial jobs again).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,7 +24,11 @@ from terugbel.redis_conn import connect_redis
 from terugbel.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from callbacks.leg_urls import CallbackLegUrls
     from telephony.port import Telephony
+
+# Start attempt `attempt` of promise `promise_id`; return what happened (callbacks/agent_leg.py).
+StartDial = Callable[["Runtime", int, int], str]
 
 
 @dataclass
@@ -28,6 +38,9 @@ class Runtime:
     redis: redis.Redis
     clock: Clock = field(default_factory=SystemClock)
     _telephony: Telephony | None = None
+    # Handed in by the composition root (terugbel/wiring.py); None until wired.
+    callback_urls: CallbackLegUrls | None = None
+    start_dial: StartDial | None = None
 
     @property
     def telephony(self) -> Telephony:
