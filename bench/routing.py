@@ -1,4 +1,4 @@
-"""Benchmark one routing decision: 200 rules, a caller with 1,000 past contacts (issue 5).
+"""Benchmark one routing decision: 200 rules, a caller with 1,000 past contacts.
 
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/routing.py
 
@@ -26,11 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, event, text
 
+import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
 from routing.config import center_config
 from routing.decision import evaluate_rules
 from routing.models import Agent, BusinessHours, Caller, Contact, Intent, Queue, Shift
 from routing.service import live_rules, load_snapshot, publish_rule_set, route_contact, routed_caller
-from terugbel.db import Database, import_all_models
+from terugbel.db import Database
 from terugbel.logs import configure_logging
 from terugbel.migrate import upgrade
 from terugbel.settings import load_settings
@@ -170,7 +171,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
     args = parser.parse_args()
-    import_all_models()
     server_url = os.environ.get("DATABASE_URL")
     schema = None
     tmp = None

@@ -27,9 +27,10 @@ class CallbackLegUrls:
 
 def leg_urls(runtime: Runtime) -> CallbackLegUrls:
     """The runtime's callback leg paths; the composition root must have handed them in."""
-    if runtime.callback_urls is None:
+    urls = runtime.callback_urls
+    if not isinstance(urls, CallbackLegUrls):
         raise RuntimeError("the runtime has no callback leg URLs: wire it first (terugbel/wiring.py)")
-    return runtime.callback_urls
+    return urls
 
 
 def leg_url(runtime: Runtime, path: str, **params: object) -> str:

@@ -14,18 +14,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import redis
 
+from telephony import build_telephony
+from telephony.port import Telephony
 from terugbel.clock import Clock, SystemClock
 from terugbel.db import Database
 from terugbel.redis_conn import connect_redis
 from terugbel.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    from callbacks.leg_urls import CallbackLegUrls
-    from telephony.port import Telephony
 
 # Start attempt `attempt` of promise `promise_id`; return what happened (callbacks/agent_leg.py).
 StartDial = Callable[["Runtime", int, int], str]
@@ -39,14 +36,12 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     _telephony: Telephony | None = None
     # Handed in by the composition root (terugbel/wiring.py); None until wired.
-    callback_urls: CallbackLegUrls | None = None
+    callback_urls: object | None = None  # a callbacks.leg_urls.CallbackLegUrls: the kernel names no product type
     start_dial: StartDial | None = None
 
     @property
     def telephony(self) -> Telephony:
         if self._telephony is None:
-            from telephony import build_telephony
-
             self._telephony = build_telephony(self.settings)
         return self._telephony
 
