@@ -41,7 +41,6 @@ from sqlalchemy.orm import Session
 
 from callbacks.capacity import ShiftSpan, derived_capacity, effective_capacity
 from callbacks.coverage import known_until, record_complete
-from callbacks.dispatch import schedule_after_commit, unschedule_after_commit
 from callbacks.errors import (
     CallbackError,
     NoSlotAvailable,
@@ -53,8 +52,8 @@ from callbacks.errors import (
 from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, CallbackSlot, PromiseState
 from callbacks.new_promise import write_new_promise
 from callbacks.numbers import check_number
-from callbacks.outbox import outbound_sms, queue_sms, send_after_commit
 from callbacks.promise import InvalidPromiseTransition, start_promise, transition
+from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
 from callbacks.slots import (
     SlotOffer,
     SlotState,
@@ -70,6 +69,7 @@ from routing.config import STAMP_TOKEN, QueueConfig, center_config, center_confi
 from routing.models import Agent, Caller, Contact, ContactOutcome, Queue, Shift
 from routing.wait import HANDLE_SAMPLE, average_handle_seconds
 from telephony.models import SmsDirection, SmsMessage
+from telephony.outbox import outbound_sms, queue_sms, send_after_commit
 from terugbel.db import database_key, plain_rows
 from terugbel.i18n import format_window, normalise_language, t
 from terugbel.logs import get_logger

@@ -14,6 +14,7 @@ from terugbel.clock import Clock
 from terugbel.logs import configure_logging, get_logger
 from terugbel.runtime import Runtime, build_runtime
 from terugbel.settings import Settings
+from terugbel.wiring import wire
 
 if TYPE_CHECKING:
     from telephony.port import Telephony
@@ -32,6 +33,7 @@ def create_app(
     if runtime is None:
         configure_logging()
         runtime = build_runtime(settings, clock=clock, telephony=telephony)
+    wire(runtime)
     app = Flask("terugbel")
     # Behind a TLS-terminating proxy the app must see https and the public host, or Twilio
     # signatures (computed over the public URL) would never match.

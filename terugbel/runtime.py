@@ -2,11 +2,17 @@
 
 The app factory builds one per web process; RQ jobs call `current_runtime()`, which builds one per
 worker process from the environment (or returns the one a test or `terugbel demo` installed).
+
+Two things the domain may not know are handed in by the composition root (`terugbel/wiring.py`):
+the webhook URLs a callback's call legs talk to, and the step a due dial job runs (the dial job is
+enqueued low in callbacks, by callbacks/scheduling.py, while the step it runs sits above it and
+schedules dial jobs again).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -18,6 +24,9 @@ from terugbel.db import Database
 from terugbel.redis_conn import connect_redis
 from terugbel.settings import Settings, load_settings
 
+# Start attempt `attempt` of promise `promise_id`; return what happened (callbacks/agent_leg.py).
+StartDial = Callable[["Runtime", int, int], str]
+
 
 @dataclass
 class Runtime:
@@ -26,6 +35,9 @@ class Runtime:
     redis: redis.Redis
     clock: Clock = field(default_factory=SystemClock)
     _telephony: Telephony | None = None
+    # Handed in by the composition root (terugbel/wiring.py); None until wired.
+    callback_urls: object | None = None  # a callbacks.leg_urls.CallbackLegUrls: the kernel names no product type
+    start_dial: StartDial | None = None
 
     @property
     def telephony(self) -> Telephony:

@@ -1,16 +1,19 @@
 """The legs of a callback call under /twilio/callbacks: agent whisper, conference, caller, status.
 
-Internal URLs: they appear only in the TwiML and REST requests the dispatch places (DESIGN.md §3).
-Every request needs a valid X-Twilio-Signature. Each view parses Twilio's parameters, calls one
-function of callbacks/dialling.py and renders TwiML (webhooks/twiml.py); the state guards there make a repeated or
-late request change nothing twice.
+Internal URLs: they appear only in the TwiML and REST requests the callbacks place;
+`CALLBACK_LEG_URLS` hands their paths to the callbacks (terugbel/wiring.py). Every request needs a
+valid X-Twilio-Signature. Each view parses Twilio's parameters, calls one function of
+callbacks/agent_leg.py or callbacks/caller_leg.py and renders TwiML (webhooks/twiml.py); the state
+guards there make a repeated or late request change nothing twice.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request
 
-from callbacks import dialling
+from callbacks import agent_leg, caller_leg
+from callbacks.leg_urls import CallbackLegUrls
+from callbacks.whisper import AGENT_LANGUAGE
 from telephony.call_status import is_final_status
 from terugbel.i18n import t
 from webhooks import twiml
@@ -24,7 +27,21 @@ from webhooks.common import (
     xml_response,
 )
 
-bp = Blueprint("callback_calls", __name__, url_prefix="/twilio/callbacks")
+PREFIX = "/twilio/callbacks"
+AGENT_WHISPER = "/agent/whisper"
+AGENT_RELEASED = "/agent/released"
+CALLER_ANSWER = "/caller/answer"
+CALLER_AMD = "/caller/amd"
+LEG_STATUS = "/status"
+CALLBACK_LEG_URLS = CallbackLegUrls(
+    agent_whisper=PREFIX + AGENT_WHISPER,
+    agent_released=PREFIX + AGENT_RELEASED,
+    caller_answer=PREFIX + CALLER_ANSWER,
+    caller_amd=PREFIX + CALLER_AMD,
+    leg_status=PREFIX + LEG_STATUS,
+)
+
+bp = Blueprint("callback_calls", __name__, url_prefix=PREFIX)
 bp.before_request(refuse_unsigned)
 
 
@@ -44,7 +61,7 @@ def _url(path: str, **params: object) -> str:
     return webhook_runtime().url(f"{bp.url_prefix}{path}?{query}")
 
 
-def _goodbye(text: str | None, language: str = dialling.AGENT_LANGUAGE) -> Response:
+def _goodbye(text: str | None, language: str = AGENT_LANGUAGE) -> Response:
     return xml_response(twiml.spoken_goodbye(text, language))
 
 
@@ -55,7 +72,7 @@ def _never_a_dead_line(error: Exception) -> Response:
     if refused is not None:
         return refused
     log_failure("callback leg webhook failed", error)
-    if request.path.endswith(("/status", "/caller/amd")):
+    if request.path.endswith((LEG_STATUS, CALLER_AMD)):
         return xml_response(twiml.empty())
     return _goodbye(t("nl", "cbd_sorry"))
 
@@ -63,13 +80,13 @@ def _never_a_dead_line(error: Exception) -> Response:
 # --- the agent's leg ------------------------------------------------------------------------------
 
 
-@bp.post("/agent/whisper")
+@bp.post(AGENT_WHISPER)
 def agent_whisper() -> Response:
     """Tell the agent who calls about what, with the history; 1 connects, 2 passes."""
     attempt_id, agent_id = _id("attempt"), _id("agent")
-    whisper = dialling.agent_whisper(webhook_runtime(), attempt_id, agent_id, required_call_sid())
+    whisper = agent_leg.agent_whisper(webhook_runtime(), attempt_id, agent_id, required_call_sid())
     if whisper is None:
-        return _goodbye(t(dialling.AGENT_LANGUAGE, "cbd_agent_not_needed"))
+        return _goodbye(t(AGENT_LANGUAGE, "cbd_agent_not_needed"))
     choice_url = _url("/agent/choice", attempt=attempt_id, agent=agent_id)
     keys = t(whisper.language, "cbd_whisper_keys")
     return xml_response(twiml.agent_whisper_choice(whisper.text, keys, whisper.language, choice_url))
@@ -81,20 +98,20 @@ def agent_choice() -> Response:
     runtime = webhook_runtime()
     attempt_id, agent_id, call_sid = _id("attempt"), _id("agent"), required_call_sid()
     if _form("Digits", 4) == "1":
-        conference = dialling.agent_accepts(runtime, attempt_id, agent_id, call_sid)
+        conference = agent_leg.agent_accepts(runtime, attempt_id, agent_id, call_sid)
         if conference is None:
-            return _goodbye(t(dialling.AGENT_LANGUAGE, "cbd_agent_not_needed"))
-        text = t(dialling.AGENT_LANGUAGE, "cbd_agent_connecting")
+            return _goodbye(t(AGENT_LANGUAGE, "cbd_agent_not_needed"))
+        text = t(AGENT_LANGUAGE, "cbd_agent_connecting")
         after_url = _url("/agent/after", attempt=attempt_id, agent=agent_id)
-        return xml_response(twiml.conference_with_agent(text, dialling.AGENT_LANGUAGE, conference, after_url))
-    dialling.agent_passes(runtime, attempt_id, agent_id, call_sid)
-    return _goodbye(t(dialling.AGENT_LANGUAGE, "cbd_agent_passed"))
+        return xml_response(twiml.conference_with_agent(text, AGENT_LANGUAGE, conference, after_url))
+    agent_leg.agent_passes(runtime, attempt_id, agent_id, call_sid)
+    return _goodbye(t(AGENT_LANGUAGE, "cbd_agent_passed"))
 
 
-@bp.post("/agent/released")
+@bp.post(AGENT_RELEASED)
 def agent_released() -> Response:
     """The caller was not reached while the agent waited: tell the agent, who is free again."""
-    return _goodbye(t(dialling.AGENT_LANGUAGE, "cbd_agent_released"))
+    return _goodbye(t(AGENT_LANGUAGE, "cbd_agent_released"))
 
 
 @bp.post("/agent/after")
@@ -102,8 +119,8 @@ def agent_after_call() -> Response:
     """The conference is over: the agent records the outcome with one key."""
     attempt_id, agent_id = _id("attempt"), _id("agent")
     outcome_url = _url("/agent/outcome", attempt=attempt_id, agent=agent_id)
-    text = t(dialling.AGENT_LANGUAGE, "cbd_agent_outcome")
-    return xml_response(twiml.outcome_question(text, dialling.AGENT_LANGUAGE, outcome_url))
+    text = t(AGENT_LANGUAGE, "cbd_agent_outcome")
+    return xml_response(twiml.outcome_question(text, AGENT_LANGUAGE, outcome_url))
 
 
 @bp.post("/agent/outcome")
@@ -111,39 +128,39 @@ def agent_outcome() -> Response:
     """1 = resolved, 2 = follow-up needed; the contact in the caller's history keeps it."""
     digits = _form("Digits", 4)
     if digits in {"1", "2"}:
-        dialling.record_outcome(webhook_runtime(), _id("attempt"), resolved=digits == "1")
-    return _goodbye(t(dialling.AGENT_LANGUAGE, "cbd_agent_outcome_saved"))
+        agent_leg.record_outcome(webhook_runtime(), _id("attempt"), resolved=digits == "1")
+    return _goodbye(t(AGENT_LANGUAGE, "cbd_agent_outcome_saved"))
 
 
 # --- the caller's leg -------------------------------------------------------------------------------
 
 
-@bp.post("/caller/answer")
+@bp.post(CALLER_ANSWER)
 def caller_answer() -> Response:
     """Hold a second while detection runs; then connect a person or leave the voicemail message."""
     attempt_id = _id("attempt")
     poll = int(request.args.get("poll", "0")) if request.args.get("poll", "0").isdigit() else 0
-    step = dialling.caller_answer(webhook_runtime(), attempt_id, required_call_sid(), poll)
+    step = caller_leg.caller_answer(webhook_runtime(), attempt_id, required_call_sid(), poll)
     if step.kind == "hold":
-        return xml_response(twiml.hold_a_second(_url("/caller/answer", attempt=attempt_id, poll=poll + 1)))
+        return xml_response(twiml.hold_a_second(_url(CALLER_ANSWER, attempt=attempt_id, poll=poll + 1)))
     if step.kind == "connect" and step.conference:
         return xml_response(twiml.conference_with_caller(step.text, step.language, step.conference))
     return _goodbye(step.text or None, step.language)
 
 
-@bp.post("/caller/amd")
+@bp.post(CALLER_AMD)
 def caller_amd() -> Response:
     """Async answering-machine detection's verdict for the caller's leg."""
     answered_by = _form("AnsweredBy", 24)
     if answered_by:
-        dialling.caller_detected(webhook_runtime(), _id("attempt"), required_call_sid(), answered_by)
+        caller_leg.caller_detected(webhook_runtime(), _id("attempt"), required_call_sid(), answered_by)
     return xml_response(twiml.empty())
 
 
 # --- status callbacks of both legs -----------------------------------------------------------------
 
 
-@bp.post("/status")
+@bp.post(LEG_STATUS)
 def leg_status() -> Response:
     """Act on a leg's final status once; earlier, repeated and out-of-order callbacks change nothing."""
     runtime = webhook_runtime()
@@ -152,9 +169,9 @@ def leg_status() -> Response:
     if not is_final_status(status):
         return xml_response(twiml.empty())
     if request.args.get("leg") == "agent":
-        dialling.agent_leg_ended(runtime, attempt_id, _id("agent"), call_sid, status)
+        agent_leg.agent_leg_ended(runtime, attempt_id, _id("agent"), call_sid, status)
     elif request.args.get("leg") == "caller":
-        dialling.caller_leg_ended(runtime, attempt_id, call_sid, status, _form("AnsweredBy", 24) or None)
+        caller_leg.caller_leg_ended(runtime, attempt_id, call_sid, status, _form("AnsweredBy", 24) or None)
     else:
         abort(400, "leg must be agent or caller")
     return xml_response(twiml.empty())

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from callbacks.models import CallbackPromise
-from callbacks.outbox import send_pending
 from callbacks.service import book_callback
+from telephony.outbox import send_pending
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
 from terugbel.runtime import Runtime

@@ -13,10 +13,9 @@ from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy import text as text_sql
 from sqlalchemy.orm import Session
 
-from callbacks.dispatch import ScheduleDial
 from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
-from callbacks.outbox import pending_messages
 from callbacks.promise import transition
+from callbacks.scheduling import ScheduleDial
 from callbacks.service import (
     NoSlotAvailable,
     SlotFull,
@@ -33,6 +32,7 @@ from callbacks.service import (
 )
 from routing.models import Holiday, Shift
 from telephony.models import SmsMessage
+from telephony.outbox import pending_messages
 from terugbel.clock import ManualClock
 from terugbel.db import Database
 from terugbel.unit_of_work import take_after_commit

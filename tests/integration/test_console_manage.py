@@ -160,9 +160,9 @@ def test_a_shift_removed_or_a_slot_closed_in_the_console_moves_the_callbacks_tha
     from zoneinfo import ZoneInfo
 
     from callbacks.models import CallbackPromise
-    from callbacks.outbox import pending_messages
     from callbacks.service import book_callback, ensure_slots
     from console.queries import supervisor_board
+    from telephony.outbox import pending_messages
 
     ams = ZoneInfo("Europe/Amsterdam")
     queue = make_queue("facturen")
