@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callbacks.outbox import queue_sms
 from routing.models import Incident, IncidentState, IncidentSubscription
+from telephony.outbox import queue_sms
 from terugbel.audit import record_audit
 from terugbel.i18n import t
 from terugbel.validation import NotFound

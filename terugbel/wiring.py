@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from callbacks.agent_leg import start_attempt
 from terugbel.runtime import Runtime
-from webhooks.callbacks_views import CALLBACK_LEG_URLS
+from webhooks.callback_legs import CALLBACK_LEG_URLS
 
 
 def wire(runtime: Runtime) -> Runtime:
