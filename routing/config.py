@@ -31,7 +31,8 @@ from routing.models import (
     Queue,
     RuleSetVersion,
 )
-from routing.rules import InvalidRuleSet, RuleSet, parse_rule_set
+from routing.rule_parsing import parse_rule_set
+from routing.rules import InvalidRuleSet, RuleSet
 from terugbel.db import database_key, plain_rows
 from terugbel.logs import get_logger
 

@@ -61,7 +61,9 @@ from routing.models import (
     Shift,
 )
 from routing.repeats import REPEAT_WINDOW_DAYS, makes_repeat
-from routing.rules import InvalidRuleSet, RuleError, RuleSet, parse_rule_set, validate_rule_set
+from routing.rule_parsing import parse_rule_set
+from routing.rule_validation import validate_rule_set
+from routing.rules import InvalidRuleSet, RuleError, RuleSet
 from routing.wait import HANDLE_SAMPLE, average_handle_seconds, estimate_wait_seconds
 from terugbel.audit import record_audit
 from terugbel.clock import ensure_utc
