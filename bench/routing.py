@@ -1,4 +1,4 @@
-"""Benchmark one routing decision: 200 rules, a caller with 1,000 past contacts (issue 5).
+"""Benchmark one routing decision: 200 rules, a caller with 1,000 past contacts.
 
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/routing.py
 
@@ -29,7 +29,8 @@ from sqlalchemy import create_engine, event, text
 from routing.config import center_config
 from routing.decision import evaluate_rules
 from routing.models import Agent, BusinessHours, Caller, Contact, Intent, Queue, Shift
-from routing.service import live_rules, load_snapshot, publish_rule_set, route_contact, routed_caller
+from routing.route import load_snapshot, route_contact, routed_caller
+from routing.rule_sets import live_rules, publish_rule_set
 from terugbel.db import Database, import_all_models
 from terugbel.logs import configure_logging
 from terugbel.migrate import upgrade

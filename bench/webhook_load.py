@@ -80,7 +80,7 @@ def seed(url: str, callers: int, contacts: int) -> None:
     from datetime import timedelta
 
     from routing.models import Agent, BusinessHours, Incident, Intent, Queue, Shift
-    from routing.service import publish_rule_set
+    from routing.rule_sets import publish_rule_set
     from terugbel.db import Database, import_all_models
     from terugbel.migrate import upgrade
 

@@ -492,8 +492,8 @@ def agent_whisper(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: st
 
 def whisper_text(session: Session, promise: CallbackPromise, now: datetime) -> str:
     """ "Terugbelafspraak met Monique de Vries, over: factuur klopt niet. Tweede contact deze week over factuur." """
+    from routing.history import caller_history, history_facts
     from routing.models import Caller
-    from routing.service import caller_history, history_facts
 
     lang = AGENT_LANGUAGE
     caller = session.get(Caller, promise.caller_id) if promise.caller_id else None

@@ -1,6 +1,6 @@
 """Changes the console makes that no other package offers a service for (yet).
 
-An agent's state (through routing.distribution), the outcome of a contact, and the settings of
+An agent's state (through routing.agents), the outcome of a contact, and the settings of
 queues, opening hours, closed days, shifts and slot capacity (capacity changes go through
 callbacks.service.recompute_*, which moves promises that no longer fit). Rules, incidents and
 intents go through their own packages' services.
@@ -16,13 +16,11 @@ from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackSlot
 from callbacks.service import recompute_capacity, recompute_for_agent
-from routing.distribution import change_agent_state
-from routing.models import Agent, AgentState, BusinessHours, Contact, Holiday, Queue, Shift
+from routing.agents import AgentStateRefused, UnknownAgent, choose_agent_state
+from routing.models import Agent, BusinessHours, Contact, Holiday, Queue, Shift
 from terugbel.audit import record_audit
 
 MAX_NOTE_LENGTH = 1000
-# States an agent may pick by hand; the others (reserved, on a call) belong to the dialler.
-AGENT_CHOSEN_STATES = (AgentState.AVAILABLE.value, AgentState.AWAY.value)
 
 
 class ConsoleChangeRefused(ValueError):
@@ -39,15 +37,13 @@ class NotYours(LookupError):
 
 
 def set_agent_state(session: Session, *, agent_id: int, state: str, now: datetime) -> Agent:
-    """Set an agent available or away; a call in progress keeps its state."""
-    if state not in AGENT_CHOSEN_STATES:
-        raise ConsoleChangeRefused("state", "must be available or away")
-    agent = session.get(Agent, agent_id)
-    if agent is None:
-        raise NotYours(agent_id)
-    if agent.state in (AgentState.RESERVED.value, AgentState.ON_CALL.value):
-        raise ConsoleChangeRefused("state", "you are on a call; change your state after it")
-    return change_agent_state(session, agent_id, state, now)
+    """Set an agent available or away (routing.agents decides); the form's field names the refusal."""
+    try:
+        return choose_agent_state(session, agent_id, state, now)
+    except AgentStateRefused as refused:
+        raise ConsoleChangeRefused("state", refused.message) from refused
+    except UnknownAgent as unknown:
+        raise NotYours(agent_id) from unknown
 
 
 def record_outcome(

@@ -26,9 +26,10 @@ from callbacks.outbox import dispatch_pending, queue_sms
 from ivr import flow
 from ivr.flow import Action, CallerInput, CallFacts, Command, Event, FlowState
 from ivr.models import CallSession
-from routing import distribution
-from routing import service as routing
+from routing import agents, distribution
+from routing import route as routing
 from routing.config import STAMP_TOKEN, CenterConfig, center_config, center_config_at
+from routing.history import repeat_count
 from routing.models import (
     Agent,
     AgentState,
@@ -370,7 +371,7 @@ def whisper(runtime: Runtime, *, entry_id: int, now: datetime) -> Whisper:
             problem = intent.label_nl if language == "nl" else intent.label_en
         repeats = 0
         if caller is not None:
-            repeats = routing.repeat_count(
+            repeats = repeat_count(
                 session,
                 caller.id,
                 intent.name if intent else None,
@@ -412,7 +413,7 @@ def agent_dial_result(runtime: Runtime, *, entry_id: int, now: datetime) -> Acti
             agent = session.get(Agent, entry.reserved_agent_id) if entry.reserved_agent_id else None
             if agent is not None and agent.state == AgentState.ON_CALL.value:
                 # The conversation is over: wrap-up, until the agent says (in the console) they are free.
-                distribution.change_agent_state(session, agent.id, AgentState.WRAP_UP, now)
+                agents.change_agent_state(session, agent.id, AgentState.WRAP_UP, now)
             return None
         distribution.agent_did_not_answer(session, entry_id, now)
         return _requeue(session, entry, now, missed=True)

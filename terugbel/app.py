@@ -12,13 +12,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from terugbel.clock import Clock
 from terugbel.logs import configure_logging, get_logger
-from terugbel.runtime import Runtime, build_runtime
+from terugbel.runtime import Runtime, WebhookUrls, build_runtime
 from terugbel.settings import Settings
 
 if TYPE_CHECKING:
     from telephony.port import Telephony
 
 log = get_logger(__name__)
+
+# Where the webhooks (webhooks/views.py) serve what the domain steers live calls to.
+WEBHOOK_URLS = WebhookUrls(queue_connect="/twilio/voice/connect/{queue_entry_id}")
 
 
 def create_app(
@@ -32,6 +35,8 @@ def create_app(
     if runtime is None:
         configure_logging()
         runtime = build_runtime(settings, clock=clock, telephony=telephony)
+    if runtime.urls is None:
+        runtime.urls = WEBHOOK_URLS
     app = Flask("terugbel")
     # Behind a TLS-terminating proxy the app must see https and the public host, or Twilio
     # signatures (computed over the public URL) would never match.

@@ -21,6 +21,16 @@ if TYPE_CHECKING:
     from telephony.port import Telephony
 
 
+@dataclass(frozen=True)
+class WebhookUrls:
+    """Paths of the webhooks the domain steers live calls to, handed in by the composition root.
+
+    Each is a `str.format` template: the domain fills in the ids and never spells a path itself.
+    """
+
+    queue_connect: str  # TwiML that dials the agent reserved for a waiting caller: {queue_entry_id}
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -28,6 +38,7 @@ class Runtime:
     redis: redis.Redis
     clock: Clock = field(default_factory=SystemClock)
     _telephony: Telephony | None = None
+    urls: WebhookUrls | None = None  # set by the composition root (terugbel/app.py)
 
     @property
     def telephony(self) -> Telephony:
@@ -44,6 +55,13 @@ class Runtime:
 
     def url(self, path: str) -> str:
         return f"{self.public_base_url}{path}"
+
+    @property
+    def webhook_urls(self) -> WebhookUrls:
+        """The webhook paths the composition root handed in; an error when it handed in none."""
+        if self.urls is None:
+            raise RuntimeError("no webhook URLs: the composition root (terugbel/app.py) hands them in")
+        return self.urls
 
     def close(self) -> None:
         """Release database connections and the Redis connection pool."""

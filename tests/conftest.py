@@ -24,6 +24,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from terugbel.app import WEBHOOK_URLS
 from terugbel.clock import ManualClock
 from terugbel.db import Base, Database, import_all_models
 from terugbel.migrate import upgrade
@@ -137,7 +138,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def runtime(settings: Settings, db: Database, redis_conn: redis.Redis, clock: ManualClock) -> Iterator[Runtime]:
     """What the app and the RQ jobs of this test use; installed for jobs run in this process."""
-    rt = Runtime(settings=settings, db=db, redis=redis_conn, clock=clock)
+    rt = Runtime(settings=settings, db=db, redis=redis_conn, clock=clock, urls=WEBHOOK_URLS)
     install_runtime(rt)
     yield rt
     install_runtime(None)

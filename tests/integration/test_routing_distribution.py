@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 from twilio.rest import Client
 
+from routing.agents import change_agent_state
 from routing.distribution import (
     agent_became_available,
     agent_did_not_answer,
     caller_enqueued,
-    change_agent_state,
     dispatch_waiting,
     enqueue_caller,
     enqueue_decision,
@@ -25,9 +25,10 @@ from routing.distribution import (
     offer_caller,
 )
 from routing.models import Agent, Contact, QueueEntry
-from routing.service import route_contact
+from routing.route import route_contact
 from telephony import RebasedHttpClient, build_telephony
 from telephony.simulator import Simulator
+from terugbel.app import WEBHOOK_URLS
 from terugbel.clock import ManualClock
 from terugbel.db import Database, import_all_models
 from terugbel.runtime import Runtime
@@ -74,7 +75,8 @@ def test_only_agents_with_the_skill_and_only_available_ones(
     with db.session() as session:
         reservation = offer_agent(session, busy.id, now)
     assert reservation is not None and reservation.queue_entry_id == entry.id
-    assert reservation.agent_phone == "+31611110001" and reservation.connect_path == f"/twilio/voice/connect/{entry.id}"
+    connect_path = WEBHOOK_URLS.queue_connect.format(queue_entry_id=reservation.queue_entry_id)
+    assert reservation.agent_phone == "+31611110001" and connect_path == f"/twilio/voice/connect/{entry.id}"
 
 
 def test_preferred_agent_is_waited_for_until_preferred_until(

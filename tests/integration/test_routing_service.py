@@ -10,26 +10,26 @@ from sqlalchemy import event, select
 
 from callbacks.models import CallbackPromise
 from routing.config import center_config
-from routing.models import Contact, Holiday, Incident
-from routing.rules import InvalidRuleSet
-from routing.service import (
-    UnknownRuleSetVersion,
-    active_incidents_for,
+from routing.dry_run import dry_run
+from routing.history import (
     caller_history,
-    dry_run,
     find_caller,
     history_facts,
-    list_versions,
-    live_rule_set,
-    publish_rule_set,
-    queue_statuses,
     repeat_count,
     repeat_history,
     resolved_at_first_contact,
-    rollback_rule_set,
-    route_contact,
-    routed_caller,
 )
+from routing.live_state import queue_statuses
+from routing.models import Contact, Holiday, Incident
+from routing.route import active_incidents_for, route_contact, routed_caller
+from routing.rule_sets import (
+    UnknownRuleSetVersion,
+    list_versions,
+    live_rule_set,
+    publish_rule_set,
+    rollback_rule_set,
+)
+from routing.rules import InvalidRuleSet
 from terugbel.audit import AuditEntry
 from terugbel.clock import ManualClock
 from terugbel.db import Database
