@@ -209,6 +209,7 @@ def _config_for(session: Session, token: str | None) -> CenterConfig:
 
 
 def load_center_config(session: Session, token: str | None = None) -> CenterConfig:
+    """Read the whole configuration from the database (kept under `token` by the caller, if any)."""
     periods: dict[int, list[OpeningPeriod]] = {}
     for row in session.execute(
         select(BusinessHours.queue_id, BusinessHours.weekday, BusinessHours.opens, BusinessHours.closes)
