@@ -1,4 +1,4 @@
-"""Benchmark atomic booking: 200 concurrent attempts for the last 20 places across 4 slots (issue 6).
+"""Benchmark atomic booking: 200 concurrent attempts for the last 20 places across 4 slots.
 
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/booking.py
 
@@ -39,10 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot
 from callbacks.service import BOOKING_CANDIDATES, CallbackError, book_callback, ensure_slots, offer_slots
 from routing.models import Agent, BusinessHours, Queue, Shift
-from terugbel.db import import_all_models, make_engine
+from terugbel.db import make_engine
 from terugbel.migrate import upgrade
 from terugbel.settings import load_settings
 
@@ -256,8 +257,6 @@ def main() -> None:
     if not 1 <= args.warm_rounds <= 99:
         parser.error("--warm-rounds must be between 1 and 99")
     threads = args.workers // args.processes
-
-    import_all_models()
     server_url = os.environ.get("DATABASE_URL")
     admin = schema = None
     if server_url:

@@ -1,4 +1,4 @@
-"""Benchmark callback dispatch (issue 7): 1,000 promises in one 15-minute window, 4 real worker processes.
+"""Benchmark callback dispatch: 1,000 promises in one 15-minute window, 4 real worker processes.
 
     .venv/bin/python bench/dispatch.py                       # SQLite + embedded Redis in a temp dir
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
@@ -39,12 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, select, text
 from werkzeug.serving import make_server
 
+import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
 from callbacks.dispatch import schedule_promise
 from callbacks.models import OPEN_PROMISE_STATES, CallbackAttempt, CallbackPromise
 from callbacks.promise import start_promise
 from routing.models import Agent, AgentState, BusinessHours, Queue, Shift
 from telephony.simulator import Simulator
-from terugbel.db import Database, import_all_models
+from terugbel.db import Database
 from terugbel.migrate import upgrade
 from terugbel.redis_conn import connect_redis
 from terugbel.runtime import Runtime
@@ -123,7 +124,6 @@ def run(scenario: str, args: argparse.Namespace) -> None:
     if env_redis:
         env["REDIS_URL"] = env_redis
     settings = load_settings(env)
-    import_all_models()
     db = Database(settings.database_url)
     upgrade(db.engine)
     redis = connect_redis(settings)

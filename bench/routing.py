@@ -26,12 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, event, text
 
+import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
 from routing.config import center_config
 from routing.decision import evaluate_rules
 from routing.models import Agent, BusinessHours, Caller, Contact, Intent, Queue, Shift
 from routing.route import load_snapshot, route_contact, routed_caller
 from routing.rule_sets import live_rules, publish_rule_set
-from terugbel.db import Database, import_all_models
+from terugbel.db import Database
 from terugbel.logs import configure_logging
 from terugbel.migrate import upgrade
 from terugbel.settings import load_settings
@@ -171,7 +172,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
     args = parser.parse_args()
-    import_all_models()
     server_url = os.environ.get("DATABASE_URL")
     schema = None
     tmp = None

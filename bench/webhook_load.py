@@ -1,4 +1,4 @@
-"""Load benchmark of the incoming-call webhook: signed POST /twilio/voice against gunicorn (issue 4).
+"""Load benchmark of the incoming-call webhook: signed POST /twilio/voice against gunicorn.
 
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/webhook_load.py
 
@@ -79,12 +79,11 @@ def seed(url: str, callers: int, contacts: int) -> None:
     from datetime import time as clock_time
     from datetime import timedelta
 
+    import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
     from routing.models import Agent, BusinessHours, Incident, Intent, Queue, Shift
     from routing.rule_sets import publish_rule_set
-    from terugbel.db import Database, import_all_models
+    from terugbel.db import Database
     from terugbel.migrate import upgrade
-
-    import_all_models()
     db = Database(url)
     upgrade(db.engine)
     with db.session() as session:

@@ -1,4 +1,4 @@
-"""JSON API for intents: what callers can call about, edited by supervisors (issue 4 §3, §9).
+"""JSON API for intents: what callers can call about, edited by supervisors.
 
 Validation errors name the field: 422 with {"errors": {"json": {"queue": ["no queue named ..."]}}}.
 """

@@ -13,8 +13,9 @@ from console.api import api_identity, require_role
 from console.api_board import AgentDeskSchema
 from console.models import Role
 from console.queries import agent_desk
-from console.service import MAX_NOTE_LENGTH, NotYours, record_outcome
+from routing.contacts import MAX_NOTE_LENGTH, record_outcome
 from terugbel.runtime import Runtime
+from terugbel.validation import NotFound
 
 blp = Blueprint("api_me", __name__, url_prefix="/api/me", description="An agent's own callbacks and outcomes")
 
@@ -69,6 +70,6 @@ def record_my_outcome(args: dict[str, Any], contact_id: int) -> dict[str, Any]:
                 note=args["note"],
                 now=runtime.clock.now(),
             )
-    except NotYours:
+    except NotFound:
         abort(404, message=f"no contact {contact_id} of yours")
     return {"contact_id": contact_id, "resolved": args["resolved"]}

@@ -10,9 +10,11 @@ from console.blueprint import bp
 from console.formatting import moment_text, window_text
 from console.models import Role
 from console.queries import agent_desk
-from console.service import ConsoleChangeRefused, NotYours, record_outcome, set_agent_state
 from console.texts import tr, ui_language
+from routing.agents import choose_agent_state
+from routing.contacts import record_outcome
 from routing.distribution import agent_became_available
+from terugbel.validation import ChangeRefused, NotFound
 
 
 def _desk_context(errors: dict[str, str] | None = None) -> dict[str, object]:
@@ -60,8 +62,8 @@ def agent_state() -> ResponseReturnValue:
         try:
             with rt.db.session() as session:
                 state = request.form.get("state", "")
-                set_agent_state(session, agent_id=user.agent_id, state=state, now=rt.clock.now())
-        except ConsoleChangeRefused as refused:
+                choose_agent_state(session, agent_id=user.agent_id, state=state, now=rt.clock.now())
+        except ChangeRefused as refused:
             errors["state"] = refused.message
         else:
             if state == "available":
@@ -101,9 +103,9 @@ def agent_outcome(contact_id: int) -> ResponseReturnValue:
                     note=note,
                     now=rt.clock.now(),
                 )
-        except NotYours:
+        except NotFound:
             return render_template("error.html", code=404, message=tr("This page does not exist.")), 404
-        except ConsoleChangeRefused as refused:
+        except ChangeRefused as refused:
             errors[f"{refused.field}-{contact_id}"] = refused.message
     if errors:
         if request.headers.get("HX-Request"):

@@ -1,7 +1,8 @@
 """Incidents, intents, queues (settings, hours, holidays, slot capacity) and shifts.
 
 Incidents and intents go through the same checks and services as their JSON API (the marshmallow
-schema of console/api_incidents.py and ivr.intents); the rest through console/service.py.
+schema of console/api_incidents.py and routing.intents); queues through routing.queue_settings,
+shifts and slot capacity through callbacks.staffing.
 """
 
 from __future__ import annotations
@@ -15,28 +16,20 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from callbacks.models import CallbackSlot
+from callbacks.staffing import add_shift, delete_shift, set_slot_capacity
 from console.api_incidents import IncidentSchema
 from console.auth import requires, runtime, signed_in_user
 from console.blueprint import bp
 from console.formatting import moment_text
 from console.models import Role
-from console.service import (
-    FieldErrors,
-    NotYours,
-    add_holiday,
-    add_shift,
-    delete_holiday,
-    delete_shift,
-    set_business_hours,
-    set_slot_capacity,
-    update_queue_settings,
-)
 from console.texts import tr, ui_language
 from ivr import service as ivr_service
 from routing import intents as intent_service
 from routing.models import Agent, BusinessHours, Holiday, Queue, Shift
+from routing.queue_settings import add_holiday, delete_holiday, set_business_hours, update_queue_settings
 from terugbel.i18n import format_clock
 from terugbel.unit_of_work import unit_of_work
+from terugbel.validation import FieldErrors, NotFound
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -282,7 +275,7 @@ def queue_settings(queue_id: int) -> ResponseReturnValue:
             update_queue_settings(
                 session, queue_id=queue_id, values=values, actor=signed_in_user().username, now=rt.clock.now()
             )
-    except NotYours:
+    except NotFound:
         abort(404)
     except FieldErrors as exc:
         return _queue_page(queue_id, exc.errors, values), 422
@@ -303,7 +296,7 @@ def queue_hours(queue_id: int) -> ResponseReturnValue:
             set_business_hours(
                 session, queue_id=queue_id, hours=hours, actor=signed_in_user().username, now=rt.clock.now()
             )
-    except NotYours:
+    except NotFound:
         abort(404)
     except FieldErrors as exc:
         form = {f"opens-{d}": o for d, (o, _) in hours.items()} | {f"closes-{d}": c for d, (_, c) in hours.items()}
@@ -347,7 +340,7 @@ def holiday_delete(holiday_id: int) -> ResponseReturnValue:
     try:
         with rt.db.session() as session:
             delete_holiday(session, holiday_id=holiday_id, actor=signed_in_user().username, now=rt.clock.now())
-    except NotYours:
+    except NotFound:
         abort(404)
     flash(tr("Saved."))
     return redirect(request.referrer if (request.referrer or "").find("/console/") >= 0 else url_for("console.queues"))
@@ -369,7 +362,7 @@ def slot_capacity(slot_id: int) -> ResponseReturnValue:
                 now=rt.clock.now(),
             )
             queue_id = slot.queue_id
-    except NotYours:
+    except NotFound:
         abort(404)
     except FieldErrors as exc:
         with rt.db.session() as session:
@@ -433,7 +426,7 @@ def shift_delete(shift_id: int) -> ResponseReturnValue:
     try:
         with unit_of_work(rt) as session:
             delete_shift(session, shift_id=shift_id, actor=signed_in_user().username, now=rt.clock.now())
-    except NotYours:
+    except NotFound:
         abort(404)
     flash(tr("Saved."))
     return redirect(url_for("console.shifts"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from terugbel.db import Base, import_all_models
+import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
+from terugbel.db import Base
 
-import_all_models()
 config = context.config
 target_metadata = Base.metadata
 

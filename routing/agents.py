@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from routing.models import Agent, AgentState, QueueEntry, QueueEntryState
 from terugbel.clock import ensure_utc
+from terugbel.validation import ChangeRefused, NotFound
 
 # States an agent may pick by hand; the others (reserved, on a call) belong to the hand-out of calls.
 AGENT_CHOSEN_STATES = (AgentState.AVAILABLE.value, AgentState.AWAY.value)
@@ -27,23 +28,15 @@ class UnknownAgent(LookupError):
     """No agent with that id."""
 
 
-class AgentStateRefused(ValueError):
-    """An agent may not choose this state now; `message` says why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def choose_agent_state(session: Session, agent_id: int, state: str, now: datetime) -> Agent:
+def choose_agent_state(session: Session, *, agent_id: int, state: str, now: datetime) -> Agent:
     """Set an agent available or away at their own request; a call in progress keeps its state."""
     if state not in AGENT_CHOSEN_STATES:
-        raise AgentStateRefused("must be available or away")
+        raise ChangeRefused("state", "must be available or away")
     agent = session.get(Agent, agent_id)
     if agent is None:
-        raise UnknownAgent(f"no agent {agent_id}")
+        raise NotFound(agent_id)
     if agent.state in _BUSY:
-        raise AgentStateRefused("you are on a call; change your state after it")
+        raise ChangeRefused("state", "you are on a call; change your state after it")
     return change_agent_state(session, agent_id, state, now)
 
 

@@ -44,7 +44,7 @@ def create_app(
     app.config["SECRET_KEY"] = runtime.settings.secret_key or _persistent_secret(runtime)
     app.extensions["terugbel"] = runtime
 
-    from console.api import init_api
+    from console.api_setup import init_api
     from console.views import bp as console_bp
     from webhooks.callbacks_views import bp as callback_calls_bp
     from webhooks.views import bp as webhooks_bp

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -12,8 +11,19 @@ import click
 import redis
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from console.tokens import UnknownAgent, create_token
+from console.users import UserError, add_user
+from telephony.cli import simulate
+from terugbel.app import create_app
 from terugbel.clock import SystemClock
+from terugbel.db import Database
+from terugbel.demo import run_demo
+from terugbel.logs import configure_logging
+from terugbel.migrate import upgrade
+from terugbel.runtime import build_runtime
+from terugbel.seed import seed_demo
 from terugbel.settings import Settings, SettingsError, load_settings
+from terugbel.worker import run_worker
 
 
 def fail(setting: str, problem: str) -> NoReturn:
@@ -41,8 +51,6 @@ def cli_runtime(*, needs_redis: bool = True) -> Iterator[Any]:
 
 
 def runtime_from_env(*, needs_redis: bool = True) -> Any:
-    from terugbel.runtime import build_runtime
-
     settings = settings_from_env()
     try:
         runtime = build_runtime(settings)
@@ -69,8 +77,6 @@ def _check_database(runtime: Any) -> None:
 @click.group()
 def main() -> None:
     """Terugbel: problem-first IVR and guaranteed callbacks."""
-    from terugbel.logs import configure_logging
-
     configure_logging()
 
 
@@ -79,8 +85,6 @@ def main() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the web app with the development server (production: gunicorn, see README)."""
-    from terugbel.app import create_app
-
     with cli_runtime() as runtime:
         create_app(runtime=runtime).run(host=host, port=port, threaded=True, use_reloader=False)
 
@@ -89,8 +93,6 @@ def serve(host: str, port: int) -> None:
 @click.option("--burst", is_flag=True, help="Run the jobs that are due, then stop.")
 def worker(burst: bool) -> None:
     """Run an RQ worker with the scheduler on the dial, sms and default queues."""
-    from terugbel.worker import run_worker
-
     with cli_runtime() as runtime:
         run_worker(runtime, burst=burst)
 
@@ -104,9 +106,6 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate the database to the newest schema (or REVISION)."""
-    from terugbel.db import Database
-    from terugbel.migrate import upgrade
-
     settings = settings_from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url)
@@ -133,8 +132,6 @@ def user() -> None:
 @click.option("--agent-id", type=int, default=None, help="Link the user to an agent (role agent).")
 def user_add(username: str, role: str, password: str, language: str, agent_id: int | None) -> None:
     """Create a console user."""
-    from console.users import UserError, add_user
-
     try:
         with cli_runtime(needs_redis=False) as runtime, runtime.db.session() as session:
             add_user(
@@ -162,8 +159,6 @@ def token() -> None:
 @click.option("--agent-id", type=int, default=None, help="The agent this token acts for (/api/me/*).")
 def token_create(role: str, name: str, agent_id: int | None) -> None:
     """Create an API token and print it once; only its hash is stored."""
-    from console.tokens import UnknownAgent, create_token
-
     try:
         with cli_runtime(needs_redis=False) as runtime, runtime.db.session() as session:
             secret = create_token(session, name=name, role=role, now=runtime.clock.now(), agent_id=agent_id)
@@ -180,8 +175,6 @@ def seed() -> None:
 @seed.command("demo")
 def seed_demo_command() -> None:
     """Load a small demo contact center (2 queues, 4 agents, intents, known callers)."""
-    from terugbel.seed import seed_demo
-
     with cli_runtime(needs_redis=False) as runtime, runtime.db.session() as session:
         added = seed_demo(session, SystemClock().now(), runtime.settings.zone)
     click.echo("demo data: " + ", ".join(f"{count} {kind}" for kind, count in added.items()))
@@ -192,26 +185,10 @@ def seed_demo_command() -> None:
 @click.option("--simulator-port", default=5099, show_default=True, type=int)
 def demo(port: int, simulator_port: int) -> None:
     """Run everything on this laptop: migrate, seed, web app, worker and the telephony simulator."""
-    from terugbel.demo import run_demo
-
     run_demo(settings_from_env(), port=port, simulator_port=simulator_port)
 
 
-def _optional_group(module: str, attribute: str) -> Callable[[], None]:
-    def attach() -> None:
-        try:
-            group = getattr(importlib.import_module(module), attribute)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            return
-        main.add_command(group)
-
-    return attach
-
-
-# Command groups owned by other packages.
-_optional_group("telephony.cli", "simulate")()
+main.add_command(simulate)
 
 
 if __name__ == "__main__":

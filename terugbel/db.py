@@ -56,16 +56,6 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
-def import_all_models() -> None:
-    """Import every package's models so `Base.metadata` knows the whole schema (Alembic, tests)."""
-    import callbacks.models  # noqa: F401
-    import console.models  # noqa: F401
-    import ivr.models  # noqa: F401
-    import routing.models  # noqa: F401
-    import telephony.models  # noqa: F401
-    import terugbel.audit  # noqa: F401
-
-
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     # Bound values are callers' numbers and words: never in error messages or echoed statements.
     kwargs.setdefault("hide_parameters", True)

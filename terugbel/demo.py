@@ -14,6 +14,7 @@ from typing import Any
 import click
 import requests
 
+from telephony.simulator import Simulator
 from terugbel.clock import SystemClock
 from terugbel.db import Database
 from terugbel.migrate import upgrade
@@ -44,8 +45,7 @@ def run_demo(settings: Settings, *, port: int, simulator_port: int) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with _simulator(settings, simulator_port, env["PUBLIC_BASE_URL"]) as simulator_url:
-            if simulator_url:
-                env["TERUGBEL_TWILIO_API_BASE_URL"] = simulator_url
+            env["TERUGBEL_TWILIO_API_BASE_URL"] = simulator_url
             with _processes(
                 [
                     [sys.executable, "-m", "terugbel.cli", "serve", "--port", str(port)],
@@ -54,7 +54,7 @@ def run_demo(settings: Settings, *, port: int, simulator_port: int) -> None:
                 env,
             ) as children:
                 _wait_for_health(app_url, children)
-                _print_welcome(app_url, simulator_url)
+                _print_welcome(app_url)
                 _wait_while_running(children)
     except KeyboardInterrupt:
         # Ctrl-C at any moment, starting up included: the context managers above stopped everything.
@@ -69,25 +69,15 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _print_welcome(app_url: str, simulator_url: str | None) -> None:
+def _print_welcome(app_url: str) -> None:
     click.echo(f"\nTerugbel is running: {app_url}/console/  (karin / {DEMO_PASSWORD}: supervisor)")
     click.echo(f"Health: {app_url}/healthz")
-    if simulator_url:
-        click.echo(f"Try a call:  terugbel simulate call --from +31612345678 --say {DEMO_SAYING!r}")
-    else:
-        click.echo("The telephony simulator is not available in this build: calls cannot be simulated.")
+    click.echo(f"Try a call:  terugbel simulate call --from +31612345678 --say {DEMO_SAYING!r}")
     click.echo("Ctrl-C stops everything.\n", nl=True)
 
 
 @contextmanager
-def _simulator(settings: Settings, port: int, app_url: str) -> Iterator[str | None]:
-    try:
-        from telephony.simulator import Simulator
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("telephony"):
-            raise
-        yield None
-        return
+def _simulator(settings: Settings, port: int, app_url: str) -> Iterator[str]:
     simulator = Simulator.for_demo(settings, port=port, app_url=app_url)
     simulator.start()
     try:

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import redis
 
+from telephony import build_telephony
+from telephony.port import Telephony
 from terugbel.clock import Clock, SystemClock
 from terugbel.db import Database
 from terugbel.redis_conn import connect_redis
 from terugbel.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    from telephony.port import Telephony
 
 
 @dataclass(frozen=True)
@@ -43,8 +41,6 @@ class Runtime:
     @property
     def telephony(self) -> Telephony:
         if self._telephony is None:
-            from telephony import build_telephony
-
             self._telephony = build_telephony(self.settings)
         return self._telephony
 

@@ -47,7 +47,7 @@ class Settings:
     overflow_number: str | None = None
     # Outbound calls per second the account may start (Twilio's CPS); shared by every worker.
     calls_per_second: float = 1.0
-    # Routing by history (issue "Routing by history…"): a contact about the same matter within this
+    # Routing by history: a contact about the same matter within this
     # many days is a repeat; a repeat waits this long for the agent who handled the last one.
     repeat_window_days: int = DEFAULT_REPEAT_WINDOW_DAYS
     preferred_agent_wait_seconds: int = DEFAULT_PREFERRED_AGENT_WAIT_SECONDS

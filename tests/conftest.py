@@ -24,9 +24,10 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from werkzeug.serving import BaseWSGIServer, make_server
 
+import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
 from terugbel.app import WEBHOOK_URLS
 from terugbel.clock import ManualClock
-from terugbel.db import Base, Database, import_all_models
+from terugbel.db import Base, Database
 from terugbel.migrate import upgrade
 from terugbel.redis_conn import connect_redis
 from terugbel.runtime import Runtime, install_runtime
@@ -98,7 +99,6 @@ def settings(session_settings: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 def _session_db(session_settings: Settings) -> Iterator[Database]:
-    import_all_models()
     database = Database(session_settings.database_url)
     yield database
     database.dispose()

@@ -1,4 +1,4 @@
-"""Whole calls through the simulated Twilio against the app served over HTTP (issue 4 Tests)."""
+"""Whole calls through the simulated Twilio against the app served over HTTP."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from twilio.rest import Client
 
+import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
 from routing.agents import change_agent_state
 from routing.distribution import (
     agent_became_available,
@@ -30,7 +31,7 @@ from telephony import RebasedHttpClient, build_telephony
 from telephony.simulator import Simulator
 from terugbel.app import WEBHOOK_URLS
 from terugbel.clock import ManualClock
-from terugbel.db import Database, import_all_models
+from terugbel.db import Database
 from terugbel.runtime import Runtime
 from terugbel.settings import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
 from tests.integration.routing_fixtures import add_contact, add_waiting
@@ -208,8 +209,6 @@ def test_reserved_is_not_set_by_hand(db: Database, clock: ManualClock, make_agen
 def _free_agents(url: str, agent_ids: list[int], now_iso: str, barrier: Any, results: Any) -> None:
     """In a separate process: make each agent available and offer them the best waiting caller."""
     from datetime import datetime
-
-    import_all_models()
     database = Database(url)
     now = datetime.fromisoformat(now_iso)
     barrier.wait(timeout=30)

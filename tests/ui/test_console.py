@@ -1,4 +1,4 @@
-"""The console in a real browser (issue 8 Tests): agent view, outcome, rule change, incident, numbers."""
+"""The console in a real browser: agent view, outcome, rule change, incident, numbers."""
 
 from __future__ import annotations
 

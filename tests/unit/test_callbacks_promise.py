@@ -13,7 +13,7 @@ from callbacks.models import CallbackPromise, PromiseState
 from callbacks.promise import InvalidPromiseTransition, start_promise, transition
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
-# The machine as issue 6 states it, written out here rather than read from the code under test:
+# The machine as the product rules state it, written out here rather than read from the code under test:
 # booked → dialling → connected → completed, or missed, cancelled, moved (or failed); an attempt that
 # reaches voicemail or nobody goes back to booked for the next one; a call in progress is not
 # cancelled. Nothing leaves an ending.

@@ -1,0 +1,95 @@
+"""Shifts and slot capacity: a supervisor's changes to who works when, and what a slot may hold.
+
+Callback capacity follows staffing, so each change here recomputes the capacity of the slots it
+touches; promises that no longer fit are moved by us and their callers told at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from callbacks.models import CallbackSlot
+from callbacks.service import recompute_capacity, recompute_for_agent
+from routing.models import Agent, Shift
+from terugbel.audit import record_audit
+from terugbel.validation import FieldErrors, NotFound, local_moment, whole_number
+
+
+def add_shift(
+    session: Session, *, agent_id: str, starts: str, ends: str, zone: str, actor: str, now: datetime
+) -> Shift:
+    """Add a shift (local times in `zone`) and let callback capacity follow it."""
+    errors: dict[str, str] = {}
+    agent = session.get(Agent, whole_number(agent_id, 1, 10**9) or 0)
+    if agent is None or not agent.active:
+        errors["agent"] = "choose an agent"
+    start, end = local_moment(starts, zone), local_moment(ends, zone)
+    if start is None:
+        errors["starts"] = "a date and time like 2026-11-23T08:00"
+    if end is None:
+        errors["ends"] = "a date and time like 2026-11-23T17:00"
+    if start is not None and end is not None and not start < end <= start + timedelta(hours=16):
+        errors["ends"] = "must be after the start, at most 16 hours later"
+    if errors or agent is None or start is None or end is None:
+        raise FieldErrors(errors)
+    shift = Shift(agent_id=agent.id, starts_at=start, ends_at=end)
+    session.add(shift)
+    session.flush()
+    record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="shift.add",
+        subject=f"agent {agent.id}",
+        details={"starts_at": start.isoformat(), "ends_at": end.isoformat()},
+    )
+    recompute_for_agent(session, agent.id, start, end, now)
+    return shift
+
+
+def delete_shift(session: Session, *, shift_id: int, actor: str, now: datetime) -> None:
+    """Remove a shift; promises that no longer fit are moved by us (and the callers told)."""
+    shift = session.get(Shift, shift_id)
+    if shift is None:
+        raise NotFound(shift_id)
+    agent_id, start, end = shift.agent_id, shift.starts_at, shift.ends_at
+    record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="shift.delete",
+        subject=f"agent {agent_id}",
+        details={"starts_at": start.isoformat(), "ends_at": end.isoformat()},
+    )
+    session.delete(shift)
+    session.flush()
+    recompute_for_agent(session, agent_id, start, end, now)
+
+
+def set_slot_capacity(
+    session: Session, *, slot_id: int, override: str, closed: bool, actor: str, now: datetime
+) -> CallbackSlot:
+    """Override a slot's capacity (empty: derive it from shifts again) or close it; moves what no longer fits."""
+    slot = session.get(CallbackSlot, slot_id)
+    if slot is None:
+        raise NotFound(slot_id)
+    value = None
+    if override.strip():
+        value = whole_number(override, 0, 1000)
+        if value is None:
+            raise FieldErrors({f"override-{slot_id}": "a whole number from 0 to 1000, or empty"})
+    slot.capacity_override = 0 if closed else value
+    slot.closed = closed
+    record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="slot.capacity",
+        subject=f"slot {slot_id}",
+        details={"override": value, "closed": closed},
+    )
+    session.flush()
+    recompute_capacity(session, slot.queue_id, slot.starts_at, slot.ends_at, now)
+    return slot
