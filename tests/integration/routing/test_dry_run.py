@@ -1,7 +1,8 @@
-"""A dry run takes the intent from the caller's words exactly as a live call does."""
+"""Dry runs: live rules or a draft, recording nothing, the intent taken from words as a live call takes it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,8 +13,11 @@ from routing.config import center_config
 from routing.dry_run import dry_run
 from routing.models import Contact
 from routing.route import classify_intent
+from routing.rules import InvalidRuleSet
 from terugbel.clock import ManualClock
+from terugbel.db import Database
 from terugbel.runtime import Runtime
+from tests.integration.routing.fixtures import RETENTIE_RULE
 from tests.integration.twilio_requests import signed_post, spoken, twiml
 
 CALLER = "+31687654321"
@@ -28,7 +32,7 @@ PHRASES = [
 
 
 @pytest.fixture
-def center(make_queue: Any, make_intent: Any, make_agent: Any) -> dict[str, Any]:
+def menu(make_queue: Any, make_intent: Any, make_agent: Any) -> dict[str, Any]:
     technisch = make_queue("technisch")
     facturen = make_queue("facturen")
     make_queue("algemeen")
@@ -61,7 +65,7 @@ def live_call_intent(client: Any, runtime: Runtime, call_sid: str, words: str) -
 
 
 def test_the_dry_run_takes_the_intent_a_live_call_takes(
-    client: Any, runtime: Runtime, clock: ManualClock, center: dict[str, Any]
+    client: Any, runtime: Runtime, clock: ManualClock, menu: dict[str, Any]
 ) -> None:
     heard = []
     for index, words in enumerate(PHRASES):
@@ -78,7 +82,7 @@ def test_the_dry_run_takes_the_intent_a_live_call_takes(
 
 
 def test_a_dry_run_of_unsure_words_says_the_call_asks_first(
-    db: Any, clock: ManualClock, center: dict[str, Any]
+    db: Database, clock: ManualClock, menu: dict[str, Any]
 ) -> None:
     with db.session() as session:
         unsure = dry_run(session, number=None, words="mijn internet", at=clock.now())
@@ -87,3 +91,26 @@ def test_a_dry_run_of_unsure_words_says_the_call_asks_first(
     assert "a call first asks the caller to confirm it" in unsure.decision.explanation
     assert (sure.intent, sure.confirm_first, sure.decision.queue_name) == ("internet", False, "technisch")
     assert "confirm" not in sure.decision.explanation
+
+
+def test_dry_run_against_live_and_draft(db: Database, clock: ManualClock, center: dict[str, Any]) -> None:
+    with db.session() as session:
+        live = dry_run(session, number="06 8765 4321", words="ik wil mijn abonnement opzeggen", at=clock.now())
+        assert live.intent == "opzeggen" and live.caller_known and live.rule_set_version is None
+        assert live.decision.queue_name == "facturen"
+        draft = dry_run(
+            session,
+            number="+31687654321",
+            words="ik wil mijn abonnement opzeggen",
+            at=clock.now(),
+            rules=[RETENTIE_RULE],
+        )
+        assert draft.decision.explanation.startswith("→ retentie (rule 'Opzeggers naar retentie')")
+        with pytest.raises(InvalidRuleSet):
+            dry_run(session, number=None, intent_name="opzeggen", at=clock.now(), rules=[{"name": "x"}])
+        # At night every queue is closed: a callback is offered.
+        night = dry_run(session, number=None, intent_name="internet", at=clock.now() + timedelta(hours=13))
+        assert not night.decision.queue_open and night.decision.offer_callback_first
+        assert not night.caller_known
+    with db.session() as session:
+        assert session.scalars(select(Contact)).all() == []
