@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import redis
 
-from telephony import build_telephony
 from telephony.port import Telephony
+from telephony.twilio_adapter import build_telephony
 from terugbel.clock import Clock, SystemClock
 from terugbel.db import Database
 from terugbel.redis_conn import connect_redis

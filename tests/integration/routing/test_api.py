@@ -13,8 +13,8 @@ from twilio.rest import Client
 from routing.distribution import enqueue_caller
 from routing.models import Agent, Contact
 from routing.rules import ACTION_KEYS, CONDITION_KEYS
-from telephony import RebasedHttpClient, build_telephony
 from telephony.simulator import Simulator
+from telephony.twilio_adapter import RebasedHttpClient, build_telephony
 from terugbel.audit import AuditEntry
 from terugbel.clock import ManualClock
 from terugbel.db import Database

@@ -27,8 +27,8 @@ from routing.distribution import (
 )
 from routing.models import Agent, Contact, QueueEntry
 from routing.route import route_contact
-from telephony import RebasedHttpClient, build_telephony
 from telephony.simulator import Simulator
+from telephony.twilio_adapter import RebasedHttpClient, build_telephony
 from terugbel.app import WEBHOOK_URLS
 from terugbel.clock import ManualClock
 from terugbel.db import Database
