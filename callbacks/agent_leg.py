@@ -36,7 +36,7 @@ from callbacks.attempts import (
     plan_without_agent,
 )
 from callbacks.caller_leg import dial_caller_after_commit
-from callbacks.leg_urls import leg_url, leg_urls
+from callbacks.leg_urls import leg_url
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.pacing import pacer_for
 from callbacks.promise import transition
@@ -124,7 +124,7 @@ def ring_next_agent(runtime: Runtime, attempt_id: int, failures: int = 0, policy
         attempt.agent_id = agent.id
         attempt.stage_at = now
         agent_id, agent_phone = agent.id, agent.phone
-    urls = leg_urls(runtime)
+    urls = runtime.webhook_urls
     call = OutboundCall(
         to=agent_phone,
         from_=runtime.settings.twilio_from_number or "",

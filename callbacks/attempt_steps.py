@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from callbacks.agent_state import release_agent
 from callbacks.attempts import DialPolicy, NextStep, plan_after_network_error
 from callbacks.errors import CallbackError
-from callbacks.leg_urls import leg_urls
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.promise import transition
 from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
@@ -92,7 +91,7 @@ def release_agent_leg(after: AfterCommit, attempt: CallbackAttempt) -> None:
 
     def redirect(runtime: Runtime) -> None:
         try:
-            runtime.telephony.redirect_call(call_sid, url=runtime.url(leg_urls(runtime).agent_released))
+            runtime.telephony.redirect_call(call_sid, url=runtime.url(runtime.webhook_urls.agent_released))
         except TelephonyError as exc:
             # The leg is already over (or the network hiccups): the agent is free either way.
             log.info("agent leg not redirected", call_sid=call_sid, error=str(exc))

@@ -38,7 +38,7 @@ from callbacks.attempts import (
     classify_answered_by,
     plan_after_caller,
 )
-from callbacks.leg_urls import leg_url, leg_urls
+from callbacks.leg_urls import leg_url
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.pacing import pacer_for
 from callbacks.promise import transition
@@ -110,7 +110,7 @@ def dial_caller(runtime: Runtime, attempt_id: int, failures: int = 0, policy: Di
         return f"promise is {promise_state}"
     if number is None:
         return "already dialled or no longer needed"
-    urls = leg_urls(runtime)
+    urls = runtime.webhook_urls
     call = OutboundCall(
         to=number,
         from_=runtime.settings.twilio_from_number or "",

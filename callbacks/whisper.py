@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackPromise
+from routing.history import caller_history, history_facts
 from routing.models import Caller, Intent
-from routing.service import caller_history, history_facts
 from terugbel.i18n import t
 
 AGENT_LANGUAGE = "nl"  # the agents' working language: whispers and prompts on the agent leg

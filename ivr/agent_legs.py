@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from callbacks.service import close_promise_resolved_by_contact
 from ivr.call_sessions import CallNotFound, call_language, find_call
 from ivr.flow_types import TRANSCRIPT_SEPARATOR, Action, Enqueue, Line
-from routing import distribution
+from routing import agents, distribution
+from routing.history import repeat_count
 from routing.models import (
     Agent,
     AgentState,
@@ -26,7 +27,6 @@ from routing.models import (
     QueueEntry,
     QueueEntryState,
 )
-from routing.service import repeat_count
 from routing.whisper import WHISPER_PROBLEM_LIMIT, Whisper, inbound_whisper_text
 from terugbel.i18n import few_words, t
 from terugbel.runtime import Runtime
@@ -117,7 +117,7 @@ def agent_dial_result(runtime: Runtime, *, entry_id: int, now: datetime) -> Acti
             agent = session.get(Agent, entry.reserved_agent_id) if entry.reserved_agent_id else None
             if agent is not None and agent.state == AgentState.ON_CALL.value:
                 # The conversation is over: wrap-up, until the agent says (in the console) they are free.
-                distribution.change_agent_state(session, agent.id, AgentState.WRAP_UP, now)
+                agents.change_agent_state(session, agent.id, AgentState.WRAP_UP, now)
             return None
         distribution.agent_did_not_answer(session, entry_id, now)
         return _requeue(session, entry, now, missed=True)

@@ -15,7 +15,7 @@ from callbacks.service import book_callback, open_promise_for
 from ivr.call_sessions import find_call, flow_state_of
 from ivr.caller_facts import caller_zone
 from routing.models import Contact, ContactOutcome, Queue
-from routing.service import GENERAL_QUEUE
+from routing.route import GENERAL_QUEUE
 from terugbel.logs import get_logger
 from terugbel.phone import language_for_number, try_e164
 from terugbel.runtime import Runtime

@@ -22,7 +22,7 @@ from ivr.flow_types import CallFacts, IncidentNotice, IntentOption, PromiseNotic
 from ivr.models import CallSession
 from routing.config import STAMP_TOKEN, CenterConfig, center_config, center_config_at
 from routing.models import Caller
-from routing.service import ROUTED_CALLER_COLUMNS, RoutedCaller, active_incidents_for
+from routing.route import ROUTED_CALLER_COLUMNS, RoutedCaller, active_incidents_for
 from terugbel.db import plain_rows
 from terugbel.phone import try_e164
 from terugbel.runtime import Runtime

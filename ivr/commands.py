@@ -44,7 +44,7 @@ from routing import distribution
 from routing.config import center_config
 from routing.hours import next_opening
 from routing.models import Caller, Contact, ContactOutcome, IncidentSubscription, QueueEntry, QueueEntryState
-from routing.service import route_contact
+from routing.route import route_contact
 from terugbel.runtime import Runtime
 
 MAX_COMMANDS = 6  # a flow step never needs more; a loop beyond this is a bug, not a call to keep alive

@@ -28,6 +28,22 @@ from terugbel.settings import Settings, load_settings
 StartDial = Callable[["Runtime", int, int], str]
 
 
+@dataclass(frozen=True)
+class WebhookUrls:
+    """Paths of the webhooks the domain sends live calls to, handed in by the composition root.
+
+    The webhooks own these paths; the domain only fills in ids (`queue_connect` is a `str.format`
+    template) or adds a query, and never spells a path itself.
+    """
+
+    queue_connect: str  # TwiML that dials the agent reserved for a waiting caller: {queue_entry_id}
+    agent_whisper: str  # a callback's agent hears who calls about what, and chooses
+    agent_released: str  # a waiting agent hears the caller was not reached
+    caller_answer: str  # the callback's caller leg asks what to do (hold, connect, voicemail)
+    caller_amd: str  # answering-machine detection's verdict on the caller leg
+    leg_status: str  # the status callbacks of both legs of a callback
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -36,7 +52,7 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     _telephony: Telephony | None = None
     # Handed in by the composition root (terugbel/wiring.py); None until wired.
-    callback_urls: object | None = None  # a callbacks.leg_urls.CallbackLegUrls: the kernel names no product type
+    urls: WebhookUrls | None = None
     start_dial: StartDial | None = None
 
     @property
@@ -52,6 +68,13 @@ class Runtime:
 
     def url(self, path: str) -> str:
         return f"{self.public_base_url}{path}"
+
+    @property
+    def webhook_urls(self) -> WebhookUrls:
+        """The webhook paths the composition root handed in; an error when it handed in none."""
+        if self.urls is None:
+            raise RuntimeError("no webhook URLs: the composition root hands them in (terugbel/wiring.py)")
+        return self.urls
 
     def close(self) -> None:
         """Release database connections and the Redis connection pool."""

@@ -1,7 +1,7 @@
 """The legs of a callback call under /twilio/callbacks: agent whisper, conference, caller, status.
 
 Internal URLs: they appear only in the TwiML and REST requests the callbacks place;
-`CALLBACK_LEG_URLS` hands their paths to the callbacks (terugbel/wiring.py). Every request needs a
+terugbel/wiring.py hands their paths to the callbacks. Every request needs a
 valid X-Twilio-Signature. Each view parses Twilio's parameters, calls one function of
 callbacks/agent_leg.py or callbacks/caller_leg.py and renders TwiML (webhooks/twiml.py); the state
 guards there make a repeated or late request change nothing twice.
@@ -12,7 +12,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, request
 
 from callbacks import agent_leg, caller_leg
-from callbacks.leg_urls import CallbackLegUrls
 from callbacks.whisper import AGENT_LANGUAGE
 from telephony.call_status import is_final_status
 from terugbel.i18n import t
@@ -33,13 +32,6 @@ AGENT_RELEASED = "/agent/released"
 CALLER_ANSWER = "/caller/answer"
 CALLER_AMD = "/caller/amd"
 LEG_STATUS = "/status"
-CALLBACK_LEG_URLS = CallbackLegUrls(
-    agent_whisper=PREFIX + AGENT_WHISPER,
-    agent_released=PREFIX + AGENT_RELEASED,
-    caller_answer=PREFIX + CALLER_ANSWER,
-    caller_amd=PREFIX + CALLER_AMD,
-    leg_status=PREFIX + LEG_STATUS,
-)
 
 bp = Blueprint("callback_calls", __name__, url_prefix=PREFIX)
 bp.before_request(refuse_unsigned)

@@ -41,7 +41,12 @@ from webhooks.common import (
     xml_response,
 )
 
-bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
+PREFIX = "/twilio"
+QUEUE_CONNECT_RULE = "/voice/connect/<int:entry_id>"
+# Where distribution sends a waiting caller once an agent is reserved (terugbel/wiring.py).
+QUEUE_CONNECT = PREFIX + "/voice/connect/{queue_entry_id}"
+
+bp = Blueprint("webhooks", __name__, url_prefix=PREFIX)
 bp.before_request(refuse_unsigned)
 log = get_logger(__name__)
 
@@ -193,7 +198,7 @@ def queue_result() -> Response:
 # --- agents ---------------------------------------------------------------------------------------------------
 
 
-@bp.post("/voice/connect/<int:entry_id>")
+@bp.post(QUEUE_CONNECT_RULE)
 def connect_agent(entry_id: int) -> Response:
     """Distribution picked this waiting caller for an agent: dial the agent with a whisper."""
     runtime = webhook_runtime()

@@ -20,7 +20,7 @@ from terugbel.clock import ManualClock
 from terugbel.db import Database
 from terugbel.runtime import Runtime
 from terugbel.settings import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
-from tests.integration.routing_fixtures import add_contact, add_waiting
+from tests.integration.routing.fixtures import add_contact, add_waiting
 
 RULE = {
     "name": "Opzeggers naar retentie",
