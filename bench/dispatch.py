@@ -40,9 +40,9 @@ from sqlalchemy import create_engine, select, text
 from werkzeug.serving import make_server
 
 import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
-from callbacks.dispatch import schedule_promise
 from callbacks.models import OPEN_PROMISE_STATES, CallbackAttempt, CallbackPromise
 from callbacks.promise import start_promise
+from callbacks.scheduling import schedule_promise
 from routing.models import Agent, AgentState, BusinessHours, Queue, Shift
 from telephony.simulator import Simulator
 from terugbel.db import Database

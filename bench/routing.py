@@ -30,7 +30,8 @@ import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whol
 from routing.config import center_config
 from routing.decision import evaluate_rules
 from routing.models import Agent, BusinessHours, Caller, Contact, Intent, Queue, Shift
-from routing.service import live_rules, load_snapshot, publish_rule_set, route_contact, routed_caller
+from routing.route import load_snapshot, route_contact, routed_caller
+from routing.rule_sets import live_rules, publish_rule_set
 from terugbel.db import Database
 from terugbel.logs import configure_logging
 from terugbel.migrate import upgrade

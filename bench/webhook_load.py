@@ -81,7 +81,7 @@ def seed(url: str, callers: int, contacts: int) -> None:
 
     import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
     from routing.models import Agent, BusinessHours, Incident, Intent, Queue, Shift
-    from routing.service import publish_rule_set
+    from routing.rule_sets import publish_rule_set
     from terugbel.db import Database
     from terugbel.migrate import upgrade
     db = Database(url)

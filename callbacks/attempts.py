@@ -110,13 +110,6 @@ def caller_result_from_status(call_status: str) -> CallerResult:
     return CallerResult.NO_ANSWER
 
 
-FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
-
-
-def is_final_status(call_status: str | None) -> bool:
-    return call_status in FINAL_CALL_STATUSES
-
-
 def plan_after_caller(
     result: CallerResult,
     *,

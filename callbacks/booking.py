@@ -17,16 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from callbacks.dispatch import schedule_after_commit, unschedule_after_commit
 from callbacks.errors import NoSlotAvailable, PromiseBusy, PromiseNotFound, SlotFull
 from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, PromiseState
 from callbacks.numbers import check_number
 from callbacks.offers import offer_slots
-from callbacks.outbox import outbound_sms, send_after_commit
 from callbacks.places import claim_place, give_back_place, take_place, take_turns_for_number
 from callbacks.promise import InvalidPromiseTransition, start_promise, transition
+from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
 from callbacks.slots import SlotOffer, place_dial_time
 from callbacks.texts import confirmation_text, text_caller, window_text
+from telephony.outbox import outbound_sms, send_after_commit
 from terugbel.i18n import normalise_language, t
 from terugbel.logs import get_logger
 from terugbel.phone import can_text, try_e164

@@ -16,10 +16,10 @@ from sqlalchemy import literal_column, select, update
 from sqlalchemy.orm import Session
 
 from callbacks.capacity import ShiftSpan, derived_capacity
-from callbacks.dispatch import schedule_after_commit
 from callbacks.errors import CallbackError
 from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
 from callbacks.places import add_places, add_slots, lock_slot_for_change
+from callbacks.scheduling import schedule_after_commit
 from callbacks.slots import (
     SlotOffer,
     SlotState,

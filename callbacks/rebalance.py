@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from callbacks.booking import rebook
 from callbacks.capacity import effective_capacity
-from callbacks.dispatch import unschedule_after_commit
 from callbacks.errors import SlotFull
 from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
 from callbacks.offers import (
@@ -31,6 +30,7 @@ from callbacks.offers import (
 )
 from callbacks.places import give_back_place, lock_slot_for_change, move_to_place, set_capacity
 from callbacks.promise import transition
+from callbacks.scheduling import unschedule_after_commit
 from callbacks.texts import text_caller, window_text
 from routing.models import Agent, Queue
 from terugbel.i18n import format_window, t

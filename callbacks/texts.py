@@ -1,7 +1,7 @@
 """The texts a caller reads about their promise: its window in their words, and sending one.
 
 The sentences themselves live in callbacks/messages.py; this module fills them in and queues them
-in the outbox (callbacks/outbox.py), which sends them after commit.
+in the outbox (telephony/outbox.py), which sends them after commit.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackPromise
-from callbacks.outbox import queue_sms
 from telephony.models import SmsMessage
+from telephony.outbox import queue_sms
 from terugbel.i18n import format_window, t
 from terugbel.phone import can_text, display_number
 

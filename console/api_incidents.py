@@ -15,9 +15,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from console.api import api_identity, require_role
 from console.models import Role
-from ivr import service
+from routing import incidents as service
 from routing.models import Incident, IncidentState, IncidentSubscription
 from terugbel.runtime import Runtime
+from terugbel.unit_of_work import unit_of_work
 
 blp = Blueprint("api_incidents", __name__, url_prefix="/api", description="Incidents said before any question")
 
@@ -112,12 +113,11 @@ def resolve_incident(incident_id: int) -> dict[str, Any]:
     """Resolve it: every caller who asked gets one text that it is fixed."""
     runtime = _runtime()
     try:
-        with runtime.db.session() as session:
-            incident, message_ids = service.resolve_incident(
+        with unit_of_work(runtime) as session:
+            incident = service.resolve_incident(
                 session, incident_id, actor=api_identity().name, now=runtime.clock.now()
             )
             view = _view(session, incident)
     except service.IncidentNotFound:
         abort(404, message=f"no incident {incident_id}")
-    service.send_incident_texts(runtime, message_ids)
     return view

@@ -15,15 +15,11 @@ from sqlalchemy import select
 
 from console.api import require_role
 from console.models import Role
-from routing.distribution import UnknownAgent, agent_became_available, change_agent_state
+from routing.agents import UnknownAgent, change_agent_state
+from routing.distribution import agent_became_available
+from routing.history import caller_history, find_caller, history_facts
+from routing.live_state import agents_on_shift, queue_statuses
 from routing.models import Agent, AgentState
-from routing.service import (
-    agents_on_shift,
-    caller_history,
-    find_caller,
-    history_facts,
-    queue_statuses,
-)
 from terugbel.phone import try_e164
 from terugbel.runtime import Runtime
 

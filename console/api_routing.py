@@ -1,6 +1,6 @@
 """JSON API for routing rules: the live set, publishing, versions, rollback, and the dry run.
 
-Thin: validate the request → one routing.service call in one transaction → render. A rule set
+Thin: validate the request → one routing service call in one transaction → render. A rule set
 that fails validation is answered with 422 and `errors.rules`: one entry per problem, naming the
 rule (index and name) and the field, e.g. `actions.route_to_queue`.
 """
@@ -18,18 +18,18 @@ from sqlalchemy.exc import IntegrityError
 
 from console.api import api_identity, require_role
 from console.models import Role
+from routing.dry_run import dry_run
 from routing.models import RuleSetVersion
-from routing.rules import InvalidRuleSet, RuleError
-from routing.service import (
-    UnknownIntent,
+from routing.route import UnknownIntent
+from routing.rule_sets import (
     UnknownRuleSetVersion,
     check_rule_set,
-    dry_run,
     list_versions,
     live_rule_set,
     publish_rule_set,
     rollback_rule_set,
 )
+from routing.rules import InvalidRuleSet, RuleError
 from terugbel.runtime import Runtime
 
 blp = Blueprint(

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
 from console.metrics import REPEAT_WINDOW, ContactFact, PromiseFact
 from ivr.models import CallSession
+from routing.history import caller_history
+from routing.live_state import queue_statuses
 from routing.models import (
     Agent,
     Caller,
@@ -28,7 +30,6 @@ from routing.models import (
     QueueEntryState,
     Shift,
 )
-from routing.service import caller_history, queue_statuses
 
 HISTORY_DAYS = 7
 TIMELINE_LENGTH = 10

@@ -10,8 +10,8 @@ from console.blueprint import bp
 from console.formatting import moment_text, window_text
 from console.models import Role
 from console.queries import agent_desk
-from console.service import set_agent_state
 from console.texts import tr, ui_language
+from routing.agents import choose_agent_state
 from routing.contacts import record_outcome
 from routing.distribution import agent_became_available
 from terugbel.validation import ChangeRefused, NotFound
@@ -62,7 +62,7 @@ def agent_state() -> ResponseReturnValue:
         try:
             with rt.db.session() as session:
                 state = request.form.get("state", "")
-                set_agent_state(session, agent_id=user.agent_id, state=state, now=rt.clock.now())
+                choose_agent_state(session, agent_id=user.agent_id, state=state, now=rt.clock.now())
         except ChangeRefused as refused:
             errors["state"] = refused.message
         else:

@@ -23,7 +23,7 @@ from console.blueprint import bp
 from console.formatting import moment_text
 from console.models import Role
 from console.texts import tr, ui_language
-from ivr import service as ivr_service
+from routing import incidents as incident_service
 from routing import intents as intent_service
 from routing.models import Agent, BusinessHours, Holiday, Queue, Shift
 from routing.queue_settings import add_holiday, delete_holiday, set_business_hours, update_queue_settings
@@ -70,7 +70,7 @@ def _first_messages(messages: dict[str, Any]) -> dict[str, str]:
 def _incidents_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> str:
     rt = runtime()
     with rt.db.session() as session:
-        incidents = ivr_service.list_incidents(session)
+        incidents = incident_service.list_incidents(session)
     active = [i for i in incidents if i.state == "active"]
     resolved = [i for i in incidents if i.state != "active"][:20]
     return render_template(
@@ -119,7 +119,7 @@ def incident_create() -> ResponseReturnValue:
     if errors or loaded is None:
         return _incidents_page(form, errors), 422
     with rt.db.session() as session:
-        ivr_service.create_incident(session, actor=user.username, now=rt.clock.now(), **loaded)
+        incident_service.create_incident(session, actor=user.username, now=rt.clock.now(), **loaded)
     flash(tr("Saved."))
     return redirect(url_for("console.incidents"))
 
@@ -131,13 +131,10 @@ def incident_resolve(incident_id: int) -> ResponseReturnValue:
     user = signed_in_user()
     rt = runtime()
     try:
-        with rt.db.session() as session:
-            _incident, message_ids = ivr_service.resolve_incident(
-                session, incident_id, actor=user.username, now=rt.clock.now()
-            )
-    except ivr_service.IncidentNotFound:
+        with unit_of_work(rt) as session:
+            incident_service.resolve_incident(session, incident_id, actor=user.username, now=rt.clock.now())
+    except incident_service.IncidentNotFound:
         abort(404)
-    ivr_service.send_incident_texts(rt, message_ids)
     flash(tr("Saved."))
     return redirect(url_for("console.incidents"))
 

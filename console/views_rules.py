@@ -1,6 +1,6 @@
 """The routing rules editor: the live set and its versions, edit as a form, dry run, publish, roll back.
 
-Validation, dry runs, publishing and rollbacks are routing's (routing/service.py); this page only
+Validation, dry runs, publishing and rollbacks are routing's (routing/rule_sets.py, routing/dry_run.py); this page only
 turns the form into rules JSON and puts routing's errors back on the fields they name.
 """
 
@@ -20,18 +20,17 @@ from console.models import Role
 from console.rule_form import CHOSEN_QUEUE, WEEKDAYS, RuleRow, blank_row, form_key, rows_from_form, rows_from_rules
 from console.rule_form import rules_from_rows as _rules_from_rows
 from console.texts import tr, ui_language
+from routing.dry_run import DryRun, dry_run
 from routing.models import Agent, Intent, Queue
-from routing.rules import InvalidRuleSet, RuleError
-from routing.service import (
-    DryRun,
-    UnknownIntent,
+from routing.route import UnknownIntent
+from routing.rule_sets import (
     UnknownRuleSetVersion,
     check_rule_set,
-    dry_run,
     list_versions,
     publish_rule_set,
     rollback_rule_set,
 )
+from routing.rules import InvalidRuleSet, RuleError
 from terugbel.audit import AuditEntry
 
 AUDIT_SHOWN = 30

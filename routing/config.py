@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,7 +32,8 @@ from routing.models import (
     Queue,
     RuleSetVersion,
 )
-from routing.rules import InvalidRuleSet, RuleSet, parse_rule_set
+from routing.rule_parsing import parse_rule_set
+from routing.rules import InvalidRuleSet, RuleSet
 from terugbel.db import database_key, plain_rows
 from terugbel.logs import get_logger
 
@@ -123,11 +125,39 @@ class CenterConfig:
         return [i for i in self.incidents if i.started_at <= now]
 
 
-# (database, token) -> configuration. Few entries: one per database a process talks to.
-_kept: dict[tuple[str, str], CenterConfig] = {}
-# database -> the configuration this process took last (a guess, for `latest_config`).
-_latest: dict[str, CenterConfig] = {}
-_kept_lock = threading.Lock()
+class _KeptConfigs:
+    """The configurations this process loaded, by (database, stamp token): the few used last.
+
+    Bounded: a token names one state of the configuration, so each change adds an entry; the least
+    recently used go once there are `size`. Thread-safe: web processes serve from threads.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, str], CenterConfig] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, database: str, token: str) -> CenterConfig | None:
+        with self._lock:
+            config = self._entries.get((database, token))
+            if config is not None:
+                self._entries.move_to_end((database, token))
+            return config
+
+    def put(self, database: str, token: str, config: CenterConfig) -> None:
+        with self._lock:
+            self._entries[database, token] = config
+            self._entries.move_to_end((database, token))
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def latest(self, database: str) -> CenterConfig | None:
+        """The configuration of `database` used last."""
+        with self._lock:
+            return next((c for (db, _), c in reversed(self._entries.items()) if db == database), None)
+
+
+_kept = _KeptConfigs(size=8)
 _TOKEN = select(ConfigurationStamp.token).where(ConfigurationStamp.id == 1)
 # For a hot query to read the stamp along with its own rows, then hand it to center_config_at.
 STAMP_TOKEN = _TOKEN.scalar_subquery()
@@ -163,27 +193,23 @@ def held_config(session: Session) -> CenterConfig | None:
 def latest_config(session: Session) -> CenterConfig | None:
     """The configuration this process took last on the session's database: only a guess, for a
     hot read that also reads STAMP_TOKEN and keeps its result only if the token is the guess's."""
-    return _latest.get(database_key(session))
+    return _kept.latest(database_key(session))
 
 
 def _config_for(session: Session, token: str | None) -> CenterConfig:
     if token is None:
         return load_center_config(session, None)
     database = database_key(session)
-    kept = _kept.get((database, token))
+    kept = _kept.get(database, token)
     if kept is None:
         # Loaded in the same transaction as the token, after it: the copy is at least as new as the key.
         kept = load_center_config(session, token)
-        with _kept_lock:
-            if len(_kept) >= 8:
-                _kept.clear()
-                _latest.clear()
-            _kept[database, token] = kept
-    _latest[database] = kept
+        _kept.put(database, token, kept)
     return kept
 
 
 def load_center_config(session: Session, token: str | None = None) -> CenterConfig:
+    """Read the whole configuration from the database (kept under `token` by the caller, if any)."""
     periods: dict[int, list[OpeningPeriod]] = {}
     for row in session.execute(
         select(BusinessHours.queue_id, BusinessHours.weekday, BusinessHours.opens, BusinessHours.closes)

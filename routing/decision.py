@@ -1,4 +1,4 @@
-"""Where a contact goes and why: a pure function over a snapshot of plain data (issue 5 §2, §3).
+"""Where a contact goes and why: a pure function over a snapshot of plain data.
 
 `evaluate_rules(rule_set, snapshot)` applies the built-in behaviour first (a repeat contact goes to
 the agent or team that handled the last one, with raised priority; unresolved and VIP callers get

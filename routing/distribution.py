@@ -1,4 +1,4 @@
-"""Callers waiting in a queue, served by priority then waiting time, never handed out twice (issue 5 §7).
+"""Callers waiting in a queue, served by priority then waiting time, never handed out twice.
 
 Every hand-out is a pair of conditional UPDATEs — the agent `available → reserved`, the queue entry
 `waiting → reserved` — each taking effect only if the row is still in the state it was seen in.
@@ -6,8 +6,10 @@ Two web processes or workers racing for the same agent or caller: one UPDATE mat
 other matches none and moves on. This holds on PostgreSQL (row locks, re-checked WHERE) and on
 SQLite (one writer at a time). Candidates are read first only to know the order to try them in.
 
+The agent's side of each move is `routing.agents`'s, the one writer of an agent's state.
+
 The connect itself runs through the Telephony port after the transaction commits: the waiting call
-is redirected to `/twilio/voice/connect/<queue_entry_id>`, TwiML (served by the webhooks) that
+is redirected to the webhook the composition root names in `Runtime.urls.queue_connect`, TwiML that
 dials the agent with the whisper.
 """
 
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
+from routing.agents import move_agent
 from routing.decision import Decision
 from routing.models import Agent, AgentState, Contact, Queue, QueueEntry, QueueEntryState
 from telephony.port import PermanentTelephonyError, TelephonyError
@@ -28,13 +31,8 @@ from terugbel.runtime import Runtime
 
 log = get_logger(__name__)
 
-CONNECT_PATH = "/twilio/voice/connect/{queue_entry_id}"
 CANDIDATES_PER_TRY = 20  # entries read per round; more rounds only when others keep winning
 MAX_REDIRECT_TRIES = 3
-
-
-class UnknownAgent(LookupError):
-    """No agent with that id."""
 
 
 class UnknownQueueEntry(LookupError):
@@ -56,10 +54,6 @@ class Reservation:
     agent_name: str
     agent_phone: str
     preferred: bool  # the caller was waiting for this agent in particular
-
-    @property
-    def connect_path(self) -> str:
-        return CONNECT_PATH.format(queue_entry_id=self.queue_entry_id)
 
 
 # -- joining and leaving the queue ---------------------------------------------------------------
@@ -118,7 +112,7 @@ def leave_queue(session: Session, call_sid: str, now: datetime) -> QueueEntry | 
     if entry is None or entry.state in (QueueEntryState.LEFT.value, QueueEntryState.CONNECTED.value):
         return entry
     if entry.state == QueueEntryState.RESERVED.value and entry.reserved_agent_id is not None:
-        _set_agent_state_if(session, entry.reserved_agent_id, AgentState.RESERVED, AgentState.AVAILABLE, now)
+        move_agent(session, entry.reserved_agent_id, AgentState.RESERVED, AgentState.AVAILABLE, now)
     entry.state = QueueEntryState.LEFT.value
     entry.left_at = ensure_utc(now)
     session.flush()
@@ -134,8 +128,8 @@ def mark_connected(session: Session, queue_entry_id: int, now: datetime) -> Queu
         return entry
     now = ensure_utc(now)
     entry.state = QueueEntryState.CONNECTED.value
-    entry.left_at = now  # routing.wait measures handle time from here
-    _set_agent_state_if(session, entry.reserved_agent_id, AgentState.RESERVED, AgentState.ON_CALL, now)
+    entry.left_at = now  # routing.handle_time measures handle time from here
+    move_agent(session, entry.reserved_agent_id, AgentState.RESERVED, AgentState.ON_CALL, now)
     if entry.contact_id is not None:
         contact = session.get(Contact, entry.contact_id)
         if contact is not None:
@@ -159,7 +153,7 @@ def agent_did_not_answer(session: Session, queue_entry_id: int, now: datetime) -
     now = ensure_utc(now)
     agent_id = entry.reserved_agent_id
     if agent_id is not None:
-        _set_agent_state_if(session, agent_id, AgentState.RESERVED, AgentState.AWAY, now)
+        move_agent(session, agent_id, AgentState.RESERVED, AgentState.AWAY, now)
     entry.state = QueueEntryState.WAITING.value
     entry.reserved_agent_id = None
     if entry.preferred_agent_id == agent_id:
@@ -175,7 +169,7 @@ def release_reservation(session: Session, queue_entry_id: int, now: datetime, *,
     if entry is None or entry.state != QueueEntryState.RESERVED.value:
         return
     if entry.reserved_agent_id is not None:
-        _set_agent_state_if(session, entry.reserved_agent_id, AgentState.RESERVED, AgentState.AVAILABLE, now)
+        move_agent(session, entry.reserved_agent_id, AgentState.RESERVED, AgentState.AVAILABLE, now)
     entry.reserved_agent_id = None
     if caller_gone:
         entry.state = QueueEntryState.LEFT.value
@@ -183,45 +177,6 @@ def release_reservation(session: Session, queue_entry_id: int, now: datetime, *,
     else:
         entry.state = QueueEntryState.WAITING.value
     session.flush()
-
-
-# -- agent state ---------------------------------------------------------------------------------
-
-
-def change_agent_state(session: Session, agent_id: int, state: AgentState | str, now: datetime) -> Agent:
-    """Set an agent's state (from the console or the API); `reserved` is only set by distribution."""
-    agent = session.get(Agent, agent_id)
-    if agent is None:
-        raise UnknownAgent(f"no agent {agent_id}")
-    target = AgentState(state)
-    if target == AgentState.RESERVED:
-        raise ValueError("reserved is set by distribution, not by hand")
-    if agent.state != target.value:
-        if agent.state == AgentState.RESERVED.value:
-            # Leaving a reservation by hand frees the caller for someone else.
-            for entry in session.scalars(
-                select(QueueEntry).where(
-                    QueueEntry.reserved_agent_id == agent_id, QueueEntry.state == QueueEntryState.RESERVED.value
-                )
-            ):
-                entry.state = QueueEntryState.WAITING.value
-                entry.reserved_agent_id = None
-        agent.state = target.value
-        agent.state_changed_at = ensure_utc(now)
-        session.flush()
-    return agent
-
-
-def _set_agent_state_if(
-    session: Session, agent_id: int, expected: AgentState, target: AgentState, now: datetime
-) -> bool:
-    result = session.execute(
-        update(Agent)
-        .where(Agent.id == agent_id, Agent.state == expected.value)
-        .values(state=target.value, state_changed_at=ensure_utc(now))
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _reserve_entry(session: Session, entry_id: int, agent_id: int) -> bool:
@@ -247,7 +202,7 @@ def offer_agent(session: Session, agent_id: int, now: datetime) -> Reservation |
     agent = session.get(Agent, agent_id)
     if agent is None or not agent.active:
         return None
-    if not _set_agent_state_if(session, agent_id, AgentState.AVAILABLE, AgentState.RESERVED, now):
+    if not move_agent(session, agent_id, AgentState.AVAILABLE, AgentState.RESERVED, now):
         return None  # not available, or another process just reserved them
     skills = list(agent.skills or [])
     tried: set[int] = set()
@@ -281,7 +236,7 @@ def offer_agent(session: Session, agent_id: int, now: datetime) -> Reservation |
             query = query.where(QueueEntry.id.not_in(tried))
         candidates = list(session.scalars(query))
         if not candidates:
-            _set_agent_state_if(session, agent_id, AgentState.RESERVED, AgentState.AVAILABLE, now)
+            move_agent(session, agent_id, AgentState.RESERVED, AgentState.AVAILABLE, now)
             return None
         for entry_id in candidates:
             tried.add(entry_id)
@@ -312,12 +267,12 @@ def offer_caller(session: Session, queue_entry_id: int, now: datetime) -> Reserv
         candidates = [a for a in agents if a.id == entry.preferred_agent_id or queue.skill in (a.skills or [])]
         candidates.sort(key=lambda a: a.id != entry.preferred_agent_id)  # stable: keeps idle order
     for agent in candidates:
-        if not _set_agent_state_if(session, agent.id, AgentState.AVAILABLE, AgentState.RESERVED, now):
+        if not move_agent(session, agent.id, AgentState.AVAILABLE, AgentState.RESERVED, now):
             continue
         if _reserve_entry(session, queue_entry_id, agent.id):
             return _reservation(session, queue_entry_id, agent)
         # Someone else took the caller meanwhile: give the agent back.
-        _set_agent_state_if(session, agent.id, AgentState.RESERVED, AgentState.AVAILABLE, now)
+        move_agent(session, agent.id, AgentState.RESERVED, AgentState.AVAILABLE, now)
         return None
     return None
 
@@ -386,7 +341,7 @@ def dispatch_waiting(runtime: Runtime) -> list[Reservation]:
 
 def _redirect(runtime: Runtime, reservation: Reservation) -> bool:
     """Send the waiting call to the connect TwiML; undo the reservation when the network refuses."""
-    url = runtime.url(reservation.connect_path)
+    url = runtime.url(runtime.webhook_urls.queue_connect.format(queue_entry_id=reservation.queue_entry_id))
     try:
         runtime.telephony.redirect_call(reservation.call_sid, url=url)
     except TelephonyError as exc:

@@ -1,4 +1,4 @@
-"""Opening hours per weekday in the queue's zone, public holidays and custom closed days (issue 5 §6).
+"""Opening hours per weekday in the queue's zone, public holidays and custom closed days.
 
 Pure functions: the service loads `QueueHours` and the custom holiday dates from the database.
 Public holidays come from the `holidays` package for the queue's `holiday_country`.

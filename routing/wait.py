@@ -1,10 +1,11 @@
-"""How long a new caller would wait in a queue (issue 5 §6).
+"""How long a new caller would wait in a queue.
 
 Method, stated so supervisors can check it by hand:
 
 - The **average handle time** (AHT) of a queue is the mean duration of its last `HANDLE_SAMPLE`
   (50) contacts that reached an agent, measured from the moment the caller was connected (or, for
-  contacts without a queue entry, routed) to the end of the contact. Until the queue has
+  contacts without a queue entry, routed, else started) to the end of the contact
+  (`routing.handle_time`, the one definition; callback capacity uses it too). Until the queue has
   `MIN_SAMPLES` (20) such contacts its configured `Queue.default_handle_seconds` is used instead,
   because a mean over a handful of calls swings too much.
 - **Serving agents** are the active agents on shift with the queue's skill who are not away

@@ -14,6 +14,7 @@ import yaml
 from telephony.simulator.control import CONTROL_PREFIX
 from telephony.simulator.facade import Simulator
 from telephony.simulator.parties import Party, load_parties, reply_from_data
+from telephony.simulator.sms import send_inbound_sms
 from telephony.simulator.transcript import CallTranscript
 from terugbel.clock import ManualClock, SystemClock
 from terugbel.settings import Settings, SettingsError, load_settings
@@ -149,8 +150,6 @@ def sms(from_: str, to: str | None, body: str, app: str | None, simulator_url: s
         answer.raise_for_status()
         result = answer.json()
     else:
-        from telephony.simulator.sms import send_inbound_sms
-
         simulator = _simulator(settings, app, realtime=False)
         url = f"{simulator.app_base_url}/twilio/sms"
         message, sent = send_inbound_sms(simulator.engine, url, from_, to or simulator.number, body)

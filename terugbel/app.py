@@ -10,17 +10,22 @@ from flask import Flask, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from console.api_setup import init_api
+from console.views import bp as console_bp
 from terugbel.clock import Clock
 from terugbel.logs import configure_logging, get_logger
 from terugbel.runtime import Runtime, build_runtime
 from terugbel.settings import Settings
+from terugbel.wiring import wire
+from webhooks.callback_legs import bp as callback_calls_bp
+from webhooks.voice import bp as webhooks_bp
 
 if TYPE_CHECKING:
     from telephony.port import Telephony
 
 log = get_logger(__name__)
 
-
+# Where the webhooks (webhooks/views.py) serve what the domain steers live calls to.
 def create_app(
     settings: Settings | None = None,
     clock: Clock | None = None,
@@ -32,17 +37,13 @@ def create_app(
     if runtime is None:
         configure_logging()
         runtime = build_runtime(settings, clock=clock, telephony=telephony)
+    wire(runtime)
     app = Flask("terugbel")
     # Behind a TLS-terminating proxy the app must see https and the public host, or Twilio
     # signatures (computed over the public URL) would never match.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = runtime.settings.secret_key or _persistent_secret(runtime)
     app.extensions["terugbel"] = runtime
-
-    from console.api_setup import init_api
-    from console.views import bp as console_bp
-    from webhooks.callbacks_views import bp as callback_calls_bp
-    from webhooks.views import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(callback_calls_bp)

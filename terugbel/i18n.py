@@ -61,6 +61,22 @@ def t(lang: str | None, key: str, **params: object) -> str:
     return catalogue()[normalise_language(lang)][key].format(**params)
 
 
+def few_words(text: str | None, limit: int, *, last_part_after: str | None = None) -> str | None:
+    """Shorten `text` to at most `limit` characters at a word, with "…"; None when there is nothing.
+
+    With `last_part_after`, only the part after the last such separator counts (a transcript that
+    holds several answers, " / " between them: the latest says it best).
+    """
+    if not text:
+        return None
+    if last_part_after is not None:
+        text = text.split(last_part_after)[-1]
+    words = " ".join(text.split())
+    if not words:
+        return None
+    return words if len(words) <= limit else words[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def format_clock(moment: datetime, zone: str | ZoneInfo, lang: str | None) -> str:
     """ "14:30" in the given zone (24-hour clock in both languages, as callers here expect)."""
     local = moment.astimezone(_zone(zone))

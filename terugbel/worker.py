@@ -21,18 +21,17 @@ import redis
 from rq import SimpleWorker, Worker
 from rq.cron import CronScheduler
 
+from callbacks.reconcile import reconcile, reconcile_job
+from callbacks.scheduling import enqueue_due
 from terugbel.clock import ensure_utc
 from terugbel.logs import get_logger
 from terugbel.redis_conn import ALL_QUEUES, DEFAULT_QUEUE, queue
 from terugbel.runtime import Runtime, install_runtime
+from terugbel.wiring import wire
 
 log = get_logger(__name__)
 
-SHARED_CLOCK_ENV = "TERUGBEL_SHARED_TEST_CLOCK"
-RECONCILE_SECONDS_ENV = "TERUGBEL_RECONCILE_SECONDS"
-FORK_ENV = "TERUGBEL_WORKER_FORK"
 REDIS_ALIVE_KEY = "terugbel:redis-kept-state"  # absent: Redis restarted empty since workers set it
-RECONCILE_EVERY_SECONDS = 30
 DUE_POLL_SECONDS = 0.1
 
 
@@ -50,7 +49,7 @@ class SharedTestClock:
         if raw is not None:
             self._last = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else str(raw))
         if self._last is None:
-            raise RuntimeError(f"{SHARED_CLOCK_ENV} is set but no test published the time")
+            raise RuntimeError("TERUGBEL_SHARED_TEST_CLOCK is set but no test published the time")
         # A flushed Redis loses the key: time does not go back, it stands still until published again.
         return self._last
 
@@ -61,15 +60,15 @@ class SharedTestClock:
 
 def run_worker(runtime: Runtime, *, burst: bool = False) -> None:
     """Work the dial, sms and default queues (in that order of priority) with RQ's scheduler."""
-    shared_clock = bool(os.environ.get(SHARED_CLOCK_ENV))
+    shared_clock = runtime.settings.shared_test_clock
     if shared_clock:
         runtime.clock = SharedTestClock(runtime.redis)
-    install_runtime(runtime)
+    install_runtime(wire(runtime))
     queues = [queue(runtime.redis, name) for name in ALL_QUEUES]
     # Jobs run in this process by default: they are short, idempotent and recovered after a crash,
     # and a forked work horse per job (RQ's default, TERUGBEL_WORKER_FORK=1) costs more CPU than
     # the job itself — time taken from keeping promises on time.
-    worker_class = Worker if os.environ.get(FORK_ENV) == "1" else SimpleWorker
+    worker_class = Worker if runtime.settings.worker_fork else SimpleWorker
     worker = worker_class(queues, connection=runtime.redis)
     log.info("worker starting", queues=list(ALL_QUEUES), burst=burst)
     reconcile_now(runtime)
@@ -83,7 +82,7 @@ def run_worker(runtime: Runtime, *, burst: bool = False) -> None:
         log.warning("telephony not configured; dial jobs will fail until it is", error=str(exc))
     stop = threading.Event()
     if not burst:
-        interval = int(os.environ.get(RECONCILE_SECONDS_ENV) or RECONCILE_EVERY_SECONDS)
+        interval = runtime.settings.reconcile_seconds
         _spawn(lambda: _reconcile_periodically(runtime, stop, interval), "terugbel-reconcile")
         if shared_clock:
             _spawn(lambda: _move_due_jobs(runtime, stop), "terugbel-due-jobs")
@@ -95,8 +94,6 @@ def run_worker(runtime: Runtime, *, burst: bool = False) -> None:
 
 def reconcile_now(runtime: Runtime) -> None:
     """Reconcile dial jobs with the database once; a failure is logged, the worker still starts."""
-    from callbacks.dispatch import reconcile
-
     try:
         reconcile(runtime)
     except Exception:
@@ -104,16 +101,14 @@ def reconcile_now(runtime: Runtime) -> None:
 
 
 def _reconcile_periodically(runtime: Runtime, stop: threading.Event, interval: int) -> None:
-    from callbacks.jobs import reconcile
-
     cron = CronScheduler(connection=runtime.redis, name=f"terugbel-reconcile-{os.getpid()}")
-    cron.register(reconcile, queue_name=DEFAULT_QUEUE, interval=interval, result_ttl=60)
+    cron.register(reconcile_job, queue_name=DEFAULT_QUEUE, interval=interval, result_ttl=60)
     while not stop.is_set():
         try:
             # A Redis that lost everything (a restart, a flush) lost this key too: the first worker
             # to notice reconciles at once instead of at the next tick.
             if runtime.redis.set(REDIS_ALIVE_KEY, "1", nx=True):
-                queue(runtime.redis, DEFAULT_QUEUE).enqueue(reconcile, result_ttl=60)
+                queue(runtime.redis, DEFAULT_QUEUE).enqueue(reconcile_job, result_ttl=60)
             cron.enqueue_jobs()
         except redis.RedisError:
             log.exception("could not enqueue the reconcile job")
@@ -121,8 +116,6 @@ def _reconcile_periodically(runtime: Runtime, stop: threading.Event, interval: i
 
 
 def _move_due_jobs(runtime: Runtime, stop: threading.Event) -> None:
-    from callbacks.dispatch import enqueue_due
-
     while not stop.wait(DUE_POLL_SECONDS):
         try:
             enqueue_due(runtime)

@@ -31,6 +31,7 @@ from terugbel.migrate import upgrade
 from terugbel.redis_conn import connect_redis
 from terugbel.runtime import Runtime, install_runtime
 from terugbel.settings import Settings, load_settings
+from terugbel.wiring import wire
 
 hypothesis_settings.register_profile(
     "terugbel", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -137,7 +138,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def runtime(settings: Settings, db: Database, redis_conn: redis.Redis, clock: ManualClock) -> Iterator[Runtime]:
     """What the app and the RQ jobs of this test use; installed for jobs run in this process."""
-    rt = Runtime(settings=settings, db=db, redis=redis_conn, clock=clock)
+    rt = wire(Runtime(settings=settings, db=db, redis=redis_conn, clock=clock))
     install_runtime(rt)
     yield rt
     install_runtime(None)

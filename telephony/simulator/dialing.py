@@ -1,4 +1,8 @@
-"""<Dial> (Number, Client, Conference, Queue) and <Enqueue>: calls meeting other calls."""
+"""<Dial> (Number, Client, Conference, Queue) and <Enqueue>: calls meeting other calls.
+
+Wait documents (waitUrl, <Queue url>) are played through `Engine.execute_verbs`, the verb interpreter
+that runs the <Dial> or <Enqueue> itself.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ if TYPE_CHECKING:
 
 DIAL_TIMEOUT = 30
 DIAL_TIME_LIMIT = 14400
+# Verbs Twilio executes in a waitUrl document (Enqueue) and in a <Queue url> document.
+WAIT_VERBS = frozenset({"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"})
+QUEUE_URL_VERBS = frozenset({"Play", "Say", "Pause", "Redirect"})
 
 
 def dial_targets(run: CallRun, verb: Element, engine: Engine) -> Process:
@@ -66,9 +73,7 @@ def dial_numbers(run: CallRun, verb: Element, nouns: list[Element], engine: Engi
     child_run.answered = True
     child_run.speaker = "agent"  # whoever a call dials into is the agent side of the transcript
     if child.machine_detection:
-        from telephony.simulator.engine import detected_answer
-
-        child.answered_by = detected_answer(party, child.machine_detection)
+        child.answered_by = party.detected_answer(child.machine_detection)
         yield from run.pass_time(3.0)
     whisper = noun.get("url")
     if whisper:
@@ -194,13 +199,11 @@ def wait_in_queue(run: CallRun, verb: Element, engine: Engine) -> Process:
                 before = run.now
                 document = engine.fetch(run, Next(url=run.resolve(wait_url), method=wait_method,
                                                   params=queue_params()))
-                from telephony.simulator.verbs import WAIT_VERBS, execute_verbs
-
-                next_ = yield from execute_verbs(run, document.children, engine, WAIT_VERBS, "waitUrl")
+                next_ = yield from engine.execute_verbs(run, document.children, WAIT_VERBS, "waitUrl")
                 while next_ is not None:
                     # A <Gather> action or <Redirect> in the wait document: the caller stays in the queue.
                     document = engine.fetch(run, next_)
-                    next_ = yield from execute_verbs(run, document.children, engine, WAIT_VERBS, "waitUrl")
+                    next_ = yield from engine.execute_verbs(run, document.children, WAIT_VERBS, "waitUrl")
                 if run.now > before:
                     continue
             if not wait_url:
@@ -236,12 +239,10 @@ def wait_in_queue(run: CallRun, verb: Element, engine: Engine) -> Process:
 
 
 def _play_connect_document(run: CallRun, first: Next, engine: Engine) -> Process:
-    from telephony.simulator.verbs import QUEUE_URL_VERBS, execute_verbs
-
     next_: Next | None = first
     while next_ is not None:
         document = engine.fetch(run, next_)
-        next_ = yield from execute_verbs(run, document.children, engine, QUEUE_URL_VERBS, "<Queue url>")
+        next_ = yield from engine.execute_verbs(run, document.children, QUEUE_URL_VERBS, "<Queue url>")
 
 
 def _stay_bridged(run: CallRun, member: QueueMember) -> Process:
@@ -286,13 +287,11 @@ def join_conference(run: CallRun, noun: Element, engine: Engine) -> Process:
     try:
         while not started():
             if wait_url:
-                from telephony.simulator.verbs import QUEUE_URL_VERBS, execute_verbs
-
                 run.interrupts.append(lambda: "started" if started() else None)
                 try:
                     document = engine.fetch(run, Next(url=run.resolve(wait_url),
                                                       method=(noun.get("waitMethod") or "POST").upper()))
-                    yield from execute_verbs(run, document.children, engine, QUEUE_URL_VERBS, "conference waitUrl")
+                    yield from engine.execute_verbs(run, document.children, QUEUE_URL_VERBS, "conference waitUrl")
                 except Interrupt:
                     pass
                 finally:

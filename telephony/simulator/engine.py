@@ -111,7 +111,7 @@ class Engine:
             run.say_turn(run.speaker, "(voicemail greeting)", "answer")
         if not call.machine_detection:
             return
-        answered_by = detected_answer(party, call.machine_detection)
+        answered_by = party.detected_answer(call.machine_detection)
         seconds = MESSAGE_END_SECONDS if answered_by.startswith("machine_end") else AMD_SECONDS.get(answered_by, 3)
         if call.async_amd:
             self.network.scheduler.spawn(self._async_amd(run, answered_by, seconds), name=f"amd-{call.sid}")
@@ -166,9 +166,14 @@ class Engine:
         while next_ is not None:
             try:
                 document = self.fetch(run, next_)
-                next_ = yield from execute_verbs(run, document.children, self)
+                next_ = yield from self.execute_verbs(run, document.children)
             except Redirected as redirected:
                 next_ = redirected.next
+
+    def execute_verbs(self, run: CallRun, verbs: list[Element], allowed: frozenset[str] | None = None,
+                      context: str = "") -> Process:
+        """Run `verbs` on the call; <Dial> and <Enqueue> play their wait documents through this."""
+        return execute_verbs(run, verbs, self, allowed, context)
 
     def fetch(self, run: CallRun, next_: Next) -> Element:
         """The next document; on failure the FallbackUrl, else Twilio's application-error ending."""
@@ -226,13 +231,3 @@ class Engine:
         self.mark_answered(run)
         run.say_turn("system", APPLICATION_ERROR_MESSAGE, "application-error")
         raise CallOver("completed", by="system")
-
-
-def detected_answer(party: Party, mode: str) -> str:
-    """The AnsweredBy value Twilio's detection reports for this party in this mode."""
-    kind = party.answered_by
-    if mode == "Enable":
-        return "machine_start" if kind.startswith("machine") else kind
-    if kind == "machine_start":
-        return "machine_end_other"
-    return kind

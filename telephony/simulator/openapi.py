@@ -1,4 +1,4 @@
-"""Check form requests against Twilio's published OpenAPI description (../shared/twilio/ of the repo).
+"""Check form requests against Twilio's published OpenAPI description (vendored in twilio_api/).
 
 Form semantics as the twilio client sends them: one field per value for arrays (explode).
 """
@@ -23,9 +23,8 @@ SPEC_FILENAME = "twilio_api_v2010.json"
 
 
 def default_spec_path() -> Path:
-    """Where the spec sits beside a checkout: <repo>/../shared/twilio/."""
-    repo_root = Path(__file__).resolve().parents[2]
-    return repo_root.parent / "shared" / "twilio" / SPEC_FILENAME
+    """Twilio's description as shipped with the simulator (twilio_api/, with its licence)."""
+    return Path(__file__).resolve().parent / "twilio_api" / SPEC_FILENAME
 
 
 @lru_cache(maxsize=4)
@@ -40,10 +39,9 @@ class SpecValidator:
         self.spec = spec
 
     @classmethod
-    def from_file(cls, path: Path | None = None) -> SpecValidator | None:
-        """The validator, or None when the spec is not beside this checkout (a user's fresh clone)."""
-        path = path or default_spec_path()
-        return cls(load_spec(path)) if path.is_file() else None
+    def from_file(cls, path: Path | None = None) -> SpecValidator:
+        """The validator of the description at `path` (by default the vendored one)."""
+        return cls(load_spec(path or default_spec_path()))
 
     def request_schema(self, path: str, method: str) -> dict[str, Any]:
         operation = self.spec["paths"][path][method.lower()]

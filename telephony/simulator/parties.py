@@ -70,6 +70,14 @@ class Party:
     def is_machine(self) -> bool:
         return self.answered_by.startswith("machine") or self.answered_by == "fax"
 
+    def detected_answer(self, mode: str) -> str:
+        """The AnsweredBy value Twilio's detection reports for this party in this mode."""
+        if mode == "Enable":
+            return "machine_start" if self.answered_by.startswith("machine") else self.answered_by
+        if self.answered_by == "machine_start":
+            return "machine_end_other"
+        return self.answered_by
+
 
 def agent(number: str, *, whisper_key: str | None = "1", talk_seconds: float = 60.0,
           ring_seconds: float = 3.0, answers: bool = True, greeting: str | None = None) -> Party:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
 
+from telephony.call_status import FINAL_CALL_STATUSES
 from telephony.simulator.transcript import CallTranscript
 
 API_VERSION = "2010-04-01"
 SIMULATOR_NOTE = 0  # log entries of the simulator itself, not Twilio error codes
-FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 
 def new_sid(prefix: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from telephony.simulator.callrun import CallOver, CallRun, Interrupt, Next, Redirected
+from telephony.simulator.dialing import dial_targets, wait_in_queue
 from telephony.simulator.records import SIMULATOR_NOTE, SimMessage, new_sid
 from telephony.simulator.scheduler import Process
 from telephony.simulator.twiml import Element
@@ -21,18 +22,12 @@ Handler = Callable[[CallRun, Element, "Engine"], Process]
 SECONDS_PER_WORD = 0.4
 PLAY_SECONDS = 5.0  # the length we pretend every audio file has
 GATHER_TIMEOUT = 5
-DIAL_TIMEOUT = 30
 RECORD_TIMEOUT = 5
 RECORD_FINISH_KEYS = "1234567890*#"
 
 
 def speaking_seconds(text: str) -> float:
     return max(1.0, len(text.split()) * SECONDS_PER_WORD)
-
-
-# Verbs Twilio executes in a waitUrl document (Enqueue) and in a <Queue url> document.
-WAIT_VERBS = frozenset({"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"})
-QUEUE_URL_VERBS = frozenset({"Play", "Say", "Pause", "Redirect"})
 
 
 def execute_verbs(run: CallRun, verbs: list[Element], engine: Engine,
@@ -231,8 +226,6 @@ def sms(run: CallRun, verb: Element, engine: Engine) -> Process:
 
 # --- connecting people ------------------------------------------------------------------------------
 def dial(run: CallRun, verb: Element, engine: Engine) -> Process:
-    from telephony.simulator.dialing import dial_targets
-
     result = yield from dial_targets(run, verb, engine)
     next_ = _action(run, verb, result, default_to_document=False)
     if run.hung_up:
@@ -244,8 +237,6 @@ def dial(run: CallRun, verb: Element, engine: Engine) -> Process:
 
 
 def enqueue(run: CallRun, verb: Element, engine: Engine) -> Process:
-    from telephony.simulator.dialing import wait_in_queue
-
     result, redirect_to = yield from wait_in_queue(run, verb, engine)
     if redirect_to is not None:
         return redirect_to

@@ -15,8 +15,9 @@ from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from callbacks.dispatch import enqueue_due, schedule_promise
 from callbacks.models import CallbackAttempt, CallbackPromise
+from callbacks.reconcile import reconcile_job
+from callbacks.scheduling import enqueue_due, schedule_promise
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
 from terugbel.redis_conn import ALL_QUEUES, DEFAULT_QUEUE, queue
@@ -80,7 +81,7 @@ class CallbackWorld:
             return
         now = self.clock.now()
         if self._last_reconcile is None or now >= self._last_reconcile + self.reconcile_every:
-            queue(self.runtime.redis, DEFAULT_QUEUE).enqueue("callbacks.jobs.reconcile")
+            queue(self.runtime.redis, DEFAULT_QUEUE).enqueue(reconcile_job)
             self._last_reconcile = now
 
     def _queued(self) -> bool:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from callbacks import jobs
+from callbacks import scheduling
 from routing.models import Agent, AgentState
 from telephony.models import SmsMessage
 from tests.e2e.callback_driver import CallbackWorld, book
@@ -100,10 +100,10 @@ def test_a_dial_job_that_runs_twice_dials_once(world, technisch, make_agent) -> 
     world.sim.add_callee(JAN)
     world.clock.set(promise.planned_dial_at)
 
-    assert jobs.dial_promise(promise.id, 1) == "agent ringing"
-    assert jobs.dial_promise(promise.id, 1) == "promise is dialling"
+    assert scheduling.dial_promise(promise.id, 1) == "agent ringing"
+    assert scheduling.dial_promise(promise.id, 1) == "promise is dialling"
     world.run_until(promise.window_end)
-    assert jobs.dial_promise(promise.id, 1) == "promise is completed"
+    assert scheduling.dial_promise(promise.id, 1) == "promise is completed"
 
     assert_kept_once(world, promise, JAN)
     assert len(world.calls_to(AHMED)) + len(world.calls_to(SANNE)) == 1

@@ -20,8 +20,8 @@ from rq import Worker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-from callbacks.dispatch import schedule_promise
 from callbacks.models import CallbackAttempt, CallbackPromise
+from callbacks.scheduling import schedule_promise
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
 from terugbel.redis_conn import ALL_QUEUES, DIAL_QUEUE, queue

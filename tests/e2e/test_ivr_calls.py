@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from callbacks.outbox import send_pending
 from routing.models import Contact, IncidentSubscription, Intent, QueueEntry
+from telephony.outbox import send_pending
 from telephony.simulator import Reply, Simulator
 from terugbel.clock import ManualClock
 from terugbel.runtime import Runtime

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from routing.distribution import dispatch_waiting
 from telephony.simulator import Reply, Simulator
 from terugbel.clock import ManualClock
 from terugbel.runtime import Runtime
@@ -33,8 +34,6 @@ def test_inbound_call_problem_queue_whisper_and_agent(
     make_agent: Callable[..., Any],
     make_caller: Callable[..., Any],
 ) -> None:
-    from routing.distribution import dispatch_waiting
-
     technisch = make_queue("technisch")
     make_intent("internet", technisch, nl=["internet", "wifi"])
     make_agent("Sanne", SANNE)

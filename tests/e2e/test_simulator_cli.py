@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from telephony.cli import simulate
 from telephony.simulator import Simulator
 from telephony.simulator.testing import TwimlTestApp
-from terugbel.clock import SystemClock
+from terugbel.clock import ManualClock, SystemClock
 from terugbel.settings import SIMULATOR_AUTH_TOKEN
 
 
@@ -118,10 +119,6 @@ def test_real_time_simulator_runs_calls_in_the_background() -> None:
 
 
 def test_simulate_call_runs_inside_a_running_simulator(app: TwimlTestApp, env: dict[str, str]) -> None:
-    from datetime import UTC, datetime
-
-    from terugbel.clock import ManualClock
-
     running = Simulator(clock=ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))).start()
     try:
         result = CliRunner().invoke(simulate, ["call", "--from", "+31612345678", "--say", "storing", "--press", "1",

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony import RebasedHttpClient
 from telephony.simulator import Reply, Simulator
 from telephony.simulator.testing import TwimlTestApp
+from telephony.twilio_adapter import RebasedHttpClient
 from terugbel.clock import ManualClock
 from terugbel.settings import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, SIMULATOR_FROM_NUMBER
 
@@ -68,8 +69,6 @@ def test_outbound_message_status_callbacks(sim: Simulator, app: TwimlTestApp) ->
 
 
 def test_stop_unsubscribes_like_twilio(sim: Simulator, app: TwimlTestApp) -> None:
-    from twilio.base.exceptions import TwilioRestException
-
     app.route("/twilio/sms", str(MessagingResponse()))
     sim.send_inbound_sms(CALLER, body="STOP")
     client = Client(SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, http_client=RebasedHttpClient(sim.rest_base_url))
@@ -142,8 +141,6 @@ def test_undeliverable_text_ends_undelivered_with_its_error(sim: Simulator, app:
 
 
 def test_message_list_filters_on_to_and_from_newest_first_like_twilio(sim: Simulator) -> None:
-    from twilio.base.exceptions import TwilioException
-
     client = Client(SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, http_client=RebasedHttpClient(sim.rest_base_url))
     other = "+31687654321"
     first = client.messages.create(to=CALLER, from_=SIMULATOR_FROM_NUMBER, body="een")

@@ -9,9 +9,9 @@ import pytest
 from twilio.rest import Client
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from telephony import RebasedHttpClient
 from telephony.simulator import Reply, Simulator
 from telephony.simulator.testing import TwimlTestApp
+from telephony.twilio_adapter import RebasedHttpClient
 from terugbel.clock import ManualClock
 from terugbel.settings import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, SIMULATOR_FROM_NUMBER
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
+from telephony.call_status import FINAL_CALL_STATUSES
 from telephony.simulator import Reply, Simulator
-from telephony.simulator.records import FINAL_CALL_STATUSES
 from telephony.simulator.testing import TwimlTestApp
 from terugbel.clock import ManualClock
 from terugbel.settings import SIMULATOR_AUTH_TOKEN

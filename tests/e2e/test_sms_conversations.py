@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from callbacks.booking import book_callback
 from callbacks.models import CallbackPromise
-from callbacks.outbox import send_pending
+from telephony.outbox import send_pending
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
 from terugbel.runtime import Runtime

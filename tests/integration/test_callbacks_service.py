@@ -20,17 +20,17 @@ from callbacks.booking import (
     move_promise,
     open_promise_for,
 )
-from callbacks.dispatch import ScheduleDial
 from callbacks.errors import NoSlotAvailable, SlotFull, UnusableNumber
 from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
 from callbacks.offers import ensure_slots, offer_slots
-from callbacks.outbox import pending_messages
 from callbacks.places import set_capacity
 from callbacks.promise import transition
 from callbacks.rebalance import recompute_capacity
 from callbacks.reminders import due_reminders
+from callbacks.scheduling import ScheduleDial
 from routing.models import Holiday, Shift
 from telephony.models import SmsMessage
+from telephony.outbox import pending_messages
 from terugbel.clock import ManualClock
 from terugbel.db import Database
 from terugbel.unit_of_work import take_after_commit

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from callbacks.booking import book_callback, open_promise_for
 from callbacks.models import CallbackPromise, CallbackSlot
-from callbacks.outbox import PENDING, SENT, pending_messages, queue_sms, send_pending, send_queued_sms
 from callbacks.sms_conversation import handle_sms_reply
 from telephony.models import SmsMessage
+from telephony.outbox import PENDING, SENT, pending_messages, queue_sms, send_pending, send_queued_sms
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
 from terugbel.db import Database
@@ -217,7 +217,7 @@ def test_the_reconciler_texts_a_reminder_to_promises_booked_well_ahead(
     runtime: Runtime, simulator: Simulator, technisch: Any, clock: ManualClock
 ) -> None:
     """Every worker reconciles every 30 seconds: that is what sends the reminders as they come due."""
-    from callbacks.dispatch import reconcile
+    from callbacks.reconcile import reconcile
 
     with unit_of_work(runtime) as session:
         book_callback(
@@ -237,7 +237,7 @@ def test_the_reconciler_texts_a_reminder_to_promises_booked_well_ahead(
 def test_the_reconciler_hands_a_text_whose_job_was_lost_to_the_sms_queue_again(
     runtime: Runtime, simulator: Simulator, clock: ManualClock
 ) -> None:
-    from callbacks.dispatch import reconcile
+    from callbacks.reconcile import reconcile
     from terugbel.redis_conn import SMS_QUEUE, queue
 
     with runtime.db.session() as session:  # committed, then the process died before enqueuing
@@ -247,7 +247,7 @@ def test_the_reconciler_hands_a_text_whose_job_was_lost_to_the_sms_queue_again(
     clock.advance(seconds=60)
     assert reconcile(runtime).sms == [lost.id]
     [job] = queue(runtime.redis, SMS_QUEUE).jobs
-    assert (job.id, job.func_name, job.args) == (f"sms-{lost.id}", "callbacks.jobs.send_sms", (lost.id,))
+    assert (job.id, job.func_name, job.args) == (f"sms-{lost.id}", "telephony.outbox.send_sms", (lost.id,))
     assert send_queued_sms(runtime, lost.id) == SENT  # what that job does
     assert reconcile(runtime).sms == []
     assert [m.body for m in simulator.sent_messages()] == ["Bevestiging"]
@@ -256,7 +256,7 @@ def test_the_reconciler_hands_a_text_whose_job_was_lost_to_the_sms_queue_again(
 def test_a_text_refused_for_now_is_tried_again_by_the_reconciler(
     runtime: Runtime, simulator: Simulator, clock: ManualClock
 ) -> None:
-    from callbacks.dispatch import reconcile
+    from callbacks.reconcile import reconcile
 
     with runtime.db.session() as session:
         message = queue_sms(session, to=JAN, body="Herinnering", purpose="reminder", now=clock.now())
@@ -271,8 +271,8 @@ def test_a_text_refused_for_now_is_tried_again_by_the_reconciler(
 def test_a_text_unsent_for_hours_is_given_up_not_sent_late(
     runtime: Runtime, simulator: Simulator, clock: ManualClock
 ) -> None:
-    from callbacks.dispatch import reconcile
-    from callbacks.outbox import FAILED
+    from callbacks.reconcile import reconcile
+    from telephony.outbox import FAILED
 
     with runtime.db.session() as session:
         message = queue_sms(session, to=JAN, body="Bevestiging", purpose="confirmation", now=clock.now())
@@ -286,7 +286,7 @@ def test_a_text_unsent_for_hours_is_given_up_not_sent_late(
 def _claimed_by_a_sender_that_then_died(runtime: Runtime, clock: ManualClock, body: str) -> SmsMessage:
     from sqlalchemy import update
 
-    from callbacks.outbox import SENDING
+    from telephony.outbox import SENDING
 
     with runtime.db.session() as session:
         message = queue_sms(session, to=JAN, body=body, purpose="confirmation", now=clock.now())
@@ -297,7 +297,7 @@ def _claimed_by_a_sender_that_then_died(runtime: Runtime, clock: ManualClock, bo
 def test_a_text_whose_sender_died_before_the_network_took_it_is_sent_once(
     runtime: Runtime, simulator: Simulator, clock: ManualClock
 ) -> None:
-    from callbacks.dispatch import reconcile
+    from callbacks.reconcile import reconcile
 
     message = _claimed_by_a_sender_that_then_died(runtime, clock, "Bevestiging")
     clock.advance(minutes=5)
@@ -311,7 +311,7 @@ def test_a_text_whose_sender_died_before_the_network_took_it_is_sent_once(
 def test_a_text_whose_sender_died_after_the_network_took_it_is_not_sent_again(
     runtime: Runtime, simulator: Simulator, clock: ManualClock
 ) -> None:
-    from callbacks.dispatch import reconcile
+    from callbacks.reconcile import reconcile
 
     message = _claimed_by_a_sender_that_then_died(runtime, clock, "Bevestiging")
     runtime.telephony.send_sms(JAN, "Bevestiging")  # went out; the answer was never written down

@@ -162,8 +162,8 @@ def test_a_shift_removed_or_a_slot_closed_in_the_console_moves_the_callbacks_tha
     from callbacks.booking import book_callback
     from callbacks.models import CallbackPromise
     from callbacks.offers import ensure_slots
-    from callbacks.outbox import pending_messages
     from console.queries import supervisor_board
+    from telephony.outbox import pending_messages
 
     ams = ZoneInfo("Europe/Amsterdam")
     queue = make_queue("facturen")

@@ -6,9 +6,12 @@ from datetime import timedelta
 
 from rq.registry import ScheduledJobRegistry
 
-from callbacks import dispatch
-from callbacks.dialling import CALLER_CLAIM, promise_timeline, recover_stale_attempts
+from callbacks import scheduling
+from callbacks.attempt_steps import CALLER_CLAIM
+from callbacks.caller_leg import dial_caller
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
+from callbacks.recovery import recover_stale_attempts
+from callbacks.timeline import promise_timeline
 from routing.models import Agent, AgentState
 from terugbel.redis_conn import DIAL_QUEUE, queue
 from tests.integration.dispatch_support import add_promise
@@ -56,7 +59,7 @@ def test_an_agent_leg_never_heard_of_is_rung_again(runtime, make_queue, make_age
         assert session.get(Agent, agent.id).state == AgentState.AVAILABLE.value
         assert session.get(CallbackAttempt, attempt.id).agent_id is None
     [job] = queue(runtime.redis, DIAL_QUEUE).jobs
-    assert job.func_name == "callbacks.jobs.ring_agent" and job.args == (attempt.id, 0)
+    assert job.func_name == "callbacks.agent_leg.ring_agent" and job.args == (attempt.id, 0)
 
 
 def test_a_claimed_caller_leg_without_news_is_never_dialled_again(runtime, make_queue, make_agent, clock) -> None:
@@ -78,13 +81,11 @@ def test_a_claimed_caller_leg_without_news_is_never_dialled_again(runtime, make_
         assert timeline.attempts == 1 and timeline.lateness is not None
     # The next attempt (a new number, so never a second call for attempt 1) is on schedule.
     registry = ScheduledJobRegistry(queue=queue(runtime.redis, DIAL_QUEUE))
-    assert registry.get_job_ids() == [dispatch.job_id_for(promise.id, 2)]
+    assert registry.get_job_ids() == [scheduling.job_id_for(promise.id, 2)]
     assert queue(runtime.redis, DIAL_QUEUE).jobs == []
 
 
 def test_a_promise_cancelled_after_the_agent_accepted_is_not_dialled(runtime, make_queue, make_agent, clock) -> None:
-    from callbacks.dialling import dial_caller
-
     promise, attempt, agent = _stuck_attempt(
         runtime, make_queue, make_agent, clock, state=AttemptState.CALLER_RINGING.value
     )
@@ -112,7 +113,6 @@ class _RefusingTelephony:
 def test_a_caller_leg_with_unknown_outcome_is_never_retried_for_the_same_attempt(
     runtime, make_queue, make_agent, clock
 ) -> None:
-    from callbacks.dialling import dial_caller
     from telephony.port import RetryableTelephonyError
 
     _promise, attempt, _agent = _stuck_attempt(
@@ -129,7 +129,6 @@ def test_a_caller_leg_with_unknown_outcome_is_never_retried_for_the_same_attempt
 
 
 def test_a_caller_leg_refused_with_429_is_retried_after_a_backoff(runtime, make_queue, make_agent, clock) -> None:
-    from callbacks.dialling import dial_caller
     from telephony.port import RetryableTelephonyError
 
     _promise, attempt, _agent = _stuck_attempt(

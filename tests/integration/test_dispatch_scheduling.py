@@ -8,7 +8,7 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import update
 
-from callbacks import dispatch
+from callbacks import pacing, reconcile, scheduling
 from callbacks.models import CallbackPromise, PromiseState
 from terugbel.redis_conn import DIAL_QUEUE, queue
 from tests.integration.dispatch_support import add_promise
@@ -20,29 +20,29 @@ def _scheduled(redis_conn) -> dict[str, float]:
 
 
 def test_job_ids_name_the_promise_and_the_attempt() -> None:
-    assert dispatch.job_id_for(42, 3) == "promise-42-attempt-3"
-    assert dispatch.parse_job_id("promise-42-attempt-3") == (42, 3)
-    assert dispatch.parse_job_id("sms-7") is None
+    assert scheduling.job_id_for(42, 3) == "promise-42-attempt-3"
+    assert scheduling.parse_job_id("promise-42-attempt-3") == (42, 3)
+    assert scheduling.parse_job_id("sms-7") is None
 
 
 def test_schedule_promise_is_idempotent_and_moves_with_the_time(redis_conn, clock) -> None:
     at = clock.now() + timedelta(minutes=20)
-    job_id = dispatch.schedule_promise(redis_conn, 7, 1, at)
-    assert dispatch.schedule_promise(redis_conn, 7, 1, at) == job_id == "promise-7-attempt-1"
+    job_id = scheduling.schedule_promise(redis_conn, 7, 1, at)
+    assert scheduling.schedule_promise(redis_conn, 7, 1, at) == job_id == "promise-7-attempt-1"
     assert _scheduled(redis_conn) == {job_id: at.timestamp()}
     job = Job.fetch(job_id, connection=redis_conn)
-    assert job.func_name == "callbacks.jobs.dial_promise" and job.args == (7, 1)
+    assert job.func_name == "callbacks.scheduling.dial_promise" and job.args == (7, 1)
 
     later = at + timedelta(minutes=5)
-    dispatch.schedule_promise(redis_conn, 7, 1, later)
+    scheduling.schedule_promise(redis_conn, 7, 1, later)
     assert _scheduled(redis_conn) == {job_id: later.timestamp()}
 
 
 def test_unschedule_promise_removes_only_that_promises_jobs(redis_conn, clock) -> None:
     at = clock.now() + timedelta(minutes=20)
-    dispatch.schedule_promise(redis_conn, 7, 1, at)
-    dispatch.schedule_promise(redis_conn, 8, 1, at)
-    assert dispatch.unschedule_promise(redis_conn, 7) == ["promise-7-attempt-1"]
+    scheduling.schedule_promise(redis_conn, 7, 1, at)
+    scheduling.schedule_promise(redis_conn, 8, 1, at)
+    assert scheduling.unschedule_promise(redis_conn, 7) == ["promise-7-attempt-1"]
     assert set(_scheduled(redis_conn)) == {"promise-8-attempt-1"}
     assert not redis_conn.exists("rq:job:promise-7-attempt-1")
 
@@ -63,20 +63,20 @@ def test_reconcile_schedules_due_promises_and_removes_closed_ones(runtime, make_
         window_start=now + timedelta(minutes=10),
         booked_at=now,
     )
-    dispatch.schedule_promise(runtime.redis, closed.id, 1, now + timedelta(minutes=10))
+    scheduling.schedule_promise(runtime.redis, closed.id, 1, now + timedelta(minutes=10))
     with runtime.db.session() as session:
         session.execute(
             update(CallbackPromise).where(CallbackPromise.id == closed.id).values(state=PromiseState.CANCELLED.value)
         )
 
-    report = dispatch.reconcile(runtime)
+    report = reconcile.reconcile(runtime)
 
     assert report.scheduled == [f"promise-{soon.id}-attempt-1"]
     assert report.removed == [f"promise-{closed.id}-attempt-1"]
     assert _scheduled(runtime.redis) == {f"promise-{soon.id}-attempt-1": (now + timedelta(minutes=5)).timestamp()}
     assert f"promise-{far.id}-attempt-1" not in _scheduled(runtime.redis)
     # Nothing left to do: a second run changes nothing.
-    again = dispatch.reconcile(runtime)
+    again = reconcile.reconcile(runtime)
     assert again.scheduled == [] and again.removed == []
 
 
@@ -94,11 +94,11 @@ def test_after_a_flush_every_open_promise_due_soon_is_back_on_schedule(runtime, 
         for i in range(5)
     ]
     for promise in promises:
-        dispatch.schedule_promise(runtime.redis, promise.id, 1, promise.planned_dial_at)
+        scheduling.schedule_promise(runtime.redis, promise.id, 1, promise.planned_dial_at)
     runtime.redis.flushdb()
     assert _scheduled(runtime.redis) == {}
 
-    dispatch.reconcile(runtime)
+    reconcile.reconcile(runtime)
 
     assert _scheduled(runtime.redis) == {
         f"promise-{p.id}-attempt-1": max(p.planned_dial_at, now).timestamp() for p in promises
@@ -118,9 +118,9 @@ def test_reconcile_schedules_the_next_attempt_at_its_retry_time(runtime, make_qu
         attempts=1,
         next_attempt_at=retry_at,
     )
-    dispatch.schedule_promise(runtime.redis, promise.id, 1, now)  # a stale job of the attempt already made
+    scheduling.schedule_promise(runtime.redis, promise.id, 1, now)  # a stale job of the attempt already made
 
-    report = dispatch.reconcile(runtime)
+    report = reconcile.reconcile(runtime)
 
     assert report.scheduled == [f"promise-{promise.id}-attempt-2"]
     assert report.removed == [f"promise-{promise.id}-attempt-1"]
@@ -128,13 +128,13 @@ def test_reconcile_schedules_the_next_attempt_at_its_retry_time(runtime, make_qu
 
 
 def test_enqueue_due_moves_jobs_by_the_injected_clock(runtime, clock) -> None:
-    dispatch.schedule_promise(runtime.redis, 1, 1, clock.now() + timedelta(minutes=1))
-    dispatch.schedule_promise(runtime.redis, 2, 1, clock.now() + timedelta(minutes=10))
-    assert dispatch.enqueue_due(runtime) == []
+    scheduling.schedule_promise(runtime.redis, 1, 1, clock.now() + timedelta(minutes=1))
+    scheduling.schedule_promise(runtime.redis, 2, 1, clock.now() + timedelta(minutes=10))
+    assert scheduling.enqueue_due(runtime) == []
 
     clock.advance(minutes=1)
 
-    assert dispatch.enqueue_due(runtime) == ["promise-1-attempt-1"]
+    assert scheduling.enqueue_due(runtime) == ["promise-1-attempt-1"]
     dial_queue = queue(runtime.redis, DIAL_QUEUE)
     assert dial_queue.get_job_ids() == ["promise-1-attempt-1"]
     assert Job.fetch("promise-1-attempt-1", connection=runtime.redis).get_status() == JobStatus.QUEUED
@@ -142,8 +142,8 @@ def test_enqueue_due_moves_jobs_by_the_injected_clock(runtime, clock) -> None:
 
 
 def test_the_pacer_spaces_call_starts_across_every_user_of_redis(redis_conn) -> None:
-    first = dispatch.CallPacer(redis_conn, calls_per_second=2)
-    second = dispatch.CallPacer(redis_conn, calls_per_second=2)  # another worker
+    first = pacing.CallPacer(redis_conn, calls_per_second=2)
+    second = pacing.CallPacer(redis_conn, calls_per_second=2)  # another worker
     waits = [first.reserve(), second.reserve(), first.reserve()]
     assert waits[0] == timedelta(0)
     # Each reservation is half a second after the previous one (less the few microseconds in between).

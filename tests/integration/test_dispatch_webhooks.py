@@ -132,7 +132,7 @@ def test_odd_requests_never_break_the_webhooks(client, runtime, path, attempt, f
         ET.fromstring(response.data)  # always TwiML
 
 
-def test_a_worker_reconciles_at_start(runtime, make_queue, clock, monkeypatch) -> None:
+def test_a_worker_reconciles_at_start(runtime, make_queue, clock) -> None:
     promise = add_promise(
         runtime.db,
         queue_id=make_queue().id,
@@ -140,7 +140,7 @@ def test_a_worker_reconciles_at_start(runtime, make_queue, clock, monkeypatch) -
         window_start=clock.now() + timedelta(minutes=5),
         booked_at=clock.now(),
     )
-    monkeypatch.setenv("TERUGBEL_SHARED_TEST_CLOCK", "1")
+    runtime.settings = runtime.settings.with_overrides(shared_test_clock=True)
     SharedTestClock.publish(runtime.redis, clock.now())
 
     run_worker(runtime, burst=True)

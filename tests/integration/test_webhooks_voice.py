@@ -269,7 +269,7 @@ def test_fallback_answers_in_time_while_the_database_hangs(client: Any, runtime:
 
     from sqlalchemy import text
 
-    from webhooks.views import PENDING_LOOKUPS
+    from webhooks.voice import PENDING_LOOKUPS
 
     twiml(post(client, runtime, "/twilio/voice"))
     blocker = runtime.db.engine.connect()

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from console.metrics import TOTAL, ContactFact, PromiseFact, numbers_by_queue
 from console.rule_form import CHECK_KEYS, TEXT_KEYS, form_key, rows_from_form, rules_from_rows
-from routing.rules import validate_rule_set
+from routing.rule_validation import validate_rule_set
 
 text = st.text(max_size=12)
 field_names = st.sampled_from([*TEXT_KEYS, *CHECK_KEYS, "position", "remove", "c-day_time-weekdays"])

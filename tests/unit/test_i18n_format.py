@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from terugbel.i18n import LANGUAGES, catalogue, format_moment, format_window
+from terugbel.i18n import LANGUAGES, catalogue, few_words, format_moment, format_window
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Amsterdam
 
@@ -39,3 +39,11 @@ def test_every_sentence_exists_in_both_languages() -> None:
     merged = catalogue()
     assert set(merged) == set(LANGUAGES)
     assert set(merged["nl"]) == set(merged["en"])
+
+
+def test_few_words_shortens_at_a_word() -> None:
+    assert few_words(None, 60) is None
+    assert few_words("   ", 60) is None
+    assert few_words("factuur  klopt niet", 60) == "factuur klopt niet"
+    assert few_words("mijn factuur klopt niet en de monteur kwam niet", 20) == "mijn factuur klopt…"
+    assert few_words("internet / nee, mijn factuur", 80, last_part_after=" / ") == "nee, mijn factuur"

@@ -6,8 +6,8 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ivr import flow
-from ivr.flow import (
+from ivr import flow, prompts
+from ivr.flow_types import (
     Ask,
     BookCallback,
     Booked,
@@ -15,6 +15,7 @@ from ivr.flow import (
     CallFacts,
     CancelPromise,
     Enqueue,
+    FlowState,
     Goodbye,
     IncidentNotice,
     IntentOption,
@@ -27,7 +28,9 @@ from ivr.flow import (
     SlotsOffered,
     Subscribed,
     SubscribeIncidents,
+    Transfer,
 )
+from routing.whisper import inbound_whisper_text
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2026, 11, 23, 10, 2, tzinfo=AMS).astimezone(UTC)
@@ -108,11 +111,11 @@ def test_open_promise_keep_move_cancel() -> None:
     f = facts(promise=promise)
     state, action = flow.start(f, "en", NOW)
     assert action.step == "promise" and "You have a callback today between 14:30 and 14:45" in text(action)
-    kept_state, kept = flow.advance(flow.FlowState.from_data(state.to_data(), "en"), CallerInput(digits="1"), f, NOW)
+    kept_state, kept = flow.advance(FlowState.from_data(state.to_data(), "en"), CallerInput(digits="1"), f, NOW)
     assert isinstance(kept, Goodbye) and kept_state.outcome == "answered"
-    _, cancel = flow.advance(flow.FlowState.from_data(state.to_data(), "en"), CallerInput(digits="3"), f, NOW)
+    _, cancel = flow.advance(FlowState.from_data(state.to_data(), "en"), CallerInput(digits="3"), f, NOW)
     assert cancel == CancelPromise(3)
-    moving, command = flow.advance(flow.FlowState.from_data(state.to_data(), "en"), CallerInput(digits="2"), f, NOW)
+    moving, command = flow.advance(FlowState.from_data(state.to_data(), "en"), CallerInput(digits="2"), f, NOW)
     assert command == OfferSlots(1)
     moving, offer = flow.advance(moving, SlotsOffered(1, slots("15:00", "15:15")), f, NOW)
     assert offer.step == "offer" and "another number" not in text(offer)
@@ -133,7 +136,7 @@ def test_unsure_speech_gets_one_confirmation_then_routes() -> None:
     assert isinstance(ask, Ask) and ask.step == "confirm"
     assert text(ask) == "I understood: internet. Press 1 if that is right, 2 if not."
     yes_state, command = flow.advance(
-        flow.FlowState.from_data(state.to_data(), "en"), CallerInput(digits="1"), facts(), NOW
+        FlowState.from_data(state.to_data(), "en"), CallerInput(digits="1"), facts(), NOW
     )
     assert isinstance(command, RouteContact) and command.intent == "internet"
     assert yes_state.questions == 2
@@ -216,7 +219,7 @@ def test_long_wait_offers_a_callback_first() -> None:
     assert state.outcome == "callback_booked"
 
 
-def at_the_offer(language: str = "nl") -> flow.FlowState:
+def at_the_offer(language: str = "nl") -> FlowState:
     state, _ = flow.start(facts(), language, NOW)
     state, _ = flow.advance(state, CallerInput(digits="1"), facts(), NOW)
     state, _ = flow.advance(
@@ -298,8 +301,8 @@ def test_anonymous_caller_waits_instead_of_a_callback() -> None:
 
 
 def test_wait_prompt_tells_position_estimate_and_callback() -> None:
-    state = flow.FlowState(language="en", wait_seconds=300)
-    ask = flow.wait_prompt(
+    state = FlowState(language="en", wait_seconds=300)
+    ask = prompts.wait_prompt(
         state, position=2, waited_seconds=60, offer=slots("14:30")[0], zone="Europe/Amsterdam", now=NOW
     )
     assert text(ask) == (
@@ -308,31 +311,31 @@ def test_wait_prompt_tells_position_estimate_and_callback() -> None:
 
 
 def test_whisper_names_caller_problem_and_contact_count() -> None:
-    said = flow.whisper_text("nl", name="Monique de Vries", problem="factuur", repeat_count=1)
+    said = inbound_whisper_text("nl", name="Monique de Vries", problem="factuur", repeat_count=1)
     assert said == "Monique de Vries, factuur, tweede contact deze week. Toets 1 om het gesprek aan te nemen."
 
 
 def test_apology_offers_the_overflow_line_or_a_concrete_time() -> None:
-    transfer = flow.apology("nl", overflow_number="+31201234567", callback=None, zone="Europe/Amsterdam", now=NOW)
-    assert isinstance(transfer, flow.Transfer) and transfer.number == "+31201234567"
-    bye = flow.apology("en", overflow_number=None, callback=None, zone="Europe/Amsterdam", now=NOW)
+    transfer = prompts.apology("nl", overflow_number="+31201234567", callback=None, zone="Europe/Amsterdam", now=NOW)
+    assert isinstance(transfer, Transfer) and transfer.number == "+31201234567"
+    bye = prompts.apology("en", overflow_number=None, callback=None, zone="Europe/Amsterdam", now=NOW)
     assert isinstance(bye, Goodbye) and "10:17" in text(bye)
 
 
 def test_language_from_preference_or_number() -> None:
-    assert flow.language_for("en", "NL") == "en"
-    assert flow.language_for(None, "BE") == "nl"
-    assert flow.language_for(None, "GB") == "en"
+    assert flow.language_for("en", "+31612345678") == "en"
+    assert flow.language_for(None, "+32470123456") == "nl"
+    assert flow.language_for(None, "+447700900123") == "en"
     assert flow.language_for(None, None) == "nl"
 
 
 def test_flow_state_data_is_a_copy_that_round_trips() -> None:
-    state = flow.FlowState(language="nl", heard_incidents=[3], offers=[[7, "2026-11-23T14:30", "2026-11-23T14:45"]])
+    state = FlowState(language="nl", heard_incidents=[3], offers=[[7, "2026-11-23T14:30", "2026-11-23T14:45"]])
     state.path.append("probleem")
     data = state.to_data()
     assert data == dataclasses.asdict(state)
     data["offers"][0][0] = 8
     data["path"].append("later")
     assert state.offers[0][0] == 7 and state.path == ["probleem"]  # the stored data shares no list
-    assert flow.FlowState.from_data(state.to_data(), "en") == state
-    assert flow.FlowState.from_data({"step": "ask", "unknown": 1}, "en") == flow.FlowState(language="en", step="ask")
+    assert FlowState.from_data(state.to_data(), "en") == state
+    assert FlowState.from_data({"step": "ask", "unknown": 1}, "en") == FlowState(language="en", step="ask")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
-from ivr import flow
-from ivr.service import ConnectAgent
+from ivr.agent_legs import ConnectAgent
+from ivr.flow_types import Ask, Enqueue, Goodbye, Line, Transfer
+from terugbel.settings import load_settings
 from webhooks import twiml
 
 VOICES = twiml.DEFAULT_VOICES
@@ -18,7 +20,7 @@ def render(action: object, **options: object) -> ET.Element:
 
 
 def test_ask_is_one_gather_with_a_safety_redirect() -> None:
-    ask = flow.Ask((flow.Line("Vertel het maar.", "nl"), flow.Line("For English, press 9.", "en")), "problem", "nl",
+    ask = Ask((Line("Vertel het maar.", "nl"), Line("For English, press 9.", "en")), "problem", "nl",
                    hints=("modem", "factuur"))  # fmt: skip
     root = render(ask)
     gather, redirect = list(root)
@@ -30,14 +32,14 @@ def test_ask_is_one_gather_with_a_safety_redirect() -> None:
 
 
 def test_keys_only_ask_has_no_speech_settings() -> None:
-    root = render(flow.Ask((flow.Line("Toets het nummer.", "nl"),), "number", "nl", speech=False, finish_on_key="#"))
+    root = render(Ask((Line("Toets het nummer.", "nl"),), "number", "nl", speech=False, finish_on_key="#"))
     gather = root.find("Gather")
     assert gather is not None and gather.get("input") == "dtmf" and gather.get("language") is None
     assert gather.get("finishOnKey") == "#"
 
 
 def test_wait_loop_gather_falls_through_on_silence() -> None:
-    ask = flow.Ask((flow.Line("U bent nummer 1.", "nl"),), "queued", "nl", speech=False, num_digits=1,
+    ask = Ask((Line("U bent nummer 1.", "nl"),), "queued", "nl", speech=False, num_digits=1,
                    act_on_silence=False)  # fmt: skip
     root = render(ask, gather_path="/twilio/voice/wait/choice", in_wait=True)
     assert [child.tag for child in root] == ["Gather"]
@@ -45,14 +47,14 @@ def test_wait_loop_gather_falls_through_on_silence() -> None:
 
 
 def test_goodbye_enqueue_transfer_and_agent_dial() -> None:
-    bye = render(flow.Goodbye((flow.Line("Tot ziens.", "nl"),)))
+    bye = render(Goodbye((Line("Tot ziens.", "nl"),)))
     assert [child.tag for child in bye] == ["Say", "Hangup"]
-    queued = render(flow.Enqueue((flow.Line("Ik verbind u door.", "nl"),), "technisch"))
+    queued = render(Enqueue((Line("Ik verbind u door.", "nl"),), "technisch"))
     enqueue = queued.find("Enqueue")
     assert enqueue is not None and enqueue.text == "technisch"
     assert enqueue.get("waitUrl") == "https://ivr.example.nl/twilio/voice/wait"
     assert enqueue.get("action") == "https://ivr.example.nl/twilio/voice/queue-result"
-    transfer = render(flow.Transfer((flow.Line("Ik verbind u.", "nl"),), "+31201234567"))
+    transfer = render(Transfer((Line("Ik verbind u.", "nl"),), "+31201234567"))
     assert transfer.find("Dial").text == "+31201234567"
     agent = render(ConnectAgent(number="+31611110001", entry_id=7))
     number = agent.find("Dial/Number")
@@ -66,3 +68,9 @@ def test_whisper_asks_the_agent_for_1() -> None:
     gather = root.find("Gather")
     assert gather is not None and gather.get("numDigits") == "1" and gather.get("action") == "https://x/accept"
     assert root.find("Hangup") is not None
+
+
+def test_the_voices_are_the_deployments_choice_or_pollys(tmp_path: Path) -> None:
+    chosen = load_settings({"TERUGBEL_DATA_DIR": str(tmp_path), "TERUGBEL_VOICE_NL": "Polly.Ruben"})
+    assert twiml.voices_of(chosen) == {"nl": "Polly.Ruben", "en": "Polly.Amy"}
+    assert twiml.voices_of(load_settings({"TERUGBEL_DATA_DIR": str(tmp_path)})) == twiml.DEFAULT_VOICES

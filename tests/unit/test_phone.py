@@ -7,6 +7,7 @@ from terugbel.phone import (
     NotAMobileNumber,
     PremiumRateNumber,
     callable_number,
+    language_for_number,
     mask,
     to_e164,
     try_e164,
@@ -58,3 +59,11 @@ def test_mask_never_reveals_the_subscriber_part(number: str) -> None:
     assert masked.endswith("****")
     assert number[-4:] not in masked[-4:] or number[-4:] == "****"
     assert len(masked) == len(number)
+
+
+def test_the_language_a_number_suggests() -> None:
+    assert language_for_number("+31612345678") == "nl"
+    assert language_for_number("+32470123456") == "nl"
+    assert language_for_number("+5978123456") == "nl"  # Suriname speaks Dutch
+    assert language_for_number("+447700900123") == "en"
+    assert language_for_number(None) == "nl"  # withheld: the country's language

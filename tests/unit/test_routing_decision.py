@@ -17,11 +17,9 @@ from routing.decision import (
     RoutingSnapshot,
     evaluate_rules,
 )
-from routing.rules import (
-    RuleSet,
-    parse_rule_set,
-    validate_rule_set,
-)
+from routing.rule_parsing import parse_rule_set
+from routing.rule_validation import validate_rule_set
+from routing.rules import RuleSet
 
 MONDAY_10 = datetime(2026, 11, 23, 9, 2, tzinfo=UTC)  # 10:02 in Amsterdam
 QUEUES = {

@@ -8,14 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routing.rules import (
-    ACTION_KEYS,
-    CONDITION_KEYS,
-    InvalidRuleSet,
-    parse_rule_set,
-    rule_set_to_json,
-    validate_rule_set,
-)
+from routing.rule_parsing import parse_rule_set, rule_set_to_json
+from routing.rule_validation import validate_rule_set
+from routing.rules import ACTION_KEYS, CONDITION_KEYS, InvalidRuleSet
 
 QUEUES = {"technisch", "facturen", "retentie", "algemeen"}
 AGENTS = {1, 2, 3}

@@ -47,6 +47,8 @@ def test_real_twilio_credentials_turn_the_simulator_off() -> None:
         ({"TERUGBEL_REPEAT_WINDOW_DAYS": "0"}, "TERUGBEL_REPEAT_WINDOW_DAYS"),
         ({"TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS": "-5"}, "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS"),
         ({"TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS": "3600"}, "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS"),
+        ({"TERUGBEL_RECONCILE_SECONDS": "half a minute"}, "TERUGBEL_RECONCILE_SECONDS"),
+        ({"TERUGBEL_RECONCILE_SECONDS": "0"}, "TERUGBEL_RECONCILE_SECONDS"),
     ],
 )
 def test_bad_settings_name_the_setting(env: dict[str, str], setting: str) -> None:
@@ -60,3 +62,13 @@ def test_routing_by_history_settings() -> None:
     assert (load_settings({}).repeat_window_days, load_settings({}).preferred_agent_wait_seconds) == (7, 60)
     tuned = load_settings({"TERUGBEL_REPEAT_WINDOW_DAYS": " 14 ", "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS": "0"})
     assert (tuned.repeat_window_days, tuned.preferred_agent_wait_seconds) == (14, 0)
+
+
+def test_worker_settings() -> None:
+    plain = load_settings({})
+    assert (plain.reconcile_seconds, plain.worker_fork, plain.shared_test_clock) == (30, False, False)
+    tuned = load_settings(
+        {"TERUGBEL_RECONCILE_SECONDS": "2", "TERUGBEL_WORKER_FORK": "1", "TERUGBEL_SHARED_TEST_CLOCK": "1"}
+    )
+    assert (tuned.reconcile_seconds, tuned.worker_fork, tuned.shared_test_clock) == (2, True, True)
+    assert load_settings({"TERUGBEL_WORKER_FORK": "yes"}).worker_fork is False  # only "1" forks, as before

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from telephony.simulator.parties import Party, Reply, ReplyQueue, agent, caller, load_parties
+from telephony.simulator.parties import Party, PartyBook, Reply, ReplyQueue, agent, caller, load_parties
 
 
 def test_replies_come_in_order_unless_one_matches_what_was_heard() -> None:
@@ -71,10 +71,19 @@ def test_unknown_answered_by_is_refused() -> None:
 
 
 def test_undeclared_numbers_follow_the_default_party() -> None:
-    from telephony.simulator.parties import PartyBook
-
     book = PartyBook()
     assert book.get("+31611110009").whisper_key is None
     book.default = Party(number="", whisper_key="1", talk_seconds=90)
     someone = book.get("+31611110009", "callee")
     assert someone.number == "+31611110009" and someone.role == "callee" and someone.whisper_key == "1"
+
+
+def test_machine_detection_reports_what_twilio_reports_in_each_mode() -> None:
+    beep = Party(number="+31687654321", answered_by="machine_end_beep")
+    greeting = Party(number="+31687654322", answered_by="machine_start")
+    person = Party(number="+31687654323")
+    parties = (beep, greeting, person)
+
+    assert [p.detected_answer("Enable") for p in parties] == ["machine_start", "machine_start", "human"]
+    message_end = ["machine_end_beep", "machine_end_other", "human"]
+    assert [p.detected_answer("DetectMessageEnd") for p in parties] == message_end

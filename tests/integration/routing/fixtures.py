@@ -9,6 +9,13 @@ from callbacks.models import CallbackPromise
 from routing.models import Contact, QueueEntry
 from terugbel.db import Database
 
+# Story 8's rule: callers who want to cancel go to the retention team.
+RETENTIE_RULE = {
+    "name": "Opzeggers naar retentie",
+    "conditions": {"intent_in": ["opzeggen"]},
+    "actions": {"route_to_queue": "retentie"},
+}
+
 _sids = iter(range(1, 10**9))
 
 

@@ -5,6 +5,9 @@ Claiming a message (pending → sending) commits before the network is asked, so
 send the same message; a retryable network error puts it back to pending for the next try. The
 reconciler hands pending messages to the SMS queue again (`redispatch_pending`), so neither a lost
 job nor a network error leaves a text unsent.
+
+The send job is `send_sms` below, enqueued by reference with the job id `sms-<message id>`: enqueued
+twice it replaces itself, and the claim stops a second send.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from telephony.models import SmsDirection, SmsMessage
 from telephony.port import PermanentTelephonyError, RetryableTelephonyError, TelephonyError
 from terugbel.logs import get_logger
 from terugbel.phone import mask
+from terugbel.redis_conn import SMS_QUEUE, queue
+from terugbel.runtime import current_runtime
 from terugbel.unit_of_work import after_commit
 
 if TYPE_CHECKING:
@@ -111,22 +116,25 @@ def send_pending(runtime: Runtime) -> dict[int, str]:
     return {message_id: send_queued_sms(runtime, message_id) for message_id in ids}
 
 
+def sms_job_id(message_id: int) -> str:
+    """The send job id of one message: `sms-<message id>`."""
+    return f"sms-{message_id}"
+
+
+def send_sms(message_id: int) -> str:
+    """RQ job: send one queued SMS, unless it was sent already."""
+    return send_queued_sms(current_runtime(), message_id)
+
+
 def dispatch_pending(runtime: Runtime, message_ids: list[int] | None = None) -> None:
-    """Hand pending messages to the SMS worker queue, or send them here when there is no job for it."""
+    """Hand pending messages to the SMS worker queue (all pending ones when no ids are given)."""
     if message_ids is None:
         with runtime.db.session() as session:
             message_ids = [message.id for message in pending_messages(session)]
-    job = _send_sms_job()
-    if job is None:
-        for message_id in message_ids:
-            send_queued_sms(runtime, message_id)
-        return
-    from terugbel.redis_conn import SMS_QUEUE, queue
-
     sms_queue = queue(runtime.redis, SMS_QUEUE)
     for message_id in message_ids:
         # One job id per message: enqueuing twice replaces, and the claim above stops a double send.
-        sms_queue.enqueue(job, message_id, job_id=f"sms-{message_id}")
+        sms_queue.enqueue(send_sms, message_id, job_id=sms_job_id(message_id))
 
 
 # A message pending this long lost its job (Redis emptied, or a crash between commit and enqueue)
@@ -202,14 +210,6 @@ def settle_unfinished_sends(runtime: Runtime) -> dict[int, str]:
         log.warning("settled sms left in sending by a crash", sent=list(settled.values()).count(SENT),
                     again=list(settled.values()).count(PENDING))  # fmt: skip
     return settled
-
-
-def _send_sms_job() -> object | None:
-    try:
-        from callbacks import jobs
-    except ImportError:
-        return None
-    return getattr(jobs, "send_sms", None)
 
 
 def _set_status(

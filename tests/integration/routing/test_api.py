@@ -13,14 +13,14 @@ from twilio.rest import Client
 from routing.distribution import enqueue_caller
 from routing.models import Agent, Contact
 from routing.rules import ACTION_KEYS, CONDITION_KEYS
-from telephony import RebasedHttpClient, build_telephony
 from telephony.simulator import Simulator
+from telephony.twilio_adapter import RebasedHttpClient, build_telephony
 from terugbel.audit import AuditEntry
 from terugbel.clock import ManualClock
 from terugbel.db import Database
 from terugbel.runtime import Runtime
 from terugbel.settings import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
-from tests.integration.routing_fixtures import add_contact, add_waiting
+from tests.integration.routing.fixtures import add_contact, add_waiting
 
 RULE = {
     "name": "Opzeggers naar retentie",

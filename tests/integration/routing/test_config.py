@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import select, update
 
 from routing.config import center_config
+from routing.live_state import queue_statuses
 from routing.models import ConfigurationStamp, Incident, Intent, Queue
-from routing.service import active_incidents_for, intent_from_words, live_rules, publish_rule_set, queue_statuses
+from routing.route import active_incidents_for, classify_intent
+from routing.rule_sets import live_rules, publish_rule_set
 from terugbel.clock import ManualClock
 from terugbel.db import Database
 
@@ -27,7 +29,7 @@ def test_a_change_made_by_another_process_is_seen_on_the_next_transaction(
     other_process = Database(db.url)  # its own engine and sessions, like another gunicorn worker
     try:
         with db.session() as session:
-            assert intent_from_words(session, "mijn tv hapert") is None
+            assert classify_intent(session, "mijn tv hapert", "nl").intent is None
         with other_process.session() as session:
             session.scalar(select(Intent).where(Intent.name == "internet")).phrases_nl = ["internet", "tv"]
             session.add(
@@ -53,7 +55,7 @@ def test_a_change_made_by_another_process_is_seen_on_the_next_transaction(
                 clock.now(),
             )
         with db.session() as session:
-            found = intent_from_words(session, "mijn tv hapert")
+            found = classify_intent(session, "mijn tv hapert", "nl").intent
             assert found is not None and found.name == "internet"
             assert [i.title for i in active_incidents_for(session, "+31612345678", clock.now())] == ["storing"]
             assert [rule.name for rule in live_rules(session).rules] == ["alles technisch"]

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from twilio.rest import Client
 
 import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
+from routing.agents import change_agent_state
 from routing.distribution import (
     agent_became_available,
     agent_did_not_answer,
     caller_enqueued,
-    change_agent_state,
     dispatch_waiting,
     enqueue_caller,
     enqueue_decision,
@@ -26,14 +26,15 @@ from routing.distribution import (
     offer_caller,
 )
 from routing.models import Agent, Contact, QueueEntry
-from routing.service import route_contact
-from telephony import RebasedHttpClient, build_telephony
+from routing.route import route_contact
 from telephony.simulator import Simulator
+from telephony.twilio_adapter import RebasedHttpClient, build_telephony
 from terugbel.clock import ManualClock
 from terugbel.db import Database
 from terugbel.runtime import Runtime
 from terugbel.settings import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
-from tests.integration.routing_fixtures import add_contact, add_waiting
+from terugbel.wiring import WEBHOOK_URLS
+from tests.integration.routing.fixtures import add_contact, add_waiting
 
 
 def state_of(db: Database, model: Any, row_id: int) -> str:
@@ -75,7 +76,8 @@ def test_only_agents_with_the_skill_and_only_available_ones(
     with db.session() as session:
         reservation = offer_agent(session, busy.id, now)
     assert reservation is not None and reservation.queue_entry_id == entry.id
-    assert reservation.agent_phone == "+31611110001" and reservation.connect_path == f"/twilio/voice/connect/{entry.id}"
+    connect_path = WEBHOOK_URLS.queue_connect.format(queue_entry_id=reservation.queue_entry_id)
+    assert reservation.agent_phone == "+31611110001" and connect_path == f"/twilio/voice/connect/{entry.id}"
 
 
 def test_preferred_agent_is_waited_for_until_preferred_until(
