@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from callbacks.agent_state import release_agent, reserve_agent
+from callbacks.agent_choice import reserve_agent
 from callbacks.attempt_steps import (
     after_network_refusal,
     attempt_transaction,
@@ -42,6 +42,7 @@ from callbacks.pacing import pacer_for
 from callbacks.promise import transition
 from callbacks.scheduling import agent_ring_job_id, enqueue_after_commit, job_id_for
 from callbacks.whisper import AGENT_LANGUAGE, Whisper, whisper_text
+from routing.agents import release_agent
 from routing.models import Contact
 from telephony.port import OutboundCall, PermanentTelephonyError, RetryableTelephonyError
 from terugbel.logs import get_logger

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callbacks.agent_state import release_agent
 from callbacks.attempts import DialPolicy, NextStep, plan_after_network_error
 from callbacks.booking import book_callback
 from callbacks.errors import CallbackError
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.promise import transition
 from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
+from routing.agents import release_agent
 from telephony.outbox import queue_sms
 from telephony.port import TelephonyError
 from terugbel.audit import record_audit

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from callbacks.agent_state import agent_on_call, release_agent
 from callbacks.attempt_steps import (
     CALLER_CLAIM,
     after_network_refusal,
@@ -43,6 +42,7 @@ from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, Pro
 from callbacks.pacing import pacer_for
 from callbacks.promise import transition
 from callbacks.scheduling import caller_dial_job_id, enqueue_after_commit, unschedule_after_commit
+from routing.agents import agent_on_call, release_agent
 from routing.models import Contact, ContactChannel, ContactOutcome
 from telephony.outbox import queue_sms
 from telephony.port import OutboundCall, PermanentTelephonyError, RetryableTelephonyError

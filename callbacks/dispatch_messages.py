@@ -9,14 +9,7 @@ from __future__ import annotations
 
 MESSAGES: dict[str, dict[str, str]] = {
     "nl": {
-        "cbd_whisper": "Terugbelafspraak met {who}, over: {problem}. {history}",
         "cbd_whisper_keys": "Druk 1 om te verbinden, 2 om door te geven.",
-        "cbd_unknown_caller": "een onbekende beller",
-        "cbd_no_problem": "geen omschrijving",
-        "cbd_history_first": "Eerste contact deze week.",
-        "cbd_history_second": "Tweede contact deze week over {topic}.",
-        "cbd_history_third": "Derde contact deze week over {topic}.",
-        "cbd_history_many": "Al {count} contacten deze week over {topic}.",
         "cbd_agent_connecting": "U wordt verbonden met de klant. Een moment.",
         "cbd_agent_passed": "Doorgegeven aan een collega. Dank u.",
         "cbd_agent_released": "De klant is niet bereikt. U bent weer beschikbaar.",
@@ -35,14 +28,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cbd_sms_number_failed": "Terugbel: we konden u {old_window} niet bellen op {number}: dit nummer is niet bereikbaar. Bel ons gerust voor een nieuwe afspraak.",
     },
     "en": {
-        "cbd_whisper": "Callback with {who}, about: {problem}. {history}",
         "cbd_whisper_keys": "Press 1 to connect, 2 to pass.",
-        "cbd_unknown_caller": "an unknown caller",
-        "cbd_no_problem": "no description",
-        "cbd_history_first": "First contact this week.",
-        "cbd_history_second": "Second contact this week about {topic}.",
-        "cbd_history_third": "Third contact this week about {topic}.",
-        "cbd_history_many": "{count} contacts this week about {topic}.",
         "cbd_agent_connecting": "Connecting you to the caller. One moment.",
         "cbd_agent_passed": "Passed on to a colleague. Thank you.",
         "cbd_agent_released": "The caller was not reached. You are available again.",

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from callbacks.agent_leg import agent_leg_ended, ring_agent, ring_agent_after_commit
-from callbacks.agent_state import release_agent
 from callbacks.attempt_steps import (
     CALLER_CLAIM,
     attempt_transaction,
@@ -27,6 +26,7 @@ from callbacks.attempts import DEFAULT_POLICY, DialPolicy, dial_deadline
 from callbacks.caller_leg import caller_leg_ended, dial_caller_job
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.scheduling import agent_ring_job_id, caller_dial_job_id, enqueue_dial_step
+from routing.agents import release_agent
 from telephony.call_status import is_final_status
 from telephony.port import TelephonyError
 from terugbel.logs import get_logger
