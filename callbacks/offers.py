@@ -30,8 +30,8 @@ from callbacks.slots import (
     slot_windows,
 )
 from routing.config import QueueConfig, center_config
-from routing.models import Agent, Contact, ContactOutcome, Queue, Shift
-from routing.wait import HANDLE_SAMPLE, average_handle_seconds
+from routing.handle_time import queue_handle_seconds
+from routing.models import Agent, Queue, Shift
 from terugbel.unit_of_work import after_commit
 
 # How far ahead offers look: a long weekend plus a holiday still finds the next opening.
@@ -71,20 +71,10 @@ def shifts_serving(session: Session, queue: Queue, start: datetime, end: datetim
 
 
 def handle_seconds(session: Session, queue: Queue) -> int:
-    """Return the queue's average handle time: measured over its latest agent contacts, else the default."""
-    rows = session.execute(
-        select(Contact.routed_at, Contact.started_at, Contact.ended_at)
-        .where(
-            Contact.queue_id == queue.id,
-            Contact.outcome == ContactOutcome.AGENT.value,
-            Contact.ended_at.is_not(None),
-        )
-        .order_by(Contact.ended_at.desc())
-        .limit(HANDLE_SAMPLE)
-    ).all()
-    durations = [(ended - (routed or started)).total_seconds() for routed, started, ended in rows]
+    """Return the queue's average handle time for capacity (routing's measure), at least a minute."""
+    measured = queue_handle_seconds(session, queue.id, queue.default_handle_seconds)
     # A floor of a minute: a run of dropped calls must not promise dozens of callbacks a slot.
-    return max(60, round(average_handle_seconds(durations, queue.default_handle_seconds)))
+    return max(60, round(measured))
 
 
 def staffed_capacity(queue: Queue, shifts: Sequence[ShiftSpan], start: datetime, end: datetime, handle: int) -> int:

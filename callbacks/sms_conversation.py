@@ -21,7 +21,7 @@ from callbacks.timeparse import parse_requested_time
 from routing.models import Caller
 from telephony.models import SmsDirection, SmsMessage
 from terugbel.i18n import format_window, t
-from terugbel.phone import display_number, region_of, try_e164
+from terugbel.phone import display_number, language_for_number, try_e164
 
 
 def handle_sms_reply(session: Session, *, from_number: str, body: str, message_sid: str, now: datetime) -> str:
@@ -67,8 +67,7 @@ def _sender_language(session: Session, number: str) -> str:
     caller = session.scalars(select(Caller).where(Caller.number == number)).first()
     if caller is not None and caller.language:
         return caller.language
-    region = region_of(number)
-    return "nl" if region is None or region in {"NL", "BE", "SR"} else "en"
+    return language_for_number(number)
 
 
 def _answer(

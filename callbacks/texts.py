@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from callbacks.models import CallbackPromise
 from telephony.models import SmsMessage
 from telephony.outbox import queue_sms
-from terugbel.i18n import format_window, t
+from terugbel.i18n import few_words, format_window, t
 from terugbel.phone import can_text, display_number
+
+PROBLEM_IN_SMS_LIMIT = 60  # characters of the caller's words a confirmation repeats
 
 
 def window_text(promise: CallbackPromise, now: datetime) -> str:
@@ -22,17 +24,10 @@ def window_text(promise: CallbackPromise, now: datetime) -> str:
     return format_window(promise.window_start, promise.window_end, promise.timezone, promise.language, now)
 
 
-def _few_words(problem: str | None, limit: int = 60) -> str | None:
-    if not problem or not problem.strip():
-        return None
-    words = " ".join(problem.split())
-    return words if len(words) <= limit else words[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
 def confirmation_text(promise: CallbackPromise, now: datetime) -> str:
     """Return the confirmation SMS: window, number to be called, the problem, what replies do."""
     window, number = window_text(promise, now), display_number(promise.number)
-    problem = _few_words(promise.problem)
+    problem = few_words(promise.problem, PROBLEM_IN_SMS_LIMIT)
     if problem is None:
         return t(promise.language, "cb_sms_confirmation_plain", window=window, number=number)
     return t(promise.language, "cb_sms_confirmation", window=window, number=number, problem=problem)

@@ -50,7 +50,7 @@ class QueueConfig:
     overflow_queue_id: int | None
     wait_threshold_seconds: int
     default_handle_seconds: int
-    slot_minutes: int  # callback slots (callbacks/service.py)
+    slot_minutes: int  # callback slots (callbacks/offers.py)
     callback_lead_minutes: int
     hours: QueueHours
     closed_days: frozenset[date]  # the queue's own custom closed days and those of every queue
@@ -151,11 +151,6 @@ class _KeptConfigs:
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
-    def latest(self, database: str) -> CenterConfig | None:
-        """The configuration of `database` used last."""
-        with self._lock:
-            return next((c for (db, _), c in reversed(self._entries.items()) if db == database), None)
-
 
 _kept = _KeptConfigs(size=8)
 _TOKEN = select(ConfigurationStamp.token).where(ConfigurationStamp.id == 1)
@@ -188,12 +183,6 @@ def held_config(session: Session) -> CenterConfig | None:
     """The configuration this transaction has read already, if it has."""
     held = session.info.get(SESSION_CONFIG_KEY)
     return held[1] if held is not None and held[0] is session.get_transaction() else None
-
-
-def latest_config(session: Session) -> CenterConfig | None:
-    """The configuration this process took last on the session's database: only a guess, for a
-    hot read that also reads STAMP_TOKEN and keeps its result only if the token is the guess's."""
-    return _kept.latest(database_key(session))
 
 
 def _config_for(session: Session, token: str | None) -> CenterConfig:
