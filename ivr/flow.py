@@ -4,7 +4,7 @@ A call goes: an active incident first (with its fix time and an SMS offer), then
 promise (keep / move / cancel), then the greeting and the problem question — one open question with
 a short key menu. Words are classified; an unsure match gets one confirmation; no input or no match
 twice goes to a person. At most two questions are asked before the caller reaches an agent, a
-callback offer or an answer (DESIGN.md §1).
+callback offer or an answer (docs/product-rules.md).
 
 What comes out is either an *action* the webhook renders as TwiML (`Ask`, `Goodbye`, `Enqueue`,
 `Transfer`) or a *command* the service carries out (`RouteContact`, `BookCallback`, ...) and whose

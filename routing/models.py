@@ -113,7 +113,7 @@ class IncidentState(enum.StrEnum):
 
 
 class Incident(Base):
-    """A known problem said to matching callers before any question (DESIGN.md §1.2)."""
+    """A known problem said to matching callers before any question (docs/product-rules.md, rule 2)."""
 
     __tablename__ = "incidents"
 

@@ -1,4 +1,4 @@
-"""What makes a contact a repeat (DESIGN.md §1.5): one definition for routing and for the numbers."""
+"""What makes a contact a repeat (docs/product-rules.md, rule 5): one definition for routing and for the numbers."""
 
 from __future__ import annotations
 

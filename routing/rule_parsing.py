@@ -305,7 +305,7 @@ def _parse_actions(raw: Any, found: ErrorCollector) -> Actions | None:
 
 
 def _parse_announcement(value: Any, where: str, found: ErrorCollector) -> dict[str, str] | None:
-    # Every caller-facing sentence exists in both languages (DESIGN.md §4: Words).
+    # Every caller-facing sentence exists in both languages (docs/product-rules.md).
     if not isinstance(value, dict):
         found.add(where, 'must be {"nl": "...", "en": "..."}')
         return None

@@ -1,4 +1,4 @@
-"""The one interface the product uses to reach the phone network (DESIGN.md §2: telephony).
+"""The one interface the product uses to reach the phone network.
 
 `callbacks` and `ivr` depend on `Telephony`, never on the twilio client: the Twilio adapter
 (telephony/twilio_adapter.py) implements it, pointed at api.twilio.com or at the simulator.

@@ -1,4 +1,4 @@
-"""`Telephony` over Twilio's REST API with the official client (DESIGN.md §2: telephony).
+"""`Telephony` over Twilio's REST API with the official client.
 
 The same adapter talks to api.twilio.com or to the simulator: only the http client differs.
 """

@@ -1,4 +1,4 @@
-"""The Flask app factory: `gunicorn 'terugbel.app:create_app()'` (DESIGN.md §3)."""
+"""The Flask app factory: `gunicorn 'terugbel.app:create_app()'`."""
 
 from __future__ import annotations
 

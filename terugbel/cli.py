@@ -1,4 +1,4 @@
-"""The `terugbel` command (DESIGN.md §3): serve, worker, db, user, token, seed, demo, simulate."""
+"""The `terugbel` command: serve, worker, db, user, token, seed, demo, simulate."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One notion of "now" for the whole product, passed in explicitly (DESIGN.md §4: Time)."""
+"""One notion of "now" for the whole product, passed in explicitly."""
 
 from __future__ import annotations
 

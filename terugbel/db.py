@@ -1,4 +1,4 @@
-"""The database: declarative base, engine and sessions (DESIGN.md §2, §4).
+"""The database: declarative base, engine and sessions.
 
 Services own their transactions: they take a `Database` (or a session from `db.session()`) and
 commit or roll back themselves. Models live in each package's `models.py`.

@@ -1,4 +1,4 @@
-"""Words the caller hears or reads, in Dutch and English (DESIGN.md §4: Words).
+"""Words the caller hears or reads, in Dutch and English (docs/product-rules.md).
 
 Each package keeps its sentences in a `messages.py` holding `MESSAGES = {"nl": {...}, "en": {...}}`;
 together they form one catalogue per language. `catalogue()` merges them and refuses a key that is

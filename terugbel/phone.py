@@ -1,4 +1,4 @@
-"""Phone numbers: parsed once at the boundary, stored E.164, masked in logs (DESIGN.md §4: Numbers)."""
+"""Phone numbers: parsed once at the boundary, stored E.164, masked in logs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one place that returns the Redis connection and names the RQ queues (DESIGN.md §2).
+"""The one place that returns the Redis connection and names the RQ queues.
 
 Redis holds work in flight only; everything in it can be rebuilt from the database.
 """

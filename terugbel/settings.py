@@ -1,4 +1,4 @@
-"""Settings read once from the environment into a frozen object (DESIGN.md §3).
+"""Settings read once from the environment into a frozen object.
 
 Nothing here runs at import time: `load_settings()` is called by the app factory, the CLI and the
 workers, and the result is passed on explicitly.

@@ -2,7 +2,7 @@
 store and bounded, the XML response, and the first half of never a dead line (which failures are
 the request's fault, and logging the others without personal data).
 
-Every /twilio/* request needs a valid X-Twilio-Signature (DESIGN.md §3): missing or wrong -> 403.
+Every /twilio/* request needs a valid X-Twilio-Signature: missing or wrong -> 403.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every TwiML document the app answers with, built with the official builders (DESIGN.md §4: TwiML).
+"""Every TwiML document the app answers with, built with the official builders.
 
 The voice menu's actions (ivr/flow_types.py) and the legs of a callback call. This is the one place
 that knows the webhooks' URLs the TwiML points Twilio at; `url` turns such a path into the public URL.

@@ -1,4 +1,4 @@
-"""Twilio-facing HTTP endpoints under /twilio (DESIGN.md §3): the incoming call, the caller's input,
+"""Twilio-facing HTTP endpoints under /twilio: the incoming call, the caller's input,
 waiting in the queue, putting an agent through, status callbacks, the fallback URL, and SMS.
 
 Every request needs a valid X-Twilio-Signature (403 otherwise). Each view parses Twilio's
