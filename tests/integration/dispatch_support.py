@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from callbacks.models import CallbackPromise
+from callbacks.models import CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.promise import start_promise
+from routing.models import Agent, AgentState
+from terugbel.clock import ManualClock
 from terugbel.db import Database
 
 
@@ -40,3 +42,32 @@ def add_promise(
             promise.state = state  # a promise caught mid-way (dialling, connected…)
         session.add(promise)
     return promise
+
+
+def add_attempt_in_flight(
+    db: Database, make_queue: Any, make_agent: Any, clock: ManualClock, **fields: Any
+) -> tuple[CallbackPromise, CallbackAttempt, Agent]:
+    """A promise being dialled in its window, its first attempt (with `fields`) and the reserved agent."""
+    agent = make_agent("Ahmed", "+31611110001", ("technisch",), state=AgentState.RESERVED.value)
+    promise = add_promise(
+        db,
+        queue_id=make_queue().id,
+        number="+31612345678",
+        window_start=clock.now() - timedelta(minutes=1),
+        booked_at=clock.now() - timedelta(hours=1),
+        state=PromiseState.DIALLING.value,
+        attempts=1,
+        first_dial_at=clock.now(),
+    )
+    with db.session() as session:
+        attempt = CallbackAttempt(
+            promise_id=promise.id,
+            number=1,
+            started_at=clock.now(),
+            stage_at=clock.now(),
+            agent_id=agent.id,
+            agents_tried=[],
+            **fields,
+        )
+        session.add(attempt)
+    return promise, attempt, agent

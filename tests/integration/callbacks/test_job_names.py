@@ -11,13 +11,12 @@ from datetime import timedelta
 from rq.job import Job
 
 from callbacks import agent_leg, caller_leg, reconcile, scheduling
-from callbacks.models import AttemptState, CallbackAttempt, PromiseState
-from routing.models import AgentState
+from callbacks.models import AttemptState, CallbackAttempt
 from telephony import outbox
 from terugbel import worker
 from terugbel.redis_conn import DEFAULT_QUEUE, DIAL_QUEUE, SMS_QUEUE, queue
 from terugbel.unit_of_work import AfterCommit, unit_of_work
-from tests.integration.dispatch_support import add_promise
+from tests.integration.dispatch_support import add_attempt_in_flight
 
 
 def resolved(job: Job) -> object:
@@ -33,30 +32,10 @@ def _jobs(runtime, name: str) -> list[Job]:
 
 
 def _ringing_attempt(runtime, make_queue, make_agent, clock, **fields) -> tuple[CallbackAttempt, int]:
-    agent = make_agent("Ahmed", "+31611110001", ("technisch",), state=AgentState.RESERVED.value)
-    promise = add_promise(
-        runtime.db,
-        queue_id=make_queue().id,
-        number="+31612345678",
-        window_start=clock.now() - timedelta(minutes=1),
-        booked_at=clock.now() - timedelta(hours=1),
-        state=PromiseState.DIALLING.value,
-        attempts=1,
-        first_dial_at=clock.now(),
-    )
-    with runtime.db.session() as session:
-        attempt = CallbackAttempt(
-            promise_id=promise.id,
-            number=1,
-            started_at=clock.now(),
-            stage_at=clock.now(),
-            agent_id=agent.id,
-            agents_tried=[],
-            state=AttemptState.AGENT_RINGING.value,
-            agent_call_sid="CA" + "a" * 32,
-            **fields,
-        )
-        session.add(attempt)
+    _promise, attempt, agent = add_attempt_in_flight(
+        runtime.db, make_queue, make_agent, clock,
+        state=AttemptState.AGENT_RINGING.value, agent_call_sid="CA" + "a" * 32, **fields,
+    )  # fmt: skip
     return attempt, agent.id
 
 

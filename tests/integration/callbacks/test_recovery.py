@@ -14,33 +14,11 @@ from callbacks.recovery import recover_stale_attempts
 from callbacks.timeline import promise_timeline
 from routing.models import Agent, AgentState
 from terugbel.redis_conn import DIAL_QUEUE, queue
-from tests.integration.dispatch_support import add_promise
+from tests.integration.dispatch_support import add_attempt_in_flight
 
 
 def _stuck_attempt(runtime, make_queue, make_agent, clock, **fields):
-    agent = make_agent("Ahmed", "+31611110001", ("technisch",), state=AgentState.RESERVED.value)
-    promise = add_promise(
-        runtime.db,
-        queue_id=make_queue().id,
-        number="+31612345678",
-        window_start=clock.now() - timedelta(minutes=1),
-        booked_at=clock.now() - timedelta(hours=1),
-        state=PromiseState.DIALLING.value,
-        attempts=1,
-        first_dial_at=clock.now(),
-    )
-    with runtime.db.session() as session:
-        attempt = CallbackAttempt(
-            promise_id=promise.id,
-            number=1,
-            started_at=clock.now(),
-            stage_at=clock.now(),
-            agent_id=agent.id,
-            agents_tried=[],
-            **fields,
-        )
-        session.add(attempt)
-    return promise, attempt, agent
+    return add_attempt_in_flight(runtime.db, make_queue, make_agent, clock, **fields)
 
 
 def test_a_fresh_attempt_is_left_alone(runtime, make_queue, make_agent, clock) -> None:
