@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 DEFAULT_REPEAT_WINDOW_DAYS = 7
 DEFAULT_PREFERRED_AGENT_WAIT_SECONDS = 60
 DEFAULT_RECONCILE_SECONDS = 30
+DEFAULT_TRANSCRIPT_RETENTION_DAYS = 90
 
 
 class SettingsError(ValueError):
@@ -59,6 +60,9 @@ class Settings:
     voice_en: str | None = None
     # Workers: how often each compares the dial jobs with the database (and texts due reminders).
     reconcile_seconds: int = DEFAULT_RECONCILE_SECONDS
+    # Storage limitation: the caller's words (transcripts, call state, problems, SMS bodies) are
+    # cleared this many days after the contact (privacy/retention.py).
+    transcript_retention_days: int = DEFAULT_TRANSCRIPT_RETENTION_DAYS
     # Workers: run each job in a forked work horse (RQ's default) instead of in the worker itself.
     worker_fork: bool = False
     # Tests and bench/dispatch.py only: workers read "now" from Redis (terugbel/worker.py).
@@ -142,6 +146,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
     reconcile_seconds = _whole_setting(env, "TERUGBEL_RECONCILE_SECONDS", DEFAULT_RECONCILE_SECONDS, 1, 86400)
+    transcript_retention_days = _whole_setting(
+        env, "TERUGBEL_TRANSCRIPT_RETENTION_DAYS", DEFAULT_TRANSCRIPT_RETENTION_DAYS, 1, 3650
+    )
 
     uses_simulator = sid is None
     if uses_simulator:
@@ -168,6 +175,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         voice_nl=env.get("TERUGBEL_VOICE_NL") or None,
         voice_en=env.get("TERUGBEL_VOICE_EN") or None,
         reconcile_seconds=reconcile_seconds,
+        transcript_retention_days=transcript_retention_days,
         worker_fork=env.get("TERUGBEL_WORKER_FORK") == "1",
         shared_test_clock=bool(env.get("TERUGBEL_SHARED_TEST_CLOCK")),
     )

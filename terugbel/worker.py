@@ -3,7 +3,8 @@
 At start the worker reconciles the dial jobs with the database, and every 30 seconds (RQ's cron
 support, run on a thread of this process, so it survives a Redis that lost everything) it enqueues
 the reconcile job again; when a key the workers keep in Redis disappears (Redis restarted empty),
-the first worker to notice enqueues it within a second. Reconciling is idempotent.
+the first worker to notice enqueues it within a second. Reconciling is idempotent. Every hour the
+same cron enqueues the job that clears the caller's words past their retention (privacy/retention.py).
 
 Tests and bench/dispatch.py only: with TERUGBEL_SHARED_TEST_CLOCK=1 the worker reads "now" from a
 Redis key the test writes (`SharedTestClock.publish`), so a test's ManualClock (or the benchmark's
@@ -23,6 +24,7 @@ from rq.cron import CronScheduler
 
 from callbacks.reconcile import reconcile, reconcile_job
 from callbacks.scheduling import enqueue_due
+from privacy.retention import RETENTION_INTERVAL_SECONDS, clear_expired_words_job
 from terugbel.clock import ensure_utc
 from terugbel.logs import get_logger
 from terugbel.redis_conn import ALL_QUEUES, DEFAULT_QUEUE, queue
@@ -103,6 +105,9 @@ def reconcile_now(runtime: Runtime) -> None:
 def _reconcile_periodically(runtime: Runtime, stop: threading.Event, interval: int) -> None:
     cron = CronScheduler(connection=runtime.redis, name=f"terugbel-reconcile-{os.getpid()}")
     cron.register(reconcile_job, queue_name=DEFAULT_QUEUE, interval=interval, result_ttl=60)
+    cron.register(
+        clear_expired_words_job, queue_name=DEFAULT_QUEUE, interval=RETENTION_INTERVAL_SECONDS, result_ttl=60
+    )
     while not stop.is_set():
         try:
             # A Redis that lost everything (a restart, a flush) lost this key too: the first worker
