@@ -8,6 +8,7 @@ from flask_smorest import Api
 from console import (
     api_board,
     api_callbacks,
+    api_callers,
     api_incidents,
     api_intents,
     api_me,
@@ -21,6 +22,7 @@ from console.api import authenticate_api_request, blp
 FEATURE_BLUEPRINTS = (
     api_board.blp,
     api_callbacks.blp,
+    api_callers.blp,
     api_incidents.blp,
     api_intents.blp,
     api_me.blp,

@@ -99,6 +99,10 @@ WITHHELD_CALLER_IDS = {
 }
 
 
+# What stays of a number its owner asked us to forget (privacy/erasure.py): nothing.
+ERASED_NUMBER = ""
+
+
 # One webhook asks for the same number's E.164 and region several times (caller lookup, open
 # promise, time zone, routing region); parsing costs a tenth of a millisecond each time.
 @lru_cache(maxsize=4096)
