@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console.api_setup import init_api
+from console.texts import init_translations
 from console.views import bp as console_bp
 from terugbel.clock import Clock
 from terugbel.logs import configure_logging, get_logger
@@ -48,6 +49,7 @@ def create_app(
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(callback_calls_bp)
     app.register_blueprint(console_bp)
+    init_translations(app)
     init_api(app)
 
     @app.get("/healthz")
