@@ -13,9 +13,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from console.api_setup import init_api
 from console.views import bp as console_bp
 from terugbel.clock import Clock
-from terugbel.logs import configure_logging, get_logger
+from terugbel.logs import configure_logging_for, get_logger
 from terugbel.runtime import Runtime, build_runtime
-from terugbel.settings import Settings
+from terugbel.settings import Settings, load_settings
 from terugbel.wiring import wire
 from webhooks.callback_legs import bp as callback_calls_bp
 from webhooks.voice import bp as webhooks_bp
@@ -35,7 +35,8 @@ def create_app(
 ) -> Flask:
     """Build the web app: webhooks, console, JSON API, health."""
     if runtime is None:
-        configure_logging()
+        settings = settings or load_settings()
+        configure_logging_for(settings)
         runtime = build_runtime(settings, clock=clock, telephony=telephony)
     wire(runtime)
     app = Flask("terugbel")

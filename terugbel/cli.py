@@ -18,7 +18,7 @@ from terugbel.app import create_app
 from terugbel.clock import SystemClock
 from terugbel.db import Database
 from terugbel.demo import run_demo
-from terugbel.logs import configure_logging
+from terugbel.logs import configure_logging_for
 from terugbel.migrate import upgrade
 from terugbel.runtime import build_runtime
 from terugbel.seed import seed_demo
@@ -77,7 +77,7 @@ def _check_database(runtime: Any) -> None:
 @click.group()
 def main() -> None:
     """Terugbel: problem-first IVR and guaranteed callbacks."""
-    configure_logging()
+    configure_logging_for(settings_from_env())
 
 
 @main.command()

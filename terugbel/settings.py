@@ -6,6 +6,7 @@ workers, and the result is passed on explicitly.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,8 @@ from sqlalchemy.exc import ArgumentError
 DEFAULT_REPEAT_WINDOW_DAYS = 7
 DEFAULT_PREFERRED_AGENT_WAIT_SECONDS = 60
 DEFAULT_RECONCILE_SECONDS = 30
+LOG_FORMATS = ("console", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(ValueError):
@@ -61,6 +64,9 @@ class Settings:
     reconcile_seconds: int = DEFAULT_RECONCILE_SECONDS
     # Workers: run each job in a forked work horse (RQ's default) instead of in the worker itself.
     worker_fork: bool = False
+    # Logs: "console" lines for a person at a terminal, "json" (one object a line) for a log collector.
+    log_format: str = "console"
+    log_level: int = logging.INFO
     # Tests and bench/dispatch.py only: workers read "now" from Redis (terugbel/worker.py).
     shared_test_clock: bool = False
 
@@ -143,6 +149,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     reconcile_seconds = _whole_setting(env, "TERUGBEL_RECONCILE_SECONDS", DEFAULT_RECONCILE_SECONDS, 1, 86400)
 
+    log_format = (env.get("TERUGBEL_LOG_FORMAT") or "console").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise SettingsError("TERUGBEL_LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}")
+    log_level_name = (env.get("TERUGBEL_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level_name not in LOG_LEVELS:
+        raise SettingsError("TERUGBEL_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+
     uses_simulator = sid is None
     if uses_simulator:
         sid, token = SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
@@ -169,6 +182,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         voice_en=env.get("TERUGBEL_VOICE_EN") or None,
         reconcile_seconds=reconcile_seconds,
         worker_fork=env.get("TERUGBEL_WORKER_FORK") == "1",
+        log_format=log_format,
+        log_level=logging.getLevelNamesMapping()[log_level_name],
         shared_test_clock=bool(env.get("TERUGBEL_SHARED_TEST_CLOCK")),
     )
 
