@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console.api_setup import init_api
+from console.auth import csrf
 from console.views import bp as console_bp
 from terugbel.clock import Clock
 from terugbel.logs import configure_logging_for, get_logger
@@ -46,8 +47,10 @@ def create_app(
     app.config["SECRET_KEY"] = runtime.settings.secret_key or _persistent_secret(runtime)
     app.extensions["terugbel"] = runtime
 
-    app.register_blueprint(webhooks_bp)
-    app.register_blueprint(callback_calls_bp)
+    # Twilio's requests are authenticated by their signature (webhooks/common.py), not a form token.
+    for twilio_facing in (webhooks_bp, callback_calls_bp):
+        csrf.exempt(twilio_facing)
+        app.register_blueprint(twilio_facing)
     app.register_blueprint(console_bp)
     init_api(app)
 
