@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console.api_setup import init_api
 from console.auth import csrf
+from console.jobs_dashboard import mount_rq_dashboard
 from console.views import bp as console_bp
 from terugbel.clock import Clock
 from terugbel.logs import configure_logging_for, get_logger
@@ -52,6 +53,7 @@ def create_app(
         csrf.exempt(twilio_facing)
         app.register_blueprint(twilio_facing)
     app.register_blueprint(console_bp)
+    mount_rq_dashboard(app)
     init_api(app)
 
     @app.get("/healthz")

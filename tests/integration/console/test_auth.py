@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from console.models import Role, User
@@ -132,24 +131,6 @@ def test_crawl_as_agent_reaches_only_agent_pages(app: Any, db: Any, clock: Any, 
             else:
                 assert response.status_code == 403, (method, url, response.status_code)
     assert "/console/agent" in allowed
-
-
-@pytest.mark.parametrize("role", ["agent", "supervisor"])
-def test_admin_pages_need_the_admin_role(app: Any, db: Any, clock: Any, role: str) -> None:
-    client, _ = logged_in_client(app, db, clock.now(), role)
-    assert client.get("/console/admin/jobs").status_code == 403
-
-
-def test_admin_sees_rq_queues(app: Any, db: Any, clock: Any, redis_conn: Any) -> None:
-    from rq import Queue
-
-    Queue("dial", connection=redis_conn).enqueue_at(
-        clock.now() + timedelta(hours=1), "builtins.print", job_id="promise-7-attempt-1"
-    )
-    client, _ = logged_in_client(app, db, clock.now(), "admin")
-    page = client.get("/console/admin/jobs").get_data(as_text=True)
-    assert "promise-7-attempt-1" in page
-    assert "dial" in page
 
 
 def test_language_is_the_users_choice(app: Any, db: Any, clock: Any) -> None:
