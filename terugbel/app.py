@@ -11,12 +11,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console.api_setup import init_api
+from console.auth import csrf
+from console.jobs_dashboard import mount_rq_dashboard
 from console.texts import init_translations
 from console.views import bp as console_bp
 from terugbel.clock import Clock
-from terugbel.logs import configure_logging, get_logger
+from terugbel.logs import configure_logging_for, get_logger
 from terugbel.runtime import Runtime, build_runtime
-from terugbel.settings import Settings
+from terugbel.settings import Settings, load_settings
 from terugbel.wiring import wire
 from webhooks.callback_legs import bp as callback_calls_bp
 from webhooks.voice import bp as webhooks_bp
@@ -36,7 +38,8 @@ def create_app(
 ) -> Flask:
     """Build the web app: webhooks, console, JSON API, health."""
     if runtime is None:
-        configure_logging()
+        settings = settings or load_settings()
+        configure_logging_for(settings)
         runtime = build_runtime(settings, clock=clock, telephony=telephony)
     wire(runtime)
     app = Flask("terugbel")
@@ -46,10 +49,13 @@ def create_app(
     app.config["SECRET_KEY"] = runtime.settings.secret_key or _persistent_secret(runtime)
     app.extensions["terugbel"] = runtime
 
-    app.register_blueprint(webhooks_bp)
-    app.register_blueprint(callback_calls_bp)
+    # Twilio's requests are authenticated by their signature (webhooks/common.py), not a form token.
+    for twilio_facing in (webhooks_bp, callback_calls_bp):
+        csrf.exempt(twilio_facing)
+        app.register_blueprint(twilio_facing)
     app.register_blueprint(console_bp)
     init_translations(app)
+    mount_rq_dashboard(app)
     init_api(app)
 
     @app.get("/healthz")

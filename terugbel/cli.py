@@ -19,7 +19,7 @@ from terugbel.clock import SystemClock
 from terugbel.db import Database
 from terugbel.demo import run_demo
 from terugbel.i18n import CatalogueError
-from terugbel.logs import configure_logging
+from terugbel.logs import configure_logging_for
 from terugbel.migrate import upgrade
 from terugbel.runtime import build_runtime
 from terugbel.seed import seed_demo
@@ -80,7 +80,7 @@ def _check_database(runtime: Any) -> None:
 @click.group()
 def main() -> None:
     """Terugbel: problem-first IVR and guaranteed callbacks."""
-    configure_logging()
+    configure_logging_for(settings_from_env())
 
 
 @main.command()

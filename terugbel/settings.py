@@ -6,6 +6,7 @@ workers, and the result is passed on explicitly.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,8 @@ DEFAULT_REPEAT_WINDOW_DAYS = 7
 DEFAULT_PREFERRED_AGENT_WAIT_SECONDS = 60
 DEFAULT_RECONCILE_SECONDS = 30
 DEFAULT_TRANSCRIPT_RETENTION_DAYS = 90
+LOG_FORMATS = ("console", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(ValueError):
@@ -65,6 +68,9 @@ class Settings:
     transcript_retention_days: int = DEFAULT_TRANSCRIPT_RETENTION_DAYS
     # Workers: run each job in a forked work horse (RQ's default) instead of in the worker itself.
     worker_fork: bool = False
+    # Logs: "console" lines for a person at a terminal, "json" (one object a line) for a log collector.
+    log_format: str = "console"
+    log_level: int = logging.INFO
     # Tests and bench/dispatch.py only: workers read "now" from Redis (terugbel/worker.py).
     shared_test_clock: bool = False
 
@@ -150,6 +156,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         env, "TERUGBEL_TRANSCRIPT_RETENTION_DAYS", DEFAULT_TRANSCRIPT_RETENTION_DAYS, 1, 3650
     )
 
+    log_format = (env.get("TERUGBEL_LOG_FORMAT") or "console").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise SettingsError("TERUGBEL_LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}")
+    log_level_name = (env.get("TERUGBEL_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level_name not in LOG_LEVELS:
+        raise SettingsError("TERUGBEL_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+
     uses_simulator = sid is None
     if uses_simulator:
         sid, token = SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
@@ -177,6 +190,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reconcile_seconds=reconcile_seconds,
         transcript_retention_days=transcript_retention_days,
         worker_fork=env.get("TERUGBEL_WORKER_FORK") == "1",
+        log_format=log_format,
+        log_level=logging.getLevelNamesMapping()[log_level_name],
         shared_test_clock=bool(env.get("TERUGBEL_SHARED_TEST_CLOCK")),
     )
 

@@ -14,6 +14,7 @@ compressed time) drives worker processes too; scheduled jobs are then moved by t
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from datetime import datetime
@@ -89,7 +90,9 @@ def run_worker(runtime: Runtime, *, burst: bool = False) -> None:
         if shared_clock:
             _spawn(lambda: _move_due_jobs(runtime, stop), "terugbel-due-jobs")
     try:
-        worker.work(with_scheduler=not shared_clock, burst=burst)
+        # RQ's own lines (rq.worker, rq.scheduler) at the level the operator chose for ours.
+        level = logging.getLevelName(runtime.settings.log_level)
+        worker.work(with_scheduler=not shared_clock, burst=burst, logging_level=level)
     finally:
         stop.set()
 
