@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from console.api import api_identity, require_role
+from console.api import DatabaseId, api_identity, require_role
 from console.models import Role
 from routing.dry_run import dry_run
 from routing.models import RuleSetVersion
@@ -93,7 +93,7 @@ class ValidationResultSchema(Schema):
 
 
 class RollbackSchema(Schema):
-    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    version = DatabaseId(required=True)
 
 
 class DryRunRequestSchema(Schema):
