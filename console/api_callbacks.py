@@ -55,8 +55,10 @@ class WishSchema(Schema):
 
 class BookingSchema(WishSchema):
     number = fields.String(required=True, validate=validate.Length(min=3, max=40))
-    intent = fields.String(load_default=None, metadata={"description": "Intent name; gives the queue"})
-    queue = fields.String(load_default=None, metadata={"description": "Queue name, when no intent"})
+    intent = fields.String(
+        load_default=None, metadata={"description": "Intent name; gives the queue (give an intent or a queue)"}
+    )
+    queue = fields.String(load_default=None, metadata={"description": "Queue name (or id), when no intent"})
     language = fields.String(load_default="nl", validate=validate.OneOf(["nl", "en"]))
     timezone = fields.String(load_default=None, validate=_zone_name)
     region = fields.String(load_default=None, validate=validate.Length(equal=2))

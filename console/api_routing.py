@@ -98,7 +98,9 @@ class RollbackSchema(Schema):
 
 class DryRunRequestSchema(Schema):
     number = fields.String(load_default=None, validate=validate.Length(max=40))
-    intent = fields.String(load_default=None, metadata={"description": "Intent name"})
+    intent = fields.String(
+        load_default=None, metadata={"description": "Intent name (give an intent or the caller's words)"}
+    )
     words = fields.String(
         load_default=None,
         validate=validate.Length(max=500),
