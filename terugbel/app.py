@@ -19,6 +19,7 @@ from terugbel.clock import Clock
 from terugbel.logs import configure_logging_for, get_logger
 from terugbel.runtime import Runtime, build_runtime
 from terugbel.settings import Settings, load_settings
+from terugbel.url_ids import DatabaseIdConverter
 from terugbel.wiring import wire
 from webhooks.callback_legs import bp as callback_calls_bp
 from webhooks.voice import bp as webhooks_bp
@@ -48,6 +49,8 @@ def create_app(
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = runtime.settings.secret_key or _persistent_secret(runtime)
     app.extensions["terugbel"] = runtime
+    # Before any route: every `<int:…>` of the webhooks, the console and the API is an id.
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     # Twilio's requests are authenticated by their signature (webhooks/common.py), not a form token.
     for twilio_facing in (webhooks_bp, callback_calls_bp):
