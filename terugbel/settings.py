@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 DEFAULT_REPEAT_WINDOW_DAYS = 7
 DEFAULT_PREFERRED_AGENT_WAIT_SECONDS = 60
 DEFAULT_RECONCILE_SECONDS = 30
+DEFAULT_DEMO_TALK_SECONDS = 5
 
 
 class SettingsError(ValueError):
@@ -61,6 +62,8 @@ class Settings:
     reconcile_seconds: int = DEFAULT_RECONCILE_SECONDS
     # Workers: run each job in a forked work horse (RQ's default) instead of in the worker itself.
     worker_fork: bool = False
+    # `terugbel demo` only: how long its simulated agents talk with a caller before they hang up.
+    demo_talk_seconds: int = DEFAULT_DEMO_TALK_SECONDS
     # Tests and bench/dispatch.py only: workers read "now" from Redis (terugbel/worker.py).
     shared_test_clock: bool = False
 
@@ -142,6 +145,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
     reconcile_seconds = _whole_setting(env, "TERUGBEL_RECONCILE_SECONDS", DEFAULT_RECONCILE_SECONDS, 1, 86400)
+    demo_talk_seconds = _whole_setting(env, "TERUGBEL_DEMO_TALK_SECONDS", DEFAULT_DEMO_TALK_SECONDS, 1, 600)
 
     uses_simulator = sid is None
     if uses_simulator:
@@ -169,6 +173,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         voice_en=env.get("TERUGBEL_VOICE_EN") or None,
         reconcile_seconds=reconcile_seconds,
         worker_fork=env.get("TERUGBEL_WORKER_FORK") == "1",
+        demo_talk_seconds=demo_talk_seconds,
         shared_test_clock=bool(env.get("TERUGBEL_SHARED_TEST_CLOCK")),
     )
 

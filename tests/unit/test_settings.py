@@ -72,3 +72,12 @@ def test_worker_settings() -> None:
     )
     assert (tuned.reconcile_seconds, tuned.worker_fork, tuned.shared_test_clock) == (2, True, True)
     assert load_settings({"TERUGBEL_WORKER_FORK": "yes"}).worker_fork is False  # only "1" forks, as before
+
+
+def test_demo_talk_seconds() -> None:
+    assert load_settings({}).demo_talk_seconds == 5
+    assert load_settings({"TERUGBEL_DEMO_TALK_SECONDS": "20"}).demo_talk_seconds == 20
+    for bad in ("0", "a while", "601"):
+        with pytest.raises(SettingsError) as caught:
+            load_settings({"TERUGBEL_DEMO_TALK_SECONDS": bad})
+        assert caught.value.setting == "TERUGBEL_DEMO_TALK_SECONDS"
