@@ -87,14 +87,14 @@ def _running_simulator(settings: Settings, explicit: str | None) -> tuple[str, s
 
 
 def _app_url(settings: Settings, explicit: str | None, fallback: str | None) -> str:
-    """The app to call, checked to answer at all (any HTTP answer will do)."""
+    """The app to call, checked to answer at all (any HTTP answer will do: a bare TwiML app has no /healthz)."""
     demo = read_address(settings.data_dir)
     url = explicit or settings.public_base_url or fallback or (demo.app_url if demo else None)
     if url is None:
         raise SimulateFailed(f"no app to call: {_demo_hint(settings)}, or pass --app URL")
     url = url.rstrip("/")
     try:
-        requests.get(url + "/", timeout=5, allow_redirects=False)
+        requests.get(url + "/healthz", timeout=5, allow_redirects=False)
     except requests.RequestException as exc:
         raise SimulateFailed(f"no app answers at {url} ({type(exc).__name__})") from None
     return url
