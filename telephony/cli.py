@@ -221,6 +221,7 @@ def sms(from_: str, to: str | None, body: str, app: str | None, simulator_url: s
         as_json: bool) -> None:
     """Text the app and print its replies."""
     settings = _settings()
+    result: dict[str, Any]
     if local:
         simulator = _simulator(settings, _app_url(settings, app, None), realtime=False)
         url = f"{simulator.app_base_url}/twilio/sms"

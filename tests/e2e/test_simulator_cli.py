@@ -195,3 +195,17 @@ def test_a_local_call_needs_an_app_that_answers(env: dict[str, str]) -> None:
     silent = CliRunner().invoke(simulate, ["call", "--from", "+31612345678", "--local", "--app", gone], env=env)
     assert silent.exit_code == 2
     assert silent.output == f"terugbel simulate: no app answers at {gone} (ConnectionError)\n"
+
+
+def test_simulate_call_json_from_a_running_simulator(app: TwimlTestApp, env: dict[str, str]) -> None:
+    running = Simulator(clock=ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))).start()
+    try:
+        result = CliRunner().invoke(simulate, ["call", "--from", "+31612345678", "--say", "storing", "--press", "1",
+                                               "--app", app.base_url, "--simulator", running.rest_base_url, "--json"],
+                                    env=env)
+    finally:
+        running.stop()
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)  # only the JSON: no live lines
+    assert data["status"] == "completed"
+    assert [t["what"] for t in data["turns"] if t["who"] == "caller"] == ["storing", "(presses 1)"]
