@@ -23,6 +23,7 @@ DEFAULT_RECONCILE_SECONDS = 30
 DEFAULT_TRANSCRIPT_RETENTION_DAYS = 90
 LOG_FORMATS = ("console", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_DEMO_TALK_SECONDS = 5
 
 
 class SettingsError(ValueError):
@@ -71,6 +72,8 @@ class Settings:
     # Logs: "console" lines for a person at a terminal, "json" (one object a line) for a log collector.
     log_format: str = "console"
     log_level: int = logging.INFO
+    # `terugbel demo` only: how long its simulated agents talk with a caller before they hang up.
+    demo_talk_seconds: int = DEFAULT_DEMO_TALK_SECONDS
     # Tests and bench/dispatch.py only: workers read "now" from Redis (terugbel/worker.py).
     shared_test_clock: bool = False
 
@@ -162,6 +165,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     log_level_name = (env.get("TERUGBEL_LOG_LEVEL") or "INFO").strip().upper()
     if log_level_name not in LOG_LEVELS:
         raise SettingsError("TERUGBEL_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+    demo_talk_seconds = _whole_setting(env, "TERUGBEL_DEMO_TALK_SECONDS", DEFAULT_DEMO_TALK_SECONDS, 1, 600)
 
     uses_simulator = sid is None
     if uses_simulator:
@@ -192,6 +196,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_fork=env.get("TERUGBEL_WORKER_FORK") == "1",
         log_format=log_format,
         log_level=logging.getLevelNamesMapping()[log_level_name],
+        demo_talk_seconds=demo_talk_seconds,
         shared_test_clock=bool(env.get("TERUGBEL_SHARED_TEST_CLOCK")),
     )
 

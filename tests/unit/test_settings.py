@@ -83,3 +83,12 @@ def test_log_settings() -> None:
     assert (plain.log_format, plain.log_level) == ("console", logging.INFO)
     tuned = load_settings({"TERUGBEL_LOG_FORMAT": " JSON ", "TERUGBEL_LOG_LEVEL": "warning"})
     assert (tuned.log_format, tuned.log_level) == ("json", logging.WARNING)
+
+
+def test_demo_talk_seconds() -> None:
+    assert load_settings({}).demo_talk_seconds == 5
+    assert load_settings({"TERUGBEL_DEMO_TALK_SECONDS": "20"}).demo_talk_seconds == 20
+    for bad in ("0", "a while", "601"):
+        with pytest.raises(SettingsError) as caught:
+            load_settings({"TERUGBEL_DEMO_TALK_SECONDS": bad})
+        assert caught.value.setting == "TERUGBEL_DEMO_TALK_SECONDS"
