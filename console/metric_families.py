@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from rq import Queue as RqQueue
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from callbacks.models import IS_OPEN_PROMISE, OPEN_PROMISE_STATES, CallbackPromise, PromiseState
 from routing.models import Agent, AgentState, Queue, QueueEntry, QueueEntryState
@@ -36,6 +37,7 @@ from terugbel.tallies import (
     TWILIO_API_ERRORS,
     TWILIO_RATE_LIMITED,
     Tally,
+    read_counts,
     read_tallies,
 )
 
@@ -47,8 +49,9 @@ DUE_WITHIN = {"15m": timedelta(minutes=15), "60m": timedelta(minutes=60)}
 KEPT_PERIOD = timedelta(hours=24)
 DIAL_OUTCOME_NAMES = ("answered", "voicemail", "no_answer", "busy", "failed")
 NOT_DUE_STATES = (PromiseState.CANCELLED.value, PromiseState.MOVED.value)  # as console/metrics.py counts them
-_WAITING = literal_column(f"'{QueueEntryState.WAITING.value}'")  # inline, as the partial index's predicate
-_BOOKED = literal_column(f"'{PromiseState.BOOKED.value}'")
+# Inline constants, not bind parameters: the partial index's predicate must match the query's text.
+_WAITING: ColumnElement[str] = literal_column(f"'{QueueEntryState.WAITING.value}'")
+_BOOKED: ColumnElement[str] = literal_column(f"'{PromiseState.BOOKED.value}'")
 
 
 class TerugbelCollector(Collector):
@@ -124,9 +127,8 @@ def _latency_family(connection: redis.Redis) -> HistogramMetricFamily:
     family = HistogramMetricFamily(
         f"{PREFIX}webhook_request_duration_seconds", "Time to answer a Twilio webhook.", labels=["endpoint"]
     )
-    raw = {key.decode(): float(value) for key, value in connection.hgetall(LATENCY_KEY).items()}
     per_endpoint: dict[str, dict[str, float]] = defaultdict(dict)
-    for field, value in raw.items():
+    for field, value in read_counts(connection, LATENCY_KEY).items():
         endpoint, _, part = field.partition("|")
         per_endpoint[endpoint][part] = value
     for endpoint, parts in sorted(per_endpoint.items()):

@@ -91,9 +91,18 @@ def observe_after_commit(session: Session, name: str, value: float, buckets: Ite
 
 def read_tallies(connection: redis.Redis) -> list[Tally]:
     """Every tally in the hash, sorted by name and labels."""
-    raw = connection.hgetall(TALLIES_KEY)
-    tallies = [_parse(field.decode(), float(value)) for field, value in raw.items()]
+    tallies = [_parse(field, value) for field, value in read_counts(connection, TALLIES_KEY).items()]
     return sorted(tallies, key=lambda t: (t.name, t.labels))
+
+
+def read_counts(connection: redis.Redis, key: str) -> dict[str, float]:
+    """A hash of counts as numbers by field name."""
+    raw: dict[bytes | str, bytes | str] = connection.hgetall(key)
+    return {_text(field): float(value) for field, value in raw.items()}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _field(name: str, labels: Mapping[str, str] | None) -> str:
