@@ -1,4 +1,7 @@
-"""The numbers that matter: a seeded day checked against hand-computed values, CSV, JSON, Prometheus."""
+"""The numbers that matter: a seeded day checked against hand-computed values, CSV, JSON.
+
+/metrics for Prometheus is tested in test_prometheus.py.
+"""
 
 from __future__ import annotations
 
@@ -78,34 +81,6 @@ def test_metrics_json_and_csv_need_a_supervisor_token(client: Any, db: Any, cloc
     assert csv_text.splitlines()[0].startswith("period_start,period_end,queue,calls")
 
 
-def test_prometheus_endpoint_needs_a_token_and_shows_promises_jobs_and_latency(
-    client: Any, db: Any, clock: Any, api_token: Any
-) -> None:
-    seed_numbers_day(db)
-    assert client.get("/metrics").status_code == 401
-    assert client.get("/metrics", headers=api_token("agent")).status_code == 403
-    headers = api_token("supervisor")
-    before = _webhook_count(client.get("/metrics", headers=headers).get_data(as_text=True))
-    client.post("/twilio/voice", data={"CallSid": "CA1"})  # refused (no signature), but answered: timed
-    response = client.get("/metrics", headers=headers)
-    assert response.status_code == 200
-    assert response.content_type.startswith("text/plain; version=0.0.4")
-    text = response.get_data(as_text=True)
-    assert 'terugbel_promises{state="missed"} 2' in text
-    assert 'terugbel_promises{state="moved"} 1' in text
-    assert 'terugbel_jobs{queue="dial",status="queued"} 0' in text
-    assert "terugbel_callbacks_late_total 1" in text
-    # Dial delays: 60 s (10:01 for 10:00) and 1200 s (11:20 for 11:00).
-    assert 'terugbel_callback_first_dial_delay_seconds_bucket{le="60"} 1' in text
-    assert 'terugbel_callback_first_dial_delay_seconds_bucket{le="1800"} 2' in text
-    assert _webhook_count(text) >= before + 1
-
-
-def _webhook_count(text: str) -> int:
-    prefix = 'terugbel_webhook_request_duration_seconds_count{endpoint="webhooks.incoming_call"} '
-    return next((int(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix)), 0)
-
-
 def test_a_dead_redis_costs_no_webhook_and_loses_no_tally(runtime: Any, redis_conn: Any) -> None:
     import redis
 
@@ -122,21 +97,3 @@ def test_a_dead_redis_costs_no_webhook_and_loses_no_tally(runtime: Any, redis_co
     assert recorder.flush() is True
     assert redis_conn.hget(LATENCY_KEY, f"{endpoint}|count") == b"2"
     assert redis_conn.hget(LATENCY_KEY, f"{endpoint}|0.025") == b"2"
-
-
-def test_webhook_latency_buckets_are_cumulative_as_prometheus_reads_them(redis_conn: Any) -> None:
-    from console.prometheus import LatencyTally, _latency_lines
-
-    tally = LatencyTally()
-    for seconds in (0.01, 0.03, 0.3, 20.0):
-        tally.add("webhooks.incoming_call", seconds)
-    tally.write(redis_conn)
-    lines = _latency_lines(redis_conn)
-    name = 'terugbel_webhook_request_duration_seconds_bucket{endpoint="webhooks.incoming_call"'
-    buckets = {line.split('le="')[1].split('"')[0]: line.rsplit(" ", 1)[1] for line in lines if line.startswith(name)}
-    assert buckets == {
-        "0.025": "1", "0.05": "2", "0.1": "2", "0.25": "2", "0.5": "3",
-        "1": "3", "2.5": "3", "5": "3", "10": "3", "+Inf": "4",
-    }  # fmt: skip
-    assert 'terugbel_webhook_request_duration_seconds_count{endpoint="webhooks.incoming_call"} 4' in lines
-    assert 'terugbel_webhook_request_duration_seconds_sum{endpoint="webhooks.incoming_call"} 20.3400' in lines
