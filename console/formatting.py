@@ -28,3 +28,8 @@ def duration_text(seconds: float | None) -> str:
         return f"{total} s"
     minutes, rest = divmod(total, 60)
     return f"{minutes} min {rest:02d} s"
+
+
+def percent_text(share: float | None) -> str:
+    """ "83%" for 0.834; "–" when there is nothing to divide."""
+    return "–" if share is None else f"{share * 100:.0f}%"

@@ -262,6 +262,13 @@ DUTCH: dict[str, str] = {
     "Function": "Functie",
     "Status": "Status",
     "Enqueued": "Aangeboden",
+    # part: console
+    "What needs action": "Wat aandacht vraagt",
+    "{count} overdue": "{count} te laat",
+    "{count} within 15 minutes": "{count} binnen 15 minuten",
+    "Waiting longest": "Langst wachtend",
+    "Nobody is waiting.": "Niemand wacht.",
+    "First-contact resolution today": "Opgelost bij eerste contact vandaag",
 }
 
 

@@ -11,6 +11,7 @@ from console import metrics as metrics_module
 from console.auth import requires, runtime
 from console.blueprint import bp
 from console.charts import bar_chart
+from console.formatting import percent_text
 from console.metrics import (
     NO_QUEUE,
     TOTAL,
@@ -63,10 +64,6 @@ def queue_label(name: str) -> str:
     return tr("Total") if name == TOTAL else tr("no queue") if name == NO_QUEUE else name
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.0f}%"
-
-
 @bp.get("/metrics")
 @requires(Role.SUPERVISOR)
 def metrics_page() -> ResponseReturnValue:
@@ -85,17 +82,17 @@ def metrics_page() -> ResponseReturnValue:
     charts = [
         bar_chart(
             tr("First-contact resolution"),
-            [(queue_label(r.queue), r.fcr_rate, _percent(r.fcr_rate)) for r in rows],
+            [(queue_label(r.queue), r.fcr_rate, percent_text(r.fcr_rate)) for r in rows],
             maximum=1.0,
         ),
         bar_chart(
             tr("Promises kept"),
-            [(queue_label(r.queue), r.kept_rate, _percent(r.kept_rate)) for r in rows],
+            [(queue_label(r.queue), r.kept_rate, percent_text(r.kept_rate)) for r in rows],
             maximum=1.0,
         ),
         bar_chart(
             tr("Repeat-contact rate"),
-            [(queue_label(r.queue), r.repeat_rate, _percent(r.repeat_rate)) for r in rows],
+            [(queue_label(r.queue), r.repeat_rate, percent_text(r.repeat_rate)) for r in rows],
             maximum=1.0,
         ),
     ]
@@ -117,7 +114,7 @@ def metrics_page() -> ResponseReturnValue:
             last=last,
             error=error,
             queue_label=queue_label,
-            percent=_percent,
+            percent=percent_text,
             definitions=metrics_definitions,
         ),
         status,
