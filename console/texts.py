@@ -269,6 +269,27 @@ DUTCH: dict[str, str] = {
     "Waiting longest": "Langst wachtend",
     "Nobody is waiting.": "Niemand wacht.",
     "First-contact resolution today": "Opgelost bij eerste contact vandaag",
+    "Callback capacity": "Terugbelcapaciteit",
+    "Weeks": "Weken",
+    "Previous week": "Vorige week",
+    "Next week": "Volgende week",
+    "Queue settings": "Instellingen van de wachtrij",
+    "Each cell shows booked / capacity.": "Elke cel toont geboekt / capaciteit.",
+    (
+        "Type a capacity to override the one the shifts give, or empty the field to follow the shifts again;"
+        " 0 takes no callbacks in that slot. Promises that no longer fit are moved by us."
+    ): (
+        "Typ een capaciteit om die van de diensten te vervangen, of maak het veld leeg om de diensten weer te"
+        " volgen; bij 0 wordt er in dat tijdvak niet teruggebeld. Afspraken die niet meer passen verplaatsen wij."
+    ),
+    "Nothing was saved: fix the marked cells.": "Er is niets opgeslagen: verbeter de gemarkeerde cellen.",
+    "booked / capacity": "geboekt / capaciteit",
+    "Save the week": "Week opslaan",
+    "Saved {count} slots.": "{count} tijdvakken opgeslagen.",
+    "This queue has no callback slots in these days (closed, or outside its opening hours).": (
+        "Deze wachtrij heeft op deze dagen geen terugbeltijdvakken (gesloten, of buiten de openingstijden)."
+    ),
+    "Callback capacity per week": "Terugbelcapaciteit per week",
 }
 
 
