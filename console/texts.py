@@ -290,6 +290,11 @@ DUTCH: dict[str, str] = {
         "Deze wachtrij heeft op deze dagen geen terugbeltijdvakken (gesloten, of buiten de openingstijden)."
     ),
     "Callback capacity per week": "Terugbelcapaciteit per week",
+    "Route to agent": "Naar medewerker",
+    "agent {id} (not active)": "medewerker {id} (niet actief)",
+    "Callback share (%)": "Aandeel terugbellen (%)",
+    "of the agents' time on shift, e.g. 30": "van de diensttijd van de medewerkers, bijv. 30",
+    "a percentage above 0 and at most 100 (e.g. 30)": "een percentage boven 0 en hoogstens 100 (bijv. 30)",
 }
 
 

@@ -19,7 +19,7 @@ from callbacks.staffing import add_shift, delete_shift
 from console.api_incidents import IncidentSchema
 from console.auth import requires, runtime, signed_in_user
 from console.blueprint import bp
-from console.formatting import moment_text
+from console.formatting import moment_text, percent_as_share, percent_text, share_as_percent
 from console.models import Role
 from console.texts import tr, ui_language
 from routing import incidents as incident_service
@@ -42,6 +42,8 @@ def _helpers() -> dict[str, Any]:
         "moment": lambda dt: moment_text(dt, zone, lang, now),
         "clock": lambda dt: format_clock(dt, zone, lang),
         "weekday_names": WEEKDAY_NAMES,
+        "percent": percent_text,
+        "share_as_percent": share_as_percent,
     }
 
 
@@ -255,15 +257,22 @@ def queue_settings(queue_id: int) -> ResponseReturnValue:
     rt = runtime()
     fields = ("label", "timezone", "wait_threshold_seconds", "slot_minutes", "callback_share")
     values = {name: request.form.get(name, "") for name in fields}
+    # Supervisors type the callback share as a percentage; the queue keeps it as a fraction.
+    settings = values | {"callback_share": percent_as_share(values["callback_share"])}
     try:
         with rt.db.session() as session:
             update_queue_settings(
-                session, queue_id=queue_id, values=values, actor=signed_in_user().username, now=rt.clock.now()
+                session, queue_id=queue_id, values=settings, actor=signed_in_user().username, now=rt.clock.now()
             )
     except NotFound:
         abort(404)
     except FieldErrors as exc:
-        return _queue_page(queue_id, exc.errors, values), 422
+        errors = exc.errors | (
+            {"callback_share": tr("a percentage above 0 and at most 100 (e.g. 30)")}
+            if "callback_share" in exc.errors
+            else {}
+        )
+        return _queue_page(queue_id, errors, values), 422
     flash(tr("Saved."))
     return redirect(url_for("console.queue_detail", queue_id=queue_id))
 
