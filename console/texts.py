@@ -295,6 +295,12 @@ DUTCH: dict[str, str] = {
     "Callback share (%)": "Aandeel terugbellen (%)",
     "of the agents' time on shift, e.g. 30": "van de diensttijd van de medewerkers, bijv. 30",
     "a percentage above 0 and at most 100 (e.g. 30)": "een percentage boven 0 en hoogstens 100 (bijv. 30)",
+    "Over time": "In de tijd",
+    "Per queue": "Per wachtrij",
+    "Promises kept per day": "Afspraken nagekomen per dag",
+    "First-contact resolution per day": "Opgelost bij eerste contact per dag",
+    "Calls per day": "Gesprekken per dag",
+    "Average wait in the queue by hour (s)": "Gemiddelde wachttijd in de wachtrij per uur (s)",
 }
 
 
