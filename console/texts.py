@@ -301,6 +301,7 @@ DUTCH: dict[str, str] = {
     "First-contact resolution per day": "Opgelost bij eerste contact per dag",
     "Calls per day": "Gesprekken per dag",
     "Average wait in the queue by hour (s)": "Gemiddelde wachttijd in de wachtrij per uur (s)",
+    "To call back within the hour": "Terug te bellen binnen het uur",
 }
 
 
