@@ -106,7 +106,7 @@ def capacity_grid_save(queue_id: int) -> ResponseReturnValue:
         posted = {key: value for key, value in request.form.items() if key.startswith("cap-")}
         return _grid_page(queue_id, first, exc.errors, posted), 422
     flash(tr("Saved {count} slots.").format(count=len(overrides)))
-    return redirect(url_for("console.capacity_grid", queue_id=queue_id, **{"from": first.isoformat()}))
+    return redirect(f"{url_for('console.capacity_grid', queue_id=queue_id)}?from={first.isoformat()}")
 
 
 @bp.post("/slots/<int:slot_id>/capacity")
@@ -132,4 +132,4 @@ def slot_capacity(slot_id: int) -> ResponseReturnValue:
     except FieldErrors as exc:
         return _grid_page(queue_id, day, exc.errors), 422
     flash(tr("Saved."))
-    return redirect(url_for("console.capacity_grid", queue_id=queue_id, **{"from": day.isoformat()}))
+    return redirect(f"{url_for('console.capacity_grid', queue_id=queue_id)}?from={day.isoformat()}")

@@ -22,4 +22,4 @@ def queue_waits(session: Session, start: datetime, end: datetime) -> list[WaitFa
             QueueEntry.enqueued_at >= start, QueueEntry.enqueued_at < end, QueueEntry.left_at.is_not(None)
         )
     ).all()
-    return [WaitFact(enqueued_at=enqueued, left_at=left) for enqueued, left in rows]
+    return [WaitFact(enqueued_at=enqueued, left_at=left) for enqueued, left in rows if left is not None]
