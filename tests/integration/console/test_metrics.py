@@ -19,10 +19,10 @@ from tests.integration.console_support import EXPECTED_DAY, logged_in_client, se
 AFTER_THE_WEEK = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
 
 
-def _cells(page: str, row_id: str) -> dict[str, str]:
-    row = re.search(rf'<tr id="numbers-{row_id}".*?</tr>', page, re.S)
-    assert row, f"no row {row_id}"
-    cells = re.findall(r'<td data-metric="([^"]+)">(.*?)</td>', row.group(0), re.S)
+def _cells(page: str, queue_id: str) -> dict[str, str]:
+    """The figures of one queue's column, by figure (each cell's id is numbers-<queue>-<figure>)."""
+    assert f'<th scope="col" id="numbers-{queue_id}"' in page, f"no column {queue_id}"
+    cells = re.findall(rf'<td data-metric="([^"]+)" id="numbers-{queue_id}-[^"]+"[^>]*>(.*?)</td>', page, re.S)
     return {name: re.sub(r"<[^>]+>.*", "", value, flags=re.S).strip() for name, value in cells}
 
 
@@ -34,6 +34,16 @@ def test_metrics_page_shows_the_hand_computed_numbers_of_a_seeded_day(app: Any, 
     for row_id, expected in EXPECTED_DAY.items():
         assert _cells(page, row_id) == expected, row_id
     assert "<svg" in page
+    # One day chosen: the charts over time show the fourteen days up to it, and waits by hour.
+    trends = page[page.index('id="trends-heading"') : page.index('id="queues-chart-heading"')]
+    kept = trends[: trends.index('id="trend-2"')]
+    titles = re.findall(r"<title>([^<]*)</title>", kept)
+    assert (
+        len(titles) == 14
+        and titles[0].startswith("10-11: ")
+        and titles[-1] == f"23-11: {_cells(page, 'total')['kept']}"
+    )
+    assert trends.count("<svg") == 4 and "<title>09: " in trends
 
 
 def test_metrics_csv_holds_the_same_numbers(app: Any, db: Any, clock: Any) -> None:
