@@ -49,7 +49,9 @@ def create_app(
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = runtime.settings.secret_key or _persistent_secret(runtime)
     app.extensions["terugbel"] = runtime
-    # Before any route: every `<int:…>` of the webhooks, the console and the API is an id.
+    # rq-dashboard's `<int:…>` count from 0 (its Redis instances, pages): mounted with werkzeug's own.
+    mount_rq_dashboard(app)
+    # Before any other route: every `<int:…>` of the webhooks, the console and the API is an id.
     app.url_map.converters["int"] = DatabaseIdConverter
 
     # Twilio's requests are authenticated by their signature (webhooks/common.py), not a form token.
@@ -58,7 +60,6 @@ def create_app(
         app.register_blueprint(twilio_facing)
     app.register_blueprint(console_bp)
     init_translations(app)
-    mount_rq_dashboard(app)
     init_api(app)
 
     @app.get("/healthz")

@@ -17,10 +17,12 @@ NO_METHOD = {"HEAD", "OPTIONS"}
 
 
 def _id_rules(app: Any) -> list[Rule]:
+    """Every rule of ours with an integer in its URL; rq-dashboard's count its instances from 0."""
     return [
         rule
         for rule in app.url_map.iter_rules()
         if any(isinstance(converter, IntegerConverter) for converter in rule._converters.values())
+        and not rule.endpoint.startswith("rq_dashboard.")
     ]
 
 
