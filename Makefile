@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+# The compiled message catalogues, rebuilt when their .po changes (installing writes them too: setup.py).
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard terugbel/locale/*/LC_MESSAGES/*.po))
+
+.PHONY: demo test lint install messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +17,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+%.mo: %.po | $(STAMP)
+	$(BIN)/pybabel --quiet compile --input-file $< --output-file $@
 
-demo: $(STAMP)
+install: $(STAMP) $(MO_FILES)
+
+# After adding or changing a sentence in the code: extract, update every .po, compile (README, Development).
+messages: $(STAMP)
+	$(BIN)/python -m terugbel.catalogues
+
+demo: $(STAMP) $(MO_FILES)
 	$(BIN)/terugbel db upgrade
 	$(BIN)/terugbel demo
 
@@ -25,7 +35,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: $(STAMP)
+test: $(STAMP) $(MO_FILES)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy

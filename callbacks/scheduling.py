@@ -13,6 +13,7 @@ for the rest, and is safe to run twice. The jobs and their ids:
 - `caller_leg.dial_caller_job`           `attempt-<attempt id>-caller[-<failures>]`
 - `telephony.outbox.send_sms`            `sms-<message id>`
 - `reconcile.reconcile_job`              periodic (the worker's cron), no id of its own
+- `privacy.retention.clear_expired_words_job`  hourly (the worker's cron), no id of its own
 
 `dial_promise` is the one job whose step sits above this module: starting an attempt can schedule
 a dial job again (a retry, a rebooking). So the job runs the step the composition root handed the

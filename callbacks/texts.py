@@ -1,6 +1,6 @@
 """The texts a caller reads about their promise: its window in their words, and sending one.
 
-The sentences themselves live in callbacks/messages.py; this module fills them in and queues them
+The sentences themselves live in the "caller" catalogue (terugbel/i18n.py); this module fills them in and queues them
 in the outbox (telephony/outbox.py), which sends them after commit.
 """
 

@@ -15,14 +15,17 @@ from typing import Any, TypeVar
 from flask import current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from console.models import Role
 from console.tokens import TokenIdentity, identify_token
+from terugbel.validation import ID_MAX, ID_MIN
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 OPENAPI_PATH = "/api/openapi.json"
+# The interactive page and its scripts, which, like the document, answer without a token.
+DOCS_PATH = "/api/docs"
 
 blp = Blueprint("api_meta", __name__, url_prefix="/api", description="Who am I")
 
@@ -50,6 +53,13 @@ def require_role(role: Role) -> Callable[[F], F]:
     return decorate
 
 
+class DatabaseId(fields.Integer):
+    """An id in a request: only what an id column holds, so the OpenAPI document says the bounds."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=validate.Range(min=ID_MIN, max=ID_MAX), **kwargs)
+
+
 class WhoAmISchema(Schema):
     name = fields.String(required=True)
     role = fields.String(required=True)
@@ -72,9 +82,13 @@ def _auth_error(status: int, message: str) -> ResponseReturnValue:
     return response
 
 
+def _is_docs(path: str) -> bool:
+    return path == DOCS_PATH or path.startswith(DOCS_PATH + "/")
+
+
 def authenticate_api_request() -> ResponseReturnValue | None:
-    """Before every /api/ request: no endpoint but the OpenAPI document answers without a token."""
-    if not request.path.startswith("/api/") or request.path == OPENAPI_PATH:
+    """Before every /api/ request: nothing but the OpenAPI document and its page answers without a token."""
+    if not request.path.startswith("/api/") or request.path == OPENAPI_PATH or _is_docs(request.path):
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")

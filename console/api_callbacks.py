@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,11 +22,12 @@ from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
 from callbacks.offers import ensure_slots
 from callbacks.promise import InvalidPromiseTransition
 from callbacks.timeparse import parse_requested_time
-from console.api import api_identity, require_role
+from console.api import DatabaseId, api_identity, require_role
 from console.models import Role
 from routing.models import Intent, Queue
 from terugbel.runtime import Runtime
 from terugbel.unit_of_work import unit_of_work
+from terugbel.validation import ID_MAX, ID_MIN, whole_number
 
 blp = Blueprint("api_callbacks", __name__, url_prefix="/api", description="Callback slots and promises")
 
@@ -41,7 +42,7 @@ def _zone_name(value: str) -> None:
 
 
 class WishSchema(Schema):
-    slot_id = fields.Integer(load_default=None, metadata={"description": "Book exactly this slot"})
+    slot_id = DatabaseId(load_default=None, metadata={"description": "Book exactly this slot"})
     preferred_time = fields.AwareDateTime(
         load_default=None, metadata={"description": "The nearest slot with room to this moment"}
     )
@@ -54,8 +55,10 @@ class WishSchema(Schema):
 
 class BookingSchema(WishSchema):
     number = fields.String(required=True, validate=validate.Length(min=3, max=40))
-    intent = fields.String(load_default=None, metadata={"description": "Intent name; gives the queue"})
-    queue = fields.String(load_default=None, metadata={"description": "Queue name, when no intent"})
+    intent = fields.String(
+        load_default=None, metadata={"description": "Intent name; gives the queue (give an intent or a queue)"}
+    )
+    queue = fields.String(load_default=None, metadata={"description": "Queue name (or id), when no intent"})
     language = fields.String(load_default="nl", validate=validate.OneOf(["nl", "en"]))
     timezone = fields.String(load_default=None, validate=_zone_name)
     region = fields.String(load_default=None, validate=validate.Length(equal=2))
@@ -115,15 +118,10 @@ class SlotQuerySchema(Schema):
 
 class PromiseQuerySchema(Schema):
     state = fields.String(load_default=None, validate=validate.OneOf([s.value for s in PromiseState]))
-    queue = fields.String(load_default=None)
+    queue = fields.String(load_default=None, metadata={"description": "Queue name (or id)"})
     from_ = fields.AwareDateTime(data_key="from", load_default=None)
     to = fields.AwareDateTime(load_default=None)
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
-
-    @validates("queue")
-    def _queue_given(self, value: str | None, **_kwargs: Any) -> None:
-        if value is not None and not value.strip():
-            raise ValidationError("empty queue")
 
 
 def _runtime() -> Runtime:
@@ -137,8 +135,9 @@ def _field_error(status: int, field: str, message: str) -> NoReturn:
 
 def _find_queue(session: Session, name_or_id: str, field: str = "queue") -> Queue:
     query = select(Queue).where(Queue.name == name_or_id)
-    if name_or_id.isdigit():
-        query = select(Queue).where((Queue.name == name_or_id) | (Queue.id == int(name_or_id)))
+    queue_id = whole_number(name_or_id, ID_MIN, ID_MAX)
+    if queue_id is not None:
+        query = select(Queue).where((Queue.name == name_or_id) | (Queue.id == queue_id))
     queue = session.scalars(query).first()
     if queue is None:
         _field_error(422, field, f"no queue named {name_or_id!r}")

@@ -30,7 +30,10 @@ class IncidentSchema(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     message_nl = fields.String(required=True, validate=validate.Length(min=1, max=600))
     message_en = fields.String(required=True, validate=validate.Length(min=1, max=600))
-    match_all = fields.Boolean(load_default=False)
+    match_all = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Every caller; otherwise give match_prefixes or match_products"},
+    )
     match_prefixes = fields.List(
         fields.String(), load_default=list, metadata={"description": "E.164 prefixes, e.g. +3130"}
     )

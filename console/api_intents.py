@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app, request
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from console.api import api_identity, require_role
 from console.models import Role
@@ -19,15 +19,33 @@ from terugbel.runtime import Runtime
 blp = Blueprint("api_intents", __name__, url_prefix="/api", description="Intents of the voice menu")
 
 
+# What routing.intents accepts, said in the OpenAPI document; that module stays the one check.
+LABEL_LENGTH = validate.Length(min=1, max=120)
+NOT_BLANK = validate.Regexp(r"\S")
+
+
+def _phrases(language: str) -> fields.List:
+    phrase = fields.String(validate=[validate.Length(min=1, max=service.MAX_PHRASE_LENGTH), NOT_BLANK])
+    return fields.List(
+        phrase, validate=validate.Length(max=service.MAX_PHRASES), metadata={"description": f"In {language}"}
+    )
+
+
 class IntentSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(metadata={"description": "Lower-case id, e.g. 'internet'"})
-    label_nl = fields.String()
-    label_en = fields.String()
+    name = fields.String(
+        validate=validate.Regexp(service.NAME), metadata={"description": "Lower-case id, e.g. 'internet'"}
+    )
+    label_nl = fields.String(validate=[LABEL_LENGTH, NOT_BLANK])
+    label_en = fields.String(validate=[LABEL_LENGTH, NOT_BLANK])
     queue = fields.String(metadata={"description": "Name of the queue the intent goes to"})
-    key = fields.String(allow_none=True, metadata={"description": "Digit 1–8 in the key menu, or null"})
-    phrases_nl = fields.List(fields.String())
-    phrases_en = fields.List(fields.String())
+    key = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(["", *service.KEYS]),
+        metadata={"description": "Digit 1–8 in the key menu; null or empty for none"},
+    )
+    phrases_nl = _phrases("Dutch")
+    phrases_en = _phrases("English")
     active = fields.Boolean()
 
 

@@ -21,7 +21,7 @@ blp = Blueprint("api_metrics", __name__, url_prefix="/api", description="The num
 
 class PeriodArgsSchema(Schema):
     from_ = fields.Date(data_key="from", metadata={"description": "First local day (default: today)"})
-    to = fields.Date(metadata={"description": "Last local day, inclusive (default: the first day)"})
+    to = fields.Date(metadata={"description": "Last local day, inclusive, not before `from` (default: the first day)"})
 
 
 class QueueNumbersSchema(Schema):

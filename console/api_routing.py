@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from console.api import api_identity, require_role
+from console.api import DatabaseId, api_identity, require_role
 from console.models import Role
 from routing.dry_run import dry_run
 from routing.models import RuleSetVersion
@@ -93,12 +93,14 @@ class ValidationResultSchema(Schema):
 
 
 class RollbackSchema(Schema):
-    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    version = DatabaseId(required=True)
 
 
 class DryRunRequestSchema(Schema):
     number = fields.String(load_default=None, validate=validate.Length(max=40))
-    intent = fields.String(load_default=None, metadata={"description": "Intent name"})
+    intent = fields.String(
+        load_default=None, metadata={"description": "Intent name (give an intent or the caller's words)"}
+    )
     words = fields.String(
         load_default=None,
         validate=validate.Length(max=500),

@@ -1,24 +1,24 @@
-"""Console sessions: login with argon2 and lock-out, logout, CSRF on every form, role checks.
+"""Console sessions: Flask-Login with argon2 and lock-out, Flask-WTF's CSRF check, role checks.
 
-CSRF: each session holds a random secret; forms carry it signed with the app's key (itsdangerous,
-which Flask already depends on) and every state-changing request under /console must present it in
-the `csrf_token` field or the `X-CSRF-Token` header (htmx sends the header). A tiny check instead of
-flask-wtf: the console validates its forms itself, so only the token part would be used.
+Flask-Login keeps who is logged in (the user loader also ends the session of a user locked out
+since), Flask-WTF's CSRFProtect refuses every state-changing request without the session's token
+in the `csrf_token` field or the `X-CSRF-Token` header (htmx sends the header). The composition root
+exempts what is not a browser form with a cookie: Twilio's webhooks (checked by their signature)
+and the JSON API (bearer tokens only, console/api.py).
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import flask_login
 from flask import Response, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from console.blueprint import bp
 from console.models import Role, User
@@ -29,14 +29,18 @@ from terugbel.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "X-CSRF-Token"
+# A console tab stays open for a whole shift: its forms must still be accepted at the end of it.
 CSRF_MAX_AGE_SECONDS = 12 * 3600
-_UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Where Flask-WTF keeps the session's CSRF secret; it survives the fresh session of a login.
+_CSRF_SESSION_KEY = "csrf_token"
+
+csrf = CSRFProtect()
+login_manager = flask_login.LoginManager()
+login_manager.session_protection = "basic"
 
 
-@dataclass(frozen=True)
-class ConsoleUser:
+@dataclass(frozen=True, eq=False)
+class ConsoleUser(flask_login.UserMixin):
     """Who is logged in, as the views need it (no ORM object outlives its session)."""
 
     id: int
@@ -55,8 +59,8 @@ def runtime() -> Runtime:
 
 
 def current_user() -> ConsoleUser | None:
-    user: ConsoleUser | None = g.get("console_user")
-    return user
+    user = flask_login.current_user
+    return user if isinstance(user, ConsoleUser) else None
 
 
 def signed_in_user() -> ConsoleUser:
@@ -73,14 +77,9 @@ def requires(role: Role) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            user = current_user()
-            if user is None:
-                if request.headers.get("HX-Request"):
-                    # htmx swaps responses in place: tell it to load the login page instead.
-                    return Response(status=401, headers={"HX-Redirect": url_for("console.login")})
-                return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-            if not user.can(role):
-                abort(403)
+            refusal = refuse_below(role)
+            if refusal is not None:
+                return refusal
             return view(*args, **kwargs)
 
         wrapper.required_role = role  # type: ignore[attr-defined]
@@ -89,60 +88,50 @@ def requires(role: Role) -> Callable[[F], F]:
     return decorate
 
 
-# --- CSRF ---------------------------------------------------------------------------------------
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="terugbel-console-csrf")
-
-
-def csrf_token() -> str:
-    """The signed CSRF token for this session's forms."""
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    token: str = _serializer().dumps(session["csrf"])
-    return token
-
-
-def csrf_is_valid(presented: str | None) -> bool:
-    expected = session.get("csrf")
-    if not presented or not expected:
-        return False
-    try:
-        value = _serializer().loads(presented, max_age=CSRF_MAX_AGE_SECONDS)
-    except BadSignature:
-        return False
-    return isinstance(value, str) and hmac.compare_digest(value, expected)
-
-
-@bp.before_request
-def _load_user_and_check_csrf() -> ResponseReturnValue | None:
-    g.console_user = _load_user()
-    if request.method in _UNSAFE_METHODS:
-        presented = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
-        if not csrf_is_valid(presented):
-            return render_template("error.html", code=400, message=tr("The form expired; please try again.")), 400
+def refuse_below(role: Role) -> ResponseReturnValue | None:
+    """The answer for a visitor who may not pass (login page, or 403), or None to let them in."""
+    user = current_user()
+    if user is None:
+        return login_manager.unauthorized()
+    if not user.can(role):
+        abort(403)
     return None
 
 
-def _load_user() -> ConsoleUser | None:
-    user_id = session.get("user_id")
-    if not isinstance(user_id, int):
+@login_manager.unauthorized_handler
+def _to_the_login_page() -> ResponseReturnValue:
+    if request.headers.get("HX-Request"):
+        # htmx swaps responses in place: tell it to load the login page instead.
+        return Response(status=401, headers={"HX-Redirect": url_for("console.login")})
+    return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> ConsoleUser | None:
+    if not user_id.isdigit():
         return None
     rt = runtime()
     with rt.db.session() as db_session:
-        user = db_session.get(User, user_id)
+        user = db_session.get(User, int(user_id))
         if user is None or (user.locked_until is not None and user.locked_until > rt.clock.now()):
-            session.pop("user_id", None)
             return None
         return ConsoleUser(
             id=user.id, username=user.username, role=Role(user.role), language=user.language, agent_id=user.agent_id
         )
 
 
+@bp.errorhandler(CSRFError)
+def _form_expired(_error: CSRFError) -> ResponseReturnValue:
+    # Refused before the console's own before_request ran: choose the language here.
+    user = current_user()
+    g.ui_language = user.language if user is not None else session.get("lang", "nl")
+    return render_template("error.html", code=400, message=tr("The form expired; please try again.")), 400
+
+
 @bp.app_template_global()
 def console_csrf_token() -> str:
-    return csrf_token()
+    """The CSRF token for this session's forms (the hidden `csrf_token` field and htmx's header)."""
+    return generate_csrf()
 
 
 # --- login and logout ---------------------------------------------------------------------------
@@ -162,11 +151,7 @@ def login() -> ResponseReturnValue:
             result = authenticate(db_session, username=username, password=password, now=now)
             user_id = result.user.id if result.user is not None else None
         if user_id is not None:
-            csrf_secret = session.get("csrf")
-            session.clear()  # a fresh session on login: nothing of the anonymous one carries over
-            session["user_id"] = user_id
-            if csrf_secret:
-                session["csrf"] = csrf_secret
+            _start_fresh_session(user_id)
             return redirect(_safe_next(request.form.get("next")) or url_for("console.home"))
         if result.locked_until is not None:
             error = tr("Too many failed attempts: this account is locked until {time}.").format(
@@ -178,9 +163,22 @@ def login() -> ResponseReturnValue:
     return render_template("login.html", error=error, username=username, next=request.args.get("next", "")), status
 
 
+def _start_fresh_session(user_id: int) -> None:
+    # Nothing of the anonymous session carries over but its CSRF secret, so that a form the
+    # visitor opened in another tab before logging in is still accepted.
+    csrf_secret = session.get(_CSRF_SESSION_KEY)
+    session.clear()
+    if csrf_secret:
+        session[_CSRF_SESSION_KEY] = csrf_secret
+    user = _load_user(str(user_id))
+    if user is not None:
+        flask_login.login_user(user)
+
+
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     """End the session."""
+    flask_login.logout_user()
     session.clear()
     return redirect(url_for("console.login"))
 
@@ -196,10 +194,13 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.record_once
-def _harden_session_cookie(state: Any) -> None:
+def _secure_the_app(state: Any) -> None:
+    app = state.app
+    login_manager.init_app(app)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", CSRF_MAX_AGE_SECONDS)
+    csrf.init_app(app)
     # Lax keeps the cookie off cross-site POSTs (a second wall behind the CSRF token); Secure when
     # the console is served over https, as it is behind the TLS-terminating proxy in production.
-    app = state.app
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True

@@ -1,4 +1,7 @@
-"""What RQ holds: per queue the queued, scheduled, started and failed jobs (read through rq's API)."""
+"""What RQ holds: per queue the queued, scheduled, started and failed jobs (read through rq's API).
+
+The console shows RQ through rq-dashboard (console/jobs_dashboard.py); these counts feed /metrics.
+"""
 
 from __future__ import annotations
 

@@ -1,280 +1,64 @@
-"""Words of the console in Dutch and English: the English sentence is the key, DUTCH its translation.
+"""Words of the console in Dutch and English: the gettext domain "console" under terugbel/locale/.
 
-Templates and views call `tr("My next callbacks")`; the user's language (their choice, stored on
-the user) picks the Dutch or keeps the English. tests/unit/test_console_texts.py checks that every
-sentence used in a template or view has a Dutch translation.
+The message id is the English sentence: templates and views call `tr("My next callbacks")`, and
+Flask-Babel picks the catalogue of the user's language (their choice, stored on the user;
+console/views.py puts it on `g` for each request). A new sentence goes in the code as a `tr` call,
+then `make messages` adds it to the catalogues, where it gets its Dutch (README, Development).
+Words the console shows from data (a promise's or an agent's state, a contact's channel) are marked
+in SHOWN_FROM_DATA so extraction keeps them; tests/unit/test_catalogues.py holds them to the enums.
 """
 
 from __future__ import annotations
 
-from flask import g, has_request_context
+from flask import Flask, g, has_request_context
+from flask_babel import Babel, gettext
 
-DUTCH: dict[str, str] = {
-    # layout, login
-    "Terugbel console": "Terugbel console",
-    "Skip to content": "Naar de inhoud",
-    "Log in": "Inloggen",
-    "Log out": "Uitloggen",
-    "Username": "Gebruikersnaam",
-    "Password": "Wachtwoord",
-    "Language": "Taal",
-    "Change": "Wijzig",
-    "Unknown username or wrong password.": "Onbekende gebruikersnaam of verkeerd wachtwoord.",
-    "Too many failed attempts: this account is locked until {time}.": (
-        "Te veel mislukte pogingen: dit account is geblokkeerd tot {time}."
-    ),
-    "The form expired; please try again.": "Het formulier is verlopen; probeer het opnieuw.",
-    "You may not open this page.": "U mag deze pagina niet openen.",
-    "This page does not exist.": "Deze pagina bestaat niet.",
-    "Something went wrong.": "Er ging iets mis.",
-    "Back": "Terug",
-    "Save": "Opslaan",
-    "Delete": "Verwijderen",
-    "Add": "Toevoegen",
-    "Saved.": "Opgeslagen.",
-    "none": "geen",
-    "yes": "ja",
-    "no": "nee",
-    "any": "maakt niet uit",
-    # navigation
-    "My callbacks": "Mijn terugbelafspraken",
-    "Board": "Overzicht",
-    "Numbers": "Cijfers",
-    "Routing rules": "Routeringsregels",
-    "Incidents": "Storingen",
-    "Intents": "Onderwerpen",
-    "Queues": "Wachtrijen",
-    "Shifts": "Diensten",
-    "Job queues": "Taakwachtrijen",
-    "Main navigation": "Hoofdnavigatie",
-    # agent view
-    "My next callbacks": "Mijn volgende terugbelafspraken",
-    "My state": "Mijn status",
-    "available": "beschikbaar",
-    "away": "afwezig",
-    "reserved": "gereserveerd",
-    "on_call": "in gesprek",
-    "wrap_up": "nawerk",
-    "Set me available": "Zet mij op beschikbaar",
-    "Set me away": "Zet mij op afwezig",
-    "Your account is not linked to an agent.": "Uw account is niet gekoppeld aan een medewerker.",
-    "No callbacks planned for you.": "Geen terugbelafspraken voor u gepland.",
-    "Window": "Tijdvak",
-    "Caller": "Beller",
-    "Number": "Nummer",
-    "Problem in their words": "Probleem in eigen woorden",
-    "Intent": "Onderwerp",
-    "Contacts this week": "Contacten deze week",
-    "Earlier contacts": "Eerdere contacten",
-    "No earlier contacts.": "Geen eerdere contacten.",
-    "unknown caller": "onbekende beller",
-    "resolved": "opgelost",
-    "follow-up": "opvolging",
-    "not recorded": "niet vastgelegd",
-    "Waiting for your outcome": "Wacht op uw uitkomst",
-    "Nothing to record.": "Niets vast te leggen.",
-    "Outcome": "Uitkomst",
-    "Resolved": "Opgelost",
-    "Follow-up needed": "Opvolging nodig",
-    "Note": "Notitie",
-    "Record outcome": "Uitkomst vastleggen",
-    "Choose resolved or follow-up.": "Kies opgelost of opvolging.",
-    "The note is too long (at most 1000 characters).": "De notitie is te lang (hoogstens 1000 tekens).",
-    "Outcome recorded.": "Uitkomst vastgelegd.",
-    "State": "Status",
-    "Queue": "Wachtrij",
-    "Agent": "Medewerker",
-    "Channel": "Kanaal",
-    "When": "Wanneer",
-    "call": "gesprek",
-    "callback": "terugbelgesprek",
-    "sms": "sms",
-    "web": "web",
-    "Priority": "Prioriteit",
-    "repeat contact": "herhaald contact",
-    # board
-    "Supervisor board": "Overzicht voor de supervisor",
-    "In the menu": "In het keuzemenu",
-    "Waiting": "Wachtend",
-    "Wait estimate": "Geschatte wachttijd",
-    "Open": "Open",
-    "Closed": "Gesloten",
-    "Agents": "Medewerkers",
-    "On shift": "In dienst",
-    "Since": "Sinds",
-    "Callbacks due in the next hour": "Terugbelafspraken in het komende uur",
-    "Planned dial": "Gepland bellen",
-    "Promises at risk": "Beloftes in gevaar",
-    "Moved by us": "Door ons verplaatst",
-    "Active incidents": "Actieve storingen",
-    "Nothing here.": "Niets te melden.",
-    "Expected fix": "Verwacht opgelost",
-    "Reason": "Reden",
-    "Updated": "Bijgewerkt",
-    "callers": "bellers",
-    "nobody on shift": "niemand in dienst",
-    # promise states (callbacks.models.PromiseState)
-    "booked": "geboekt",
-    "dialling": "wordt gebeld",
-    "connected": "verbonden",
-    "completed": "afgerond",
-    "missed": "gemist",
-    "cancelled": "geannuleerd",
-    "moved": "verplaatst",
-    "failed": "mislukt",
-    # metrics
-    "The numbers that matter": "De cijfers die ertoe doen",
-    "From": "Van",
-    "To": "Tot",
-    "Show": "Toon",
-    "Download CSV": "CSV downloaden",
-    "all queues": "alle wachtrijen",
-    "Total": "Totaal",
-    "no queue": "geen wachtrij",
-    "Calls": "Gesprekken",
-    "First-contact resolution": "Opgelost bij eerste contact",
-    "Repeat-contact rate": "Herhaald contact",
-    "Promises due": "Beloftes te houden",
-    "Promises kept": "Beloftes gehouden",
-    "Connected": "Verbonden",
-    "Average lateness (s)": "Gemiddeld te laat (s)",
-    "Late callbacks": "Te late terugbelgesprekken",
-    "Seconds to routed": "Seconden tot doorverbonden",
-    "Questions in the menu": "Vragen in het menu",
-    "Informed by incident": "Geïnformeerd door storingsbericht",
-    "Abandoned in menu": "Opgehangen in menu",
-    "Abandoned in queue": "Opgehangen in wachtrij",
-    "How these are counted": "Hoe deze cijfers tellen",
-    "The period is not valid: the end must be after the start, at most 92 days.": (
-        "De periode is ongeldig: het einde moet na het begin liggen, hoogstens 92 dagen."
-    ),
-    # rules
-    "Live rule set": "Actieve regelset",
-    "Version": "Versie",
-    "Versions": "Versies",
-    "Published by": "Gepubliceerd door",
-    "Rules": "Regels",
-    "Rule": "Regel",
-    "Name": "Naam",
-    "Enabled": "Actief",
-    "Position": "Positie",
-    "Conditions": "Voorwaarden",
-    "Actions": "Acties",
-    "Remove this rule": "Verwijder deze regel",
-    "New rule": "Nieuwe regel",
-    "Applies to every call": "Geldt voor elk gesprek",
-    "Intents (comma-separated)": "Onderwerpen (komma-gescheiden)",
-    "VIP caller": "VIP-beller",
-    "Repeat contacts at least": "Minstens zoveel herhaalde contacten",
-    "Has an open callback": "Heeft een open terugbelafspraak",
-    "Matches an active incident": "Valt onder een actieve storing",
-    "Number prefixes (comma-separated)": "Nummervoorvoegsels (komma-gescheiden)",
-    "Regions (comma-separated, e.g. NL, BE)": "Regio's (komma-gescheiden, bijv. NL, BE)",
-    "Weekdays": "Weekdagen",
-    "Wait estimate above (seconds)": "Geschatte wachttijd boven (seconden)",
-    "Queue open": "Wachtrij open",
-    "Queue closed": "Wachtrij gesloten",
-    "Route to queue": "Naar wachtrij",
-    "Route to agent (id)": "Naar medewerker (id)",
-    "Set priority": "Prioriteit instellen",
-    "Raise priority by": "Prioriteit verhogen met",
-    "Offer a callback first": "Eerst terugbellen aanbieden",
-    "Announcement (Dutch)": "Mededeling (Nederlands)",
-    "Announcement (English)": "Mededeling (Engels)",
-    "Stop after this rule": "Stop na deze regel",
-    "Note for the audit log": "Notitie voor het logboek",
-    "Check and dry run": "Controleren en proefdraaien",
-    "Publish": "Publiceren",
-    "Roll back to this version": "Terugzetten naar deze versie",
-    "Dry run": "Proefdraaien",
-    "Caller number": "Nummer van de beller",
-    "Words of the caller": "Woorden van de beller",
-    "Time (local)": "Tijd (lokaal)",
-    "Decision": "Beslissing",
-    "Explanation": "Uitleg",
-    "The rule set has errors; see the marked fields.": "De regelset bevat fouten; zie de gemarkeerde velden.",
-    "Published as version {version}.": "Gepubliceerd als versie {version}.",
-    "Rolled back: version {version} is live.": "Teruggezet: versie {version} is actief.",
-    "Audit log": "Logboek",
-    "Who": "Wie",
-    "What": "Wat",
-    "Subject": "Onderwerp",
-    "The rule set is valid.": "De regelset is geldig.",
-    "the queue chosen so far": "de tot dan toe gekozen wachtrij",
-    # management
-    "Title": "Titel",
-    "Message (Dutch)": "Bericht (Nederlands)",
-    "Message (English)": "Bericht (Engels)",
-    "Everyone": "Iedereen",
-    "Products (comma-separated)": "Producten (komma-gescheiden)",
-    "Expected fix (local time)": "Verwacht opgelost (lokale tijd)",
-    "Publish incident": "Storing publiceren",
-    "Resolve": "Oplossen",
-    "Resolved incidents": "Opgeloste storingen",
-    "Label (Dutch)": "Label (Nederlands)",
-    "Label (English)": "Label (Engels)",
-    "Key": "Toets",
-    "Phrases (Dutch, one per line)": "Zinnen (Nederlands, één per regel)",
-    "Phrases (English, one per line)": "Zinnen (Engels, één per regel)",
-    "Active": "Actief",
-    "Skill": "Vaardigheid",
-    "Time zone": "Tijdzone",
-    "Wait threshold (s)": "Wachtdrempel (s)",
-    "Slot minutes": "Minuten per tijdvak",
-    "Callback share": "Aandeel terugbellen",
-    "Opening hours": "Openingstijden",
-    "Opens": "Open vanaf",
-    "Closes": "Sluit om",
-    "Holidays": "Feestdagen",
-    "Day": "Dag",
-    "Slot capacity": "Capaciteit per tijdvak",
-    "Capacity": "Capaciteit",
-    "Booked": "Geboekt",
-    "Override": "Handmatig",
-    "Starts": "Begint",
-    "Ends": "Eindigt",
-    "Monday": "maandag",
-    "Tuesday": "dinsdag",
-    "Wednesday": "woensdag",
-    "Thursday": "donderdag",
-    "Friday": "vrijdag",
-    "Saturday": "zaterdag",
-    "Sunday": "zondag",
-    # admin
-    "Users and tokens": "Gebruikers en tokens",
-    "API tokens": "API-tokens",
-    "Copy this token now: it is shown only once.": "Kopieer dit token nu: het wordt maar één keer getoond.",
-    "Role": "Rol",
-    "Created": "Aangemaakt",
-    "Last used": "Laatst gebruikt",
-    "revoked": "ingetrokken",
-    "Revoke": "Intrekken",
-    "Create token": "Token aanmaken",
-    "Console users": "Gebruikers van de console",
-    "locked": "geblokkeerd",
-    "Unlock": "Deblokkeren",
-    "Jobs": "Taken",
-    "Queued": "In de wachtrij",
-    "Scheduled": "Gepland",
-    "Started": "Bezig",
-    "Failed": "Mislukt",
-    "Job": "Taak",
-    "Function": "Functie",
-    "Status": "Status",
-    "Enqueued": "Aangeboden",
-}
+from terugbel.i18n import CONSOLE_DOMAIN, DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, message_id, translations
+
+SHOWN_FROM_DATA = (
+    # callbacks.models.PromiseState
+    message_id("booked"),
+    message_id("dialling"),
+    message_id("connected"),
+    message_id("completed"),
+    message_id("missed"),
+    message_id("cancelled"),
+    message_id("moved"),
+    message_id("failed"),
+    # routing.models.AgentState
+    message_id("available"),
+    message_id("away"),
+    message_id("reserved"),
+    message_id("on_call"),
+    message_id("wrap_up"),
+    # routing.models.ContactChannel
+    message_id("call"),
+    message_id("callback"),
+    message_id("sms"),
+    message_id("web"),
+)
 
 
 def ui_language() -> str:
     if has_request_context():
         lang = g.get("ui_language")
-        if lang in ("nl", "en"):
+        if lang in LANGUAGES:
             return str(lang)
-    return "nl"
+    return DEFAULT_LANGUAGE
+
+
+def init_translations(app: Flask) -> None:
+    """Let Flask-Babel translate the console in each user's language."""
+    Babel(
+        app,
+        locale_selector=ui_language,
+        default_domain=CONSOLE_DOMAIN,
+        default_translation_directories=str(LOCALE_DIR),
+    )
 
 
 def tr(text: str, lang: str | None = None) -> str:
-    """The console sentence `text` in the user's language (English is the key itself)."""
-    if (lang or ui_language()) == "nl":
-        return DUTCH.get(text, text)
-    return text
+    """The console sentence `text` in the user's language (or in `lang`); English is the id itself."""
+    if lang is None and has_request_context():
+        return gettext(text)
+    return translations(CONSOLE_DOMAIN, lang or ui_language()).get(text, text)

@@ -16,6 +16,7 @@ from console.blueprint import bp
 from console.models import Role
 from console.texts import tr
 from console.users import set_user_language
+from terugbel.i18n import message_id
 
 __all__ = ["bp"]
 
@@ -57,7 +58,7 @@ def choose_language() -> ResponseReturnValue:
 
 @bp.errorhandler(HTTPException)
 def _console_error(error: HTTPException) -> ResponseReturnValue:
-    messages = {403: "You may not open this page.", 404: "This page does not exist."}
+    messages = {403: message_id("You may not open this page."), 404: message_id("This page does not exist.")}
     code = error.code or 500
     if not hasattr(g, "ui_language"):
         g.ui_language = "nl"

@@ -1,4 +1,4 @@
-"""Admin pages: RQ's queues and jobs (an rq-dashboard-like page), API tokens, console users."""
+"""Admin pages: API tokens and console users (RQ's queues are rq-dashboard's, console/jobs_dashboard.py)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,12 @@ from sqlalchemy import select
 from console.auth import requires, runtime, signed_in_user
 from console.blueprint import bp
 from console.formatting import moment_text
-from console.jobs_overview import rq_overview
 from console.models import Role
 from console.texts import tr, ui_language
 from console.tokens import UnknownRole, UnknownToken, create_token, list_tokens, revoke_token
 from console.users import UserError, add_user, list_users, unlock_user
 from routing.models import Agent
 from terugbel.audit import record_audit
-
-
-@bp.get("/admin/jobs")
-@requires(Role.ADMIN)
-def job_queues() -> ResponseReturnValue:
-    """RQ's queues with their queued, scheduled, started and failed jobs."""
-    return render_template("jobs.html", queues=rq_overview(runtime().redis))
 
 
 def _access_page(

@@ -27,11 +27,19 @@ from routing import incidents as incident_service
 from routing import intents as intent_service
 from routing.models import Agent, BusinessHours, Holiday, Queue, Shift
 from routing.queue_settings import add_holiday, delete_holiday, set_business_hours, update_queue_settings
-from terugbel.i18n import format_clock
+from terugbel.i18n import format_clock, message_id
 from terugbel.unit_of_work import unit_of_work
 from terugbel.validation import FieldErrors, NotFound
 
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAY_NAMES = (
+    message_id("Monday"),
+    message_id("Tuesday"),
+    message_id("Wednesday"),
+    message_id("Thursday"),
+    message_id("Friday"),
+    message_id("Saturday"),
+    message_id("Sunday"),
+)
 
 
 def _helpers() -> dict[str, Any]:

@@ -8,11 +8,9 @@ carries out the commands the flow gives (ivr/commands.py) and stores the new sta
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Insert, Integer, bindparam, insert, literal, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from callbacks.offers import offer_slots
 from ivr.call_sessions import find_call, flow_state_of, require_call, store_flow_state
@@ -20,7 +18,7 @@ from ivr.caller_facts import caller_and_facts, caller_zone, facts_for
 from ivr.commands import finish_step, slot_choices
 from ivr.flow import advance, language_for, start
 from ivr.flow_types import Action, Ask, CallerInput, Command, FlowState, Routed, SlotChoice
-from ivr.models import CallSession
+from ivr.new_call import insert_call
 from ivr.prompts import apology, wait_prompt
 from routing import distribution
 from routing.models import Contact, ContactChannel, ContactOutcome, QueueEntry, QueueEntryState
@@ -64,7 +62,7 @@ def _open_call(runtime: Runtime, call_sid: str, number: str | None, now: datetim
         state, out = start(facts, language, now)
         if isinstance(out, Command):
             raise RuntimeError("the first step of a call is never a command")
-        _insert_call(
+        insert_call(
             session,
             {
                 "call_sid": call_sid,
@@ -79,64 +77,11 @@ def _open_call(runtime: Runtime, call_sid: str, number: str | None, now: datetim
                 "step": state.step,
                 "data": {"flow": state.to_data()},
             },
+            # The first call from a number makes its caller: history, sticky routing and first-contact
+            # resolution then know them from their second call on. A withheld number stays anonymous.
+            new_caller=caller is None and number is not None,
         )
         return out
-
-
-def _insert_call(session: Session, values: dict[str, Any]) -> None:
-    """Write the contact and the call session of a new call, both or neither.
-
-    Plain inserts, not the ORM: every incoming call takes this path, and the unit of work would cost
-    more than the rest of the request. On PostgreSQL one statement writes both; elsewhere two, in
-    the session's transaction. A second request for the same CallSid fails on its unique key.
-    """
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(_INSERT_CONTACT_AND_CALL, values)
-        return
-    contact_id = connection.execute(_INSERT_CONTACT, values).scalar_one()
-    connection.execute(_INSERT_CALL_SESSION, {**values, "contact_id": contact_id})
-
-
-def _new_call_insert(contact_id: Any) -> Insert:
-    """INSERT of the call session, with the contact's id from `contact_id` (a bind or a column)."""
-    sessions = CallSession.__table__.c
-    columns = {
-        "call_sid": bindparam("call_sid", type_=sessions.call_sid.type),
-        "caller_id": bindparam("caller_id", type_=sessions.caller_id.type),
-        "contact_id": contact_id,
-        "number": bindparam("number", type_=sessions.number.type),
-        "language": bindparam("language", type_=sessions.language.type),
-        "step": bindparam("step", type_=sessions.step.type),
-        "data": bindparam("data", type_=sessions.data.type),
-        "answered_at": bindparam("now", type_=sessions.answered_at.type),
-        "updated_at": bindparam("now", type_=sessions.updated_at.type),
-        # Named, not left to the column's default: SQLAlchemy leaves defaults of a statement with a
-        # WITH unfilled on PostgreSQL.
-        "last_status_sequence": literal(sessions.last_status_sequence.default.arg),
-    }
-    return insert(CallSession).from_select(list(columns), select(*columns.values()))
-
-
-_contacts = Contact.__table__.c
-_INSERT_CONTACT = (
-    insert(Contact)
-    .values(
-        caller_id=bindparam("caller_id", type_=_contacts.caller_id.type),
-        channel=bindparam("channel", type_=_contacts.channel.type),
-        call_sid=bindparam("call_sid", type_=_contacts.call_sid.type),
-        started_at=bindparam("now", type_=_contacts.started_at.type),
-        path=bindparam("path", type_=_contacts.path.type),
-        questions_asked=bindparam("questions_asked", type_=_contacts.questions_asked.type),
-        outcome=bindparam("outcome", type_=_contacts.outcome.type),
-        priority=literal(_contacts.priority.default.arg),
-    )
-    .returning(Contact.id)
-)
-_INSERT_CALL_SESSION = _new_call_insert(bindparam("contact_id", type_=Integer))
-_NEW_CONTACT = _INSERT_CONTACT.cte("new_contact")
-# PostgreSQL: the contact in a data-modifying WITH, the call session selecting its id: one statement.
-_INSERT_CONTACT_AND_CALL = _new_call_insert(_NEW_CONTACT.c.id).add_cte(_NEW_CONTACT)
 
 
 def take_input(runtime: Runtime, *, call_sid: str, event: CallerInput, now: datetime) -> Action:

@@ -68,7 +68,7 @@ from ivr.prompts import (
     wait_estimate,
 )
 from routing.classify import IntentPhrases, classify, yes_or_no
-from terugbel.i18n import format_window
+from terugbel.i18n import format_window, message_id
 from terugbel.phone import language_for_number
 
 # --- entry points ----------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def _on_problem(state: FlowState, event: CallerInput, facts: CallFacts, now: dat
         if keyed is not None:
             state.path.append(f"key:{digits}")
             return _route(state, keyed.name)
-        return _miss(state, facts, "ivr_not_a_choice")
+        return _miss(state, facts, message_id("ivr_not_a_choice"))
     if speech:
         state.words = f"{state.words}{TRANSCRIPT_SEPARATOR}{speech}" if state.words else speech
         intents = [IntentPhrases(i.name, i.phrases.get(state.language, ())) for i in facts.intents]
@@ -188,15 +188,15 @@ def _on_problem(state: FlowState, event: CallerInput, facts: CallFacts, now: dat
         if found.intent is not None:
             state.path.append("speech:best-guess")
             return _route(state, found.intent)
-        return _miss(state, facts, "ivr_not_understood")
-    return _miss(state, facts, "ivr_not_heard")
+        return _miss(state, facts, message_id("ivr_not_understood"))
+    return _miss(state, facts, message_id("ivr_not_heard"))
 
 
 def _miss(state: FlowState, facts: CallFacts, reason: str) -> Transition:
     state.misses += 1
     state.path.append(f"miss:{reason.removeprefix('ivr_')}")
     if state.misses >= MAX_MISSES or state.questions >= QUESTION_BUDGET:
-        return _route(state, None, lead_key="ivr_to_person")
+        return _route(state, None, lead_key=message_id("ivr_to_person"))
     state.step = "problem"
     state.questions += 1
     return state, ask_problem(state, facts, [say(state, reason)], again=True)
@@ -218,7 +218,7 @@ def _on_confirm(state: FlowState, event: CallerInput, facts: CallFacts, now: dat
             state.path.append("confirm:corrected")
             return _route(state, found.intent)
     state.path.append("confirm:no")
-    return _route(state, None, lead_key="ivr_to_person")
+    return _route(state, None, lead_key=message_id("ivr_to_person"))
 
 
 def _route(state: FlowState, intent: str | None, *, lead_key: str | None = None) -> Transition:

@@ -33,7 +33,7 @@ from ivr.flow_types import (
 )
 from ivr.prompts import ask_number, ask_offer, confirm_number, moment_text, promise_window_text, say
 from routing.classify import yes_or_no
-from terugbel.i18n import format_clock, format_window
+from terugbel.i18n import format_clock, format_window, message_id
 from terugbel.phone import spoken_digits
 
 
@@ -59,7 +59,11 @@ def on_offer(state: FlowState, event: CallerInput, facts: CallFacts, now: dateti
         if near is not None:
             state.path.append("offer:time")
             return state, BookCallback(state.queue_id, number, near=near)
-    reason = "ivr_time_not_understood" if speech else ("ivr_not_a_choice" if digits else "ivr_not_heard")
+    reason = (
+        message_id("ivr_time_not_understood")
+        if speech
+        else (message_id("ivr_not_a_choice") if digits else message_id("ivr_not_heard"))
+    )
     if state.retries < 1:
         state.retries += 1
         return state, ask_offer(state, facts, now, [say(state, reason)])
@@ -69,7 +73,7 @@ def on_offer(state: FlowState, event: CallerInput, facts: CallFacts, now: dateti
 def on_number(state: FlowState, event: CallerInput, facts: CallFacts, now: datetime) -> Transition:
     """The number to be called on, typed: checked as the booking will check it, then read back."""
     digits = (event.digits or "").strip()
-    refusal = "ivr_not_heard"
+    refusal = message_id("ivr_not_heard")
     if digits:
         try:
             state.pending_number = check_number(digits, facts.region)
@@ -105,7 +109,7 @@ def on_number_confirm(state: FlowState, event: CallerInput, facts: CallFacts, no
         state.retries = 0
         state.path.append("number:again")
         return state, ask_number(state, [])
-    reason = "ivr_not_a_choice" if digits or speech else "ivr_not_heard"
+    reason = message_id("ivr_not_a_choice") if digits or speech else message_id("ivr_not_heard")
     if state.retries < 1 and state.pending_number:
         state.retries += 1
         return state, confirm_number(state, [say(state, reason)])
@@ -156,12 +160,13 @@ def on_booking_result(
         state.retries += 1
         store_offers(state, event.offers or state.choices())
         state.step = "number"
-        return state, ask_number(state, [say(state, event.refusal or "ivr_number_unusable")])
+        return state, ask_number(state, [say(state, event.refusal or message_id("ivr_number_unusable"))])
     if event.offers and state.retries < 1:
         state.retries += 1
         store_offers(state, event.offers)
         state.step = "offer"
-        key = "ivr_slot_taken" if event.reason == "slot_taken" else event.refusal or "ivr_number_unusable"
+        unusable = event.refusal or message_id("ivr_number_unusable")
+        key = message_id("ivr_slot_taken") if event.reason == "slot_taken" else unusable
         return state, ask_offer(state, facts, now, [say(state, key)])
     return no_booking(state, facts, now, [say(state, "ivr_no_callback_slot")])
 

@@ -23,7 +23,7 @@ from ivr.flow_types import (
     Transfer,
     other_language,
 )
-from terugbel.i18n import format_clock, format_day, format_moment, format_window, t
+from terugbel.i18n import format_clock, format_day, format_moment, format_window, message_id, t
 from terugbel.phone import spoken_digits
 
 
@@ -70,7 +70,7 @@ def ask_problem(state: FlowState, facts: CallFacts, lead: list[Line], *, again: 
             lines.append(say(state, "ivr_greeting_known", name=facts.caller_name))
         else:
             lines.append(say(state, "ivr_welcome"))
-    lines.append(say(state, "ivr_problem_again" if again else "ivr_problem_question"))
+    lines.append(say(state, message_id("ivr_problem_again") if again else message_id("ivr_problem_question")))
     keyed = menu_intents(facts)
     if keyed:
         choices = ", ".join(

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from terugbel.i18n import t
+from terugbel.i18n import message_id, t
 
 WHISPER_PROBLEM_LIMIT = 80  # characters of the caller's own words the agent hears
+# "first" to "fifth" contact as words; beyond that a number ("6th").
+ORDINALS = (
+    message_id("whisper_ordinal_1"),
+    message_id("whisper_ordinal_2"),
+    message_id("whisper_ordinal_3"),
+    message_id("whisper_ordinal_4"),
+    message_id("whisper_ordinal_5"),
+)
 
 
 @dataclass(frozen=True)
@@ -26,8 +34,8 @@ def inbound_whisper_text(language: str, *, name: str | None, problem: str | None
     """Say who calls, about what, and which contact this week it is (a caller waiting in a queue)."""
     nth_number = repeat_count + 1
     nth = (
-        t(language, f"whisper_ordinal_{nth_number}")
-        if nth_number <= 5
+        t(language, ORDINALS[nth_number - 1])
+        if nth_number <= len(ORDINALS)
         else t(language, "whisper_ordinal_many", n=nth_number)
     )
     return t(

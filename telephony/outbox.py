@@ -22,7 +22,7 @@ from telephony.models import SmsDirection, SmsMessage
 from telephony.port import PermanentTelephonyError, RetryableTelephonyError, TelephonyError
 from terugbel.db import rows_changed
 from terugbel.logs import get_logger
-from terugbel.phone import mask
+from terugbel.phone import ERASED_NUMBER, mask
 from terugbel.redis_conn import SMS_QUEUE, queue
 from terugbel.runtime import current_runtime
 from terugbel.unit_of_work import after_commit
@@ -36,6 +36,9 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+# The last text to a caller who asked to be forgotten: once sent (or given up), its number and body go too.
+ERASURE_NOTICE = "erasure_notice"
+_FORGOTTEN = {"number": ERASED_NUMBER, "body": ""}
 
 
 def queue_sms(
@@ -162,12 +165,17 @@ def redispatch_pending(runtime: Runtime) -> list[int]:
     """
     now = runtime.clock.now()
     with runtime.db.session() as session:
-        expired = rows_changed(
+        too_old = (*_OUTBOUND_PENDING, SmsMessage.created_at < now - GIVE_UP_AFTER)
+        expired_notices = rows_changed(
             session,
             update(SmsMessage)
-            .where(*_OUTBOUND_PENDING, SmsMessage.created_at < now - GIVE_UP_AFTER)
-            .values(status=FAILED)
+            .where(*too_old, SmsMessage.purpose == ERASURE_NOTICE)
+            .values(status=FAILED, **_FORGOTTEN)
             .execution_options(synchronize_session=False),
+        )
+        expired = expired_notices + rows_changed(
+            session,
+            update(SmsMessage).where(*too_old).values(status=FAILED).execution_options(synchronize_session=False),
         )
         due = list(
             session.scalars(
@@ -228,3 +236,14 @@ def _set_status(
         session.execute(
             update(SmsMessage).where(*conditions).values(**values).execution_options(synchronize_session=False)
         )
+        if status in {SENT, FAILED}:
+            _forget_erasure_notice(session, message_id)
+
+
+def _forget_erasure_notice(session: Session, message_id: int) -> None:
+    session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == message_id, SmsMessage.purpose == ERASURE_NOTICE)
+        .values(**_FORGOTTEN)
+        .execution_options(synchronize_session=False)
+    )

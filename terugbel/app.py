@@ -11,11 +11,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console.api_setup import init_api
+from console.auth import csrf
+from console.jobs_dashboard import mount_rq_dashboard
+from console.texts import init_translations
 from console.views import bp as console_bp
 from terugbel.clock import Clock
-from terugbel.logs import configure_logging, get_logger
+from terugbel.logs import configure_logging_for, get_logger
 from terugbel.runtime import Runtime, build_runtime
-from terugbel.settings import Settings
+from terugbel.settings import Settings, load_settings
+from terugbel.url_ids import DatabaseIdConverter
 from terugbel.wiring import wire
 from webhooks.callback_legs import bp as callback_calls_bp
 from webhooks.voice import bp as webhooks_bp
@@ -35,7 +39,8 @@ def create_app(
 ) -> Flask:
     """Build the web app: webhooks, console, JSON API, health."""
     if runtime is None:
-        configure_logging()
+        settings = settings or load_settings()
+        configure_logging_for(settings)
         runtime = build_runtime(settings, clock=clock, telephony=telephony)
     wire(runtime)
     app = Flask("terugbel")
@@ -44,10 +49,16 @@ def create_app(
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = runtime.settings.secret_key or _persistent_secret(runtime)
     app.extensions["terugbel"] = runtime
+    # Before any route: every `<int:…>` of the webhooks, the console and the API is an id.
+    app.url_map.converters["int"] = DatabaseIdConverter
 
-    app.register_blueprint(webhooks_bp)
-    app.register_blueprint(callback_calls_bp)
+    # Twilio's requests are authenticated by their signature (webhooks/common.py), not a form token.
+    for twilio_facing in (webhooks_bp, callback_calls_bp):
+        csrf.exempt(twilio_facing)
+        app.register_blueprint(twilio_facing)
     app.register_blueprint(console_bp)
+    init_translations(app)
+    mount_rq_dashboard(app)
     init_api(app)
 
     @app.get("/healthz")

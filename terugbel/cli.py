@@ -18,7 +18,8 @@ from terugbel.app import create_app
 from terugbel.clock import SystemClock
 from terugbel.db import Database
 from terugbel.demo import run_demo
-from terugbel.logs import configure_logging
+from terugbel.i18n import CatalogueError
+from terugbel.logs import configure_logging_for
 from terugbel.migrate import upgrade
 from terugbel.runtime import build_runtime
 from terugbel.seed import seed_demo
@@ -54,6 +55,8 @@ def runtime_from_env(*, needs_redis: bool = True) -> Any:
     settings = settings_from_env()
     try:
         runtime = build_runtime(settings)
+    except CatalogueError as exc:
+        fail("message catalogues", str(exc))
     except SQLAlchemyError as exc:
         fail("DATABASE_URL", f"cannot be used ({type(exc).__name__})")
     except (redis.RedisError, OSError) as exc:
@@ -77,7 +80,7 @@ def _check_database(runtime: Any) -> None:
 @click.group()
 def main() -> None:
     """Terugbel: problem-first IVR and guaranteed callbacks."""
-    configure_logging()
+    configure_logging_for(settings_from_env())
 
 
 @main.command()

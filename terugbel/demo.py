@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import click
 import requests
 
 from telephony.simulator import Simulator
+from telephony.simulator.address import SimulatorAddress, remove_address, write_address
 from terugbel.clock import SystemClock
 from terugbel.db import Database
+from terugbel.demo_agents import agents_at_their_desks, issue_agent_tokens
 from terugbel.migrate import upgrade
 from terugbel.redis_conn import connect_redis, release_embedded_redis
-from terugbel.seed import DEMO_PASSWORD, seed_demo
+from terugbel.seed import DEMO_AGENTS, DEMO_PASSWORD, seed_demo
 from terugbel.settings import Settings
 
+DEMO_CALLER = "+31612345678"  # Pieter Bakker, a known caller of the seeded contact center
 DEMO_SAYING = "mijn internet doet het niet"
 
 
@@ -31,7 +36,9 @@ def run_demo(settings: Settings, *, port: int, simulator_port: int) -> None:
     database = Database(settings.database_url)
     upgrade(database.engine)
     with database.session() as session:
-        seed_demo(session, SystemClock().now(), settings.zone)
+        now = SystemClock().now()
+        seed_demo(session, now, settings.zone)
+        agent_tokens = issue_agent_tokens(session, now)
     database.dispose()
 
     # Start the embedded Redis here, so the web app and the worker share this one server.
@@ -44,8 +51,8 @@ def run_demo(settings: Settings, *, port: int, simulator_port: int) -> None:
     # children are stopped too instead of being orphaned.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with _simulator(settings, simulator_port, env["PUBLIC_BASE_URL"]) as simulator_url:
-            env["TERUGBEL_TWILIO_API_BASE_URL"] = simulator_url
+        with _simulator(settings, simulator_port, env["PUBLIC_BASE_URL"]) as simulator:
+            simulator_url = env["TERUGBEL_TWILIO_API_BASE_URL"] = simulator.rest_base_url
             with _processes(
                 [
                     [sys.executable, "-m", "terugbel.cli", "serve", "--port", str(port)],
@@ -54,8 +61,10 @@ def run_demo(settings: Settings, *, port: int, simulator_port: int) -> None:
                 env,
             ) as children:
                 _wait_for_health(app_url, children)
-                _print_welcome(app_url)
-                _wait_while_running(children)
+                with agents_at_their_desks(simulator, app_url, agent_tokens), \
+                        _announced(settings, SimulatorAddress(app_url=app_url, simulator_url=simulator_url)):
+                    _print_welcome(settings, app_url)
+                    _wait_while_running(children)
     except KeyboardInterrupt:
         # Ctrl-C at any moment, starting up included: the context managers above stopped everything.
         click.echo("\nstopped.")
@@ -69,19 +78,47 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _print_welcome(app_url: str) -> None:
-    click.echo(f"\nTerugbel is running: {app_url}/console/  (karin / {DEMO_PASSWORD}: supervisor)")
+def _print_welcome(settings: Settings, app_url: str) -> None:
+    agents = ", ".join(spec.username for spec in DEMO_AGENTS)
+    talk = settings.demo_talk_seconds
+    click.echo(f"\nTerugbel is running: {app_url}/console/")
+    click.echo(f"  supervisor: karin / {DEMO_PASSWORD}")
+    click.echo(f"  agents:     {agents} / {DEMO_PASSWORD}")
+    click.echo(f"  The agents are simulated: they answer, talk {talk} s (TERUGBEL_DEMO_TALK_SECONDS),")
+    click.echo("  record an outcome and are available again.")
     click.echo(f"Health: {app_url}/healthz")
-    click.echo(f"Try a call:  terugbel simulate call --from +31612345678 --say {DEMO_SAYING!r}")
+    click.echo("Place a call from another terminal, in this directory:")
+    click.echo(f"  {demo_call_command(settings)}")
     click.echo("Ctrl-C stops everything.\n", nl=True)
 
 
+def demo_call_command(settings: Settings) -> str:
+    """The `simulate call` line a newcomer can paste: this installation's `terugbel`, the demo's data dir."""
+    program = Path(sys.executable).parent / "terugbel"
+    if program.is_relative_to(Path.cwd()):
+        program = program.relative_to(Path.cwd())
+    # `simulate` finds the demo through its data dir: one other than the default must come along.
+    own_dir = settings.data_dir != (Path.cwd() / "var").resolve()
+    data_dir = f"TERUGBEL_DATA_DIR={shlex.quote(str(settings.data_dir))} " if own_dir else ""
+    return f'{data_dir}{shlex.quote(str(program))} simulate call --from {DEMO_CALLER} --say "{DEMO_SAYING}"'
+
+
 @contextmanager
-def _simulator(settings: Settings, port: int, app_url: str) -> Iterator[str]:
+def _announced(settings: Settings, address: SimulatorAddress) -> Iterator[None]:
+    """Tell `terugbel simulate` where this demo runs, for as long as it runs."""
+    write_address(settings.data_dir, address)
+    try:
+        yield
+    finally:
+        remove_address(settings.data_dir, address)
+
+
+@contextmanager
+def _simulator(settings: Settings, port: int, app_url: str) -> Iterator[Simulator]:
     simulator = Simulator.for_demo(settings, port=port, app_url=app_url)
     simulator.start()
     try:
-        yield simulator.rest_base_url
+        yield simulator
     finally:
         simulator.stop()
 

@@ -1,55 +1,72 @@
 """Words the caller hears or reads, in Dutch and English (docs/product-rules.md).
 
-Each package keeps its sentences in a `messages.py` holding `MESSAGES = {"nl": {...}, "en": {...}}`;
-together they form one catalogue per language. `catalogue()` merges them and refuses a key that is
-missing in one language or defined twice, so no sentence exists in only one language.
+The sentences live in gettext catalogues under terugbel/locale/: the "caller" domain holds what
+callers and agents hear on the phone and read by SMS (its message ids are keys such as
+`whisper_inbound`, translated in every language), the "console" domain what the console shows (its
+message ids are the English sentences; console/texts.py reads it). The app reads the compiled .mo
+files; `make messages` (terugbel/catalogues.py) extracts, updates and compiles them, and installing
+the package compiles them too. A missing .mo or a key in only one language stops the app at start
+(`require_catalogues`), so no caller ever hears a raw key.
 Times are formatted with Babel in the caller's zone: "vandaag om 14:30", "tomorrow at 09:15".
 """
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
+from babel.messages.mofile import read_mo
 
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
-# Packages whose messages.py contribute to the catalogue.
-MESSAGE_MODULES = ("ivr.messages", "callbacks.messages", "callbacks.dispatch_messages", "routing.messages")
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+CALLER_DOMAIN = "caller"
+CONSOLE_DOMAIN = "console"
+COMPILE_HINT = "run `make messages` (or reinstall: pip install -e .)"
 
 _LOCALES = {"nl": "nl_NL", "en": "en_GB"}
-_RELATIVE_DAYS = {"nl": ("vandaag", "morgen"), "en": ("today", "tomorrow")}
 
 
 class CatalogueError(RuntimeError):
-    """The message catalogues disagree: a key missing in a language, or defined twice."""
+    """The message catalogues cannot be used: not compiled, or a key missing in a language."""
+
+
+def message_id(key: str) -> str:
+    """Mark a message id that travels as data before it is translated, so `pybabel extract` finds it."""
+    return key
 
 
 @cache
-def catalogue() -> dict[str, dict[str, str]]:
-    """Return {language: {key: sentence}} merged from every package's messages module."""
-    merged: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
-    for module_name in MESSAGE_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # that package has no caller-facing words (yet)
-            raise
-        messages: dict[str, dict[str, str]] = module.MESSAGES
-        keys = {lang: set(messages.get(lang, {})) for lang in LANGUAGES}
-        if keys["nl"] != keys["en"]:
-            missing = sorted(keys["nl"] ^ keys["en"])
-            raise CatalogueError(f"{module_name}: not in both languages: {missing}")
-        for lang in LANGUAGES:
-            twice = set(merged[lang]) & keys[lang]
-            if twice:
-                raise CatalogueError(f"{module_name}: defined twice: {sorted(twice)}")
-            merged[lang].update(messages[lang])
+def translations(domain: str, lang: str, locale_dir: Path = LOCALE_DIR) -> dict[str, str]:
+    """{message id: sentence} of one domain in one language, from its compiled .mo."""
+    path = locale_dir / lang / "LC_MESSAGES" / f"{domain}.mo"
+    try:
+        with path.open("rb") as compiled:
+            messages = read_mo(compiled)
+    except FileNotFoundError:
+        raise CatalogueError(f"the message catalogue {path} is not compiled: {COMPILE_HINT}") from None
+    return {str(message.id): str(message.string) for message in messages if message.id and message.string}
+
+
+@cache
+def catalogue(locale_dir: Path = LOCALE_DIR) -> dict[str, dict[str, str]]:
+    """{language: {key: sentence}} of the caller's words; refuses a key that is not in every language."""
+    merged = {lang: translations(CALLER_DOMAIN, lang, locale_dir) for lang in LANGUAGES}
+    keys = {lang: set(merged[lang]) for lang in LANGUAGES}
+    if keys["nl"] != keys["en"]:
+        missing = sorted(keys["nl"] ^ keys["en"])
+        raise CatalogueError(f"caller words not in both languages: {missing}: translate them, then {COMPILE_HINT}")
     return merged
+
+
+def require_catalogues(locale_dir: Path = LOCALE_DIR) -> None:
+    """Stop at start, with one line saying how to compile, when a catalogue cannot be read."""
+    catalogue(locale_dir)
+    for lang in LANGUAGES:
+        translations(CONSOLE_DOMAIN, lang, locale_dir)
 
 
 def normalise_language(lang: str | None) -> str:
@@ -90,27 +107,23 @@ def format_day(moment: datetime, zone: str | ZoneInfo, lang: str | None, now: da
     today = now.astimezone(_zone(zone)).date()
     delta = (local - today).days
     if delta == 0:
-        return _RELATIVE_DAYS[lang][0]
+        return t(lang, "time_today")
     if delta == 1:
-        return _RELATIVE_DAYS[lang][1]
+        return t(lang, "time_tomorrow")
     return format_date(local, "EEEE d MMMM", locale=_LOCALES[lang])
 
 
 def format_moment(moment: datetime, zone: str | ZoneInfo, lang: str | None, now: datetime) -> str:
     """ "vandaag om 14:30" / "tomorrow at 09:15"."""
-    lang = normalise_language(lang)
-    joiner = "om" if lang == "nl" else "at"
-    return f"{format_day(moment, zone, lang, now)} {joiner} {format_clock(moment, zone, lang)}"
+    day = format_day(moment, zone, lang, now)
+    return t(lang, "time_moment", day=day, clock=format_clock(moment, zone, lang))
 
 
 def format_window(start: datetime, end: datetime, zone: str | ZoneInfo, lang: str | None, now: datetime) -> str:
     """ "vandaag tussen 14:30 en 14:45" / "tomorrow between 09:00 and 09:15"."""
-    lang = normalise_language(lang)
-    between, and_ = ("tussen", "en") if lang == "nl" else ("between", "and")
-    return (
-        f"{format_day(start, zone, lang, now)} {between} "
-        f"{format_clock(start, zone, lang)} {and_} {format_clock(end, zone, lang)}"
-    )
+    day = format_day(start, zone, lang, now)
+    clocks = {"start": format_clock(start, zone, lang), "end": format_clock(end, zone, lang)}
+    return t(lang, "time_window", day=day, **clocks)
 
 
 def _zone(zone: str | ZoneInfo) -> ZoneInfo:

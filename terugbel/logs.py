@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from terugbel.phone import mask
+from terugbel.settings import Settings
 
 # Keys whose values are personal data: dropped from every log line, whoever passes them.
 _SECRET_KEYS = {"transcript", "speech", "speech_result", "body", "words", "name", "password", "token"}
@@ -82,6 +83,11 @@ def configure_logging(level: int = logging.INFO, *, json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def configure_logging_for(settings: Settings) -> None:
+    """Configure logging as TERUGBEL_LOG_FORMAT and TERUGBEL_LOG_LEVEL ask (web, worker and CLI)."""
+    configure_logging(settings.log_level, json=settings.log_format == "json")
 
 
 def get_logger(name: str) -> Any:

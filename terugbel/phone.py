@@ -85,16 +85,22 @@ def display_number(e164: str) -> str:
     return phonenumbers.format_number(_stored_number(e164)[1], PhoneNumberFormat.INTERNATIONAL)
 
 
-# What Twilio puts in From when the caller's number is withheld or unknown.
+# What Twilio and carriers put in From when the caller's number is withheld or unknown: the words,
+# and the digits that spell ANONYMOUS, RESTRICTED, BLOCKED, UNKNOWN on a keypad, with and without "+"
+# (without it, "266696687" would parse as a Dutch number in Arnhem).
+_WITHHELD_DIGITS = ("266696687", "7378742833", "2562533", "8656696")
 WITHHELD_CALLER_IDS = {
     "anonymous",
     "restricted",
     "unknown",
-    "+266696687",
-    "+7378742833",
-    "+2562533",
-    "+8656696",
+    "blocked",
+    *_WITHHELD_DIGITS,
+    *(f"+{digits}" for digits in _WITHHELD_DIGITS),
 }
+
+
+# What stays of a number its owner asked us to forget (privacy/erasure.py): nothing.
+ERASED_NUMBER = ""
 
 
 # One webhook asks for the same number's E.164 and region several times (caller lookup, open

@@ -21,6 +21,7 @@ from telephony.port import Telephony
 from telephony.twilio_adapter import build_telephony
 from terugbel.clock import Clock, SystemClock
 from terugbel.db import Database
+from terugbel.i18n import require_catalogues
 from terugbel.redis_conn import connect_redis
 from terugbel.settings import Settings, load_settings
 
@@ -86,6 +87,8 @@ def build_runtime(
     settings: Settings | None = None, *, clock: Clock | None = None, telephony: Telephony | None = None
 ) -> Runtime:
     settings = settings or load_settings()
+    # Before anything runs: a process without compiled catalogues would speak keys, not words.
+    require_catalogues()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Runtime(
         settings=settings,

@@ -6,6 +6,7 @@ workers, and the result is passed on explicitly.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,10 @@ from sqlalchemy.exc import ArgumentError
 DEFAULT_REPEAT_WINDOW_DAYS = 7
 DEFAULT_PREFERRED_AGENT_WAIT_SECONDS = 60
 DEFAULT_RECONCILE_SECONDS = 30
+DEFAULT_TRANSCRIPT_RETENTION_DAYS = 90
+LOG_FORMATS = ("console", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_DEMO_TALK_SECONDS = 5
 
 
 class SettingsError(ValueError):
@@ -59,8 +64,16 @@ class Settings:
     voice_en: str | None = None
     # Workers: how often each compares the dial jobs with the database (and texts due reminders).
     reconcile_seconds: int = DEFAULT_RECONCILE_SECONDS
+    # Storage limitation: the caller's words (transcripts, call state, problems, SMS bodies) are
+    # cleared this many days after the contact (privacy/retention.py).
+    transcript_retention_days: int = DEFAULT_TRANSCRIPT_RETENTION_DAYS
     # Workers: run each job in a forked work horse (RQ's default) instead of in the worker itself.
     worker_fork: bool = False
+    # Logs: "console" lines for a person at a terminal, "json" (one object a line) for a log collector.
+    log_format: str = "console"
+    log_level: int = logging.INFO
+    # `terugbel demo` only: how long its simulated agents talk with a caller before they hang up.
+    demo_talk_seconds: int = DEFAULT_DEMO_TALK_SECONDS
     # Tests and bench/dispatch.py only: workers read "now" from Redis (terugbel/worker.py).
     shared_test_clock: bool = False
 
@@ -142,6 +155,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
     reconcile_seconds = _whole_setting(env, "TERUGBEL_RECONCILE_SECONDS", DEFAULT_RECONCILE_SECONDS, 1, 86400)
+    transcript_retention_days = _whole_setting(
+        env, "TERUGBEL_TRANSCRIPT_RETENTION_DAYS", DEFAULT_TRANSCRIPT_RETENTION_DAYS, 1, 3650
+    )
+
+    log_format = (env.get("TERUGBEL_LOG_FORMAT") or "console").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise SettingsError("TERUGBEL_LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}")
+    log_level_name = (env.get("TERUGBEL_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level_name not in LOG_LEVELS:
+        raise SettingsError("TERUGBEL_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+    demo_talk_seconds = _whole_setting(env, "TERUGBEL_DEMO_TALK_SECONDS", DEFAULT_DEMO_TALK_SECONDS, 1, 600)
 
     uses_simulator = sid is None
     if uses_simulator:
@@ -168,7 +192,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         voice_nl=env.get("TERUGBEL_VOICE_NL") or None,
         voice_en=env.get("TERUGBEL_VOICE_EN") or None,
         reconcile_seconds=reconcile_seconds,
+        transcript_retention_days=transcript_retention_days,
         worker_fork=env.get("TERUGBEL_WORKER_FORK") == "1",
+        log_format=log_format,
+        log_level=logging.getLevelNamesMapping()[log_level_name],
+        demo_talk_seconds=demo_talk_seconds,
         shared_test_clock=bool(env.get("TERUGBEL_SHARED_TEST_CLOCK")),
     )
 

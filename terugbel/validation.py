@@ -10,6 +10,11 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+# Every id is an `integer` column, which holds 32 bits on PostgreSQL: a larger id names nothing,
+# and handing it to the database would fail instead of finding nothing.
+ID_MIN = 1
+ID_MAX = 2**31 - 1
+
 
 class ChangeRefused(ValueError):
     """The change is not allowed; `field` names the form field it is about."""

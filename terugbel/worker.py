@@ -3,7 +3,8 @@
 At start the worker reconciles the dial jobs with the database, and every 30 seconds (RQ's cron
 support, run on a thread of this process, so it survives a Redis that lost everything) it enqueues
 the reconcile job again; when a key the workers keep in Redis disappears (Redis restarted empty),
-the first worker to notice enqueues it within a second. Reconciling is idempotent.
+the first worker to notice enqueues it within a second. Reconciling is idempotent. Every hour the
+same cron enqueues the job that clears the caller's words past their retention (privacy/retention.py).
 
 Tests and bench/dispatch.py only: with TERUGBEL_SHARED_TEST_CLOCK=1 the worker reads "now" from a
 Redis key the test writes (`SharedTestClock.publish`), so a test's ManualClock (or the benchmark's
@@ -13,6 +14,7 @@ compressed time) drives worker processes too; scheduled jobs are then moved by t
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from datetime import datetime
@@ -23,6 +25,7 @@ from rq.cron import CronScheduler
 
 from callbacks.reconcile import reconcile, reconcile_job
 from callbacks.scheduling import enqueue_due
+from privacy.retention import RETENTION_INTERVAL_SECONDS, clear_expired_words_job
 from terugbel.clock import ensure_utc
 from terugbel.logs import get_logger
 from terugbel.redis_conn import ALL_QUEUES, DEFAULT_QUEUE, queue
@@ -87,7 +90,9 @@ def run_worker(runtime: Runtime, *, burst: bool = False) -> None:
         if shared_clock:
             _spawn(lambda: _move_due_jobs(runtime, stop), "terugbel-due-jobs")
     try:
-        worker.work(with_scheduler=not shared_clock, burst=burst)
+        # RQ's own lines (rq.worker, rq.scheduler) at the level the operator chose for ours.
+        level = logging.getLevelName(runtime.settings.log_level)
+        worker.work(with_scheduler=not shared_clock, burst=burst, logging_level=level)
     finally:
         stop.set()
 
@@ -103,6 +108,9 @@ def reconcile_now(runtime: Runtime) -> None:
 def _reconcile_periodically(runtime: Runtime, stop: threading.Event, interval: int) -> None:
     cron = CronScheduler(connection=runtime.redis, name=f"terugbel-reconcile-{os.getpid()}")
     cron.register(reconcile_job, queue_name=DEFAULT_QUEUE, interval=interval, result_ttl=60)
+    cron.register(
+        clear_expired_words_job, queue_name=DEFAULT_QUEUE, interval=RETENTION_INTERVAL_SECONDS, result_ttl=60
+    )
     while not stop.is_set():
         try:
             # A Redis that lost everything (a restart, a flush) lost this key too: the first worker

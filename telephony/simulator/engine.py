@@ -151,6 +151,8 @@ class Engine:
         run.transcript.status = status
         run.transcript.duration_seconds = call.duration_seconds
         run.status_event("completed")
+        for listener in self.network.call_ended_listeners:
+            listener(call)
 
     def start_run(self, call: SimCall, party: Party) -> CallRun:
         """Register a call the engine runs (its own process, or a leg a <Dial> drives)."""

@@ -73,13 +73,16 @@ class Simulator:
 
     @classmethod
     def for_demo(cls, settings: Settings, *, port: int, app_url: str) -> Simulator:
-        """The demo's simulator: real time, REST API on `port`, calls to the app at `app_url`."""
+        """The demo's simulator: real time, REST API on `port`, calls to the app at `app_url`.
+
+        Everyone the demo app dials (agents, customers called back) picks up after two rings' worth of
+        seconds, accepts a whisper and talks `settings.demo_talk_seconds`, so a demo call ends soon.
+        """
         simulator = cls.from_settings(settings, clock=SystemClock(), port=port)
         simulator.app_base_url = app_url.rstrip("/")
         simulator.voice_fallback_path = "/twilio/voice/fallback"
-        # Everyone the demo app dials (agents, customers called back) picks up and accepts a whisper.
-        simulator.network.parties.default = Party(number="", role="callee", whisper_key="1", talk_seconds=90,
-                                                  ring_seconds=5)
+        simulator.network.parties.default = Party(number="", role="callee", whisper_key="1",
+                                                  talk_seconds=settings.demo_talk_seconds, ring_seconds=2)
         return simulator
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -223,6 +226,10 @@ class Simulator:
         if found is None:
             raise KeyError(sid)
         return found
+
+    def on_call_ended(self, listener: Callable[[SimCall], None]) -> None:
+        """Call `listener` with every call as it ends; it runs on the thread that runs calls, so must not block."""
+        self.network.call_ended_listeners.append(listener)
 
     def transcript(self, sid: str) -> CallTranscript | None:
         return self.call(sid).transcript

@@ -88,6 +88,8 @@ class Network:
         # Set by the engine module: turns a call into the process that runs it.
         self.run_outbound: Callable[[SimCall], Process] | None = None
         self.on_message: Callable[[SimMessage], None] | None = None
+        # Called with each call that has just ended (on the thread that runs calls: they must not block).
+        self.call_ended_listeners: list[Callable[[SimCall], None]] = []
 
     # --- calls -------------------------------------------------------------------------------
     def add_call(self, call: SimCall) -> SimCall:

@@ -94,6 +94,13 @@ def caller(number: str, *replies: Reply | str, hang_up_after: float | None = Non
                  talk_seconds=talk_seconds)
 
 
+def bounded(party: Party, hang_up_after: float | None) -> Party:
+    """The party, hanging up after `hang_up_after` seconds at the latest (None: as declared)."""
+    if hang_up_after is None or (party.hang_up_after is not None and party.hang_up_after <= hang_up_after):
+        return party
+    return replace(party, hang_up_after=hang_up_after)
+
+
 class ReplyQueue:
     """The replies a party still has to give on one call."""
 

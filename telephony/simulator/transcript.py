@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Literal
 
 Speaker = Literal["system", "caller", "agent"]
@@ -18,6 +18,15 @@ class Turn:
 
     def to_dict(self) -> dict[str, str]:
         return {"at": self.at.isoformat(), "who": self.who, "what": self.what, "verb": self.verb}
+
+    def to_text(self, zone: tzinfo | None = None) -> str:
+        """One line of the transcript; `zone` shows the time as the caller hears it (None: as recorded)."""
+        at = self.at.astimezone(zone) if zone is not None else self.at
+        return f"{at:%H:%M:%S}  {self.who:<6} [{self.verb}] {self.what}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> Turn:
+        return cls(datetime.fromisoformat(data["at"]), data["who"], data["what"], data["verb"])  # type: ignore[arg-type]
 
 
 @dataclass
@@ -54,17 +63,24 @@ class CallTranscript:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CallTranscript:
         """Rebuild a transcript from `to_dict()` output (e.g. from the simulator's control API)."""
-        turns = [Turn(datetime.fromisoformat(t["at"]), t["who"], t["what"], t["verb"]) for t in data["turns"]]
+        turns = [Turn.from_dict(turn) for turn in data["turns"]]
         return cls(call_sid=data["call_sid"], from_=data["from"], to=data["to"], direction=data["direction"],
                    turns=turns, status=data["status"], answered_by=data.get("answered_by"),
                    duration_seconds=data.get("duration_seconds"), errors=list(data.get("errors", [])),
                    verbs=list(data.get("verbs", [])), requests=list(data.get("requests", [])))
 
-    def to_text(self) -> str:
-        lines = [f"Call {self.call_sid} {self.direction} {self.from_} -> {self.to}"]
-        for turn in self.turns:
-            lines.append(f"{turn.at:%H:%M:%S}  {turn.who:<6} [{turn.verb}] {turn.what}")
-        lines.append("verbs: " + " ".join(self.verbs))
+    @property
+    def heading(self) -> str:
+        return f"Call {self.call_sid} {self.direction} {self.from_} -> {self.to}"
+
+    def to_text(self, zone: tzinfo | None = None) -> str:
+        """The whole transcript; times in `zone` (the contact center's), or as recorded when None."""
+        return "\n".join([self.heading, *(turn.to_text(zone) for turn in self.turns), self.ending])
+
+    @property
+    def ending(self) -> str:
+        """What follows the turns: the verbs run, the final status and any errors."""
+        lines = ["verbs: " + " ".join(self.verbs)]
         lines.append(
             f"status: {self.status}" + (f" (answered by {self.answered_by})" if self.answered_by else "")
         )

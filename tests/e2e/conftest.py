@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole-callback tests (test_callback_*.py)."""
+"""Fixtures shared by the whole-call tests: the simulated Twilio, and the callback world of test_callback_*.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,19 @@ from typing import Any
 import pytest
 
 from telephony.simulator import Simulator
+from terugbel.clock import ManualClock
+from terugbel.runtime import Runtime
 from tests.e2e.callback_driver import CallbackWorld
+
+
+@pytest.fixture
+def sim(live_app: Any, runtime: Runtime, clock: ManualClock) -> Iterator[Simulator]:
+    """The simulated Twilio against the app served over HTTP; the app's texts and call redirects go to its REST API."""
+    simulator = Simulator(clock=clock, app_base_url=live_app.base_url).start()
+    runtime.settings = runtime.settings.with_overrides(twilio_api_base_url=simulator.rest_base_url)
+    runtime._telephony = None
+    yield simulator
+    simulator.stop()
 
 
 @pytest.fixture

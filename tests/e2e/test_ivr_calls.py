@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,16 +20,6 @@ AMS = ZoneInfo("Europe/Amsterdam")
 PIETER = "+31612345678"
 # Story 6 names +44 7700 900123, a drama range no network assigns: callbacks refuse to book it.
 EMMA = "+447911123456"
-
-
-@pytest.fixture
-def sim(live_app: Any, runtime: Runtime, clock: ManualClock) -> Iterator[Simulator]:
-    simulator = Simulator(clock=clock, app_base_url=live_app.base_url).start()
-    # The app's texts and call redirects go to the simulated network's REST API.
-    runtime.settings = runtime.settings.with_overrides(twilio_api_base_url=simulator.rest_base_url)
-    runtime._telephony = None
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from telephony.cli import simulate
 from telephony.simulator import Simulator
+from telephony.simulator.address import SimulatorAddress, write_address
 from telephony.simulator.testing import TwimlTestApp
 from terugbel.clock import ManualClock, SystemClock
 from terugbel.settings import SIMULATOR_AUTH_TOKEN
@@ -147,3 +149,63 @@ def test_simulate_sms_through_a_running_simulator(env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["replies"] == ["Tot straks."]
     assert [m.body for m in sent] == ["Tot straks."]
+
+
+def test_simulate_call_follows_a_real_time_call_and_its_caller_hangs_up_in_time(env: dict[str, str]) -> None:
+    twiml_app = TwimlTestApp(SIMULATOR_AUTH_TOKEN).start()
+    response = VoiceResponse()
+    response.say("Een moment geduld.")
+    response.pause(length=600)  # nothing more happens: only the caller's bound ends the call
+    twiml_app.route("/twilio/voice", str(response))
+    running = Simulator(clock=SystemClock(), app_base_url=twiml_app.base_url).start()
+    try:
+        result = CliRunner().invoke(simulate, ["call", "--from", "+31612345678", "--hang-up-after", "5",
+                                               "--simulator", running.rest_base_url], env=env)
+    finally:
+        running.stop()
+        twiml_app.stop()
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Call CA") and lines[-1] == "status: completed"
+    # Five seconds leave the app time to answer even on a busy machine; then the caller's bound ends the call.
+    assert lines[1].endswith("system [Say] Een moment geduld."), result.output
+    assert lines[2].endswith("caller [Hangup] (hangs up)"), result.output
+
+
+def test_a_demo_that_is_gone_is_named_in_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        gone = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    write_address(tmp_path, SimulatorAddress(app_url=gone, simulator_url=gone))
+    result = CliRunner().invoke(simulate, ["call", "--from", "+31612345678"], env=env)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"terugbel simulate: no simulator answers at {gone} (named in {tmp_path / 'simulator.json'}; "
+        "is the demo still running?)"
+    ]
+
+
+def test_a_local_call_needs_an_app_that_answers(env: dict[str, str]) -> None:
+    nothing = CliRunner().invoke(simulate, ["call", "--from", "+31612345678", "--local"], env=env)
+    assert nothing.exit_code == 2
+    assert nothing.output.startswith("terugbel simulate: no app to call: start the demo (make demo)")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        gone = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    silent = CliRunner().invoke(simulate, ["call", "--from", "+31612345678", "--local", "--app", gone], env=env)
+    assert silent.exit_code == 2
+    assert silent.output == f"terugbel simulate: no app answers at {gone} (ConnectionError)\n"
+
+
+def test_simulate_call_json_from_a_running_simulator(app: TwimlTestApp, env: dict[str, str]) -> None:
+    running = Simulator(clock=ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))).start()
+    try:
+        result = CliRunner().invoke(simulate, ["call", "--from", "+31612345678", "--say", "storing", "--press", "1",
+                                               "--app", app.base_url, "--simulator", running.rest_base_url, "--json"],
+                                    env=env)
+    finally:
+        running.stop()
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)  # only the JSON: no live lines
+    assert data["status"] == "completed"
+    assert [t["what"] for t in data["turns"] if t["who"] == "caller"] == ["storing", "(presses 1)"]

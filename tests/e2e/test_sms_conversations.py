@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,15 +27,6 @@ EMMA = "+447911123456"
 
 def local(d: int, hh: int, mm: int = 0) -> datetime:
     return datetime(2026, 11, d, hh, mm, tzinfo=AMS).astimezone(UTC)
-
-
-@pytest.fixture
-def sim(live_app: Any, runtime: Runtime, clock: ManualClock) -> Iterator[Simulator]:
-    simulator = Simulator(clock=clock, app_base_url=live_app.base_url).start()
-    runtime.settings = runtime.settings.with_overrides(twilio_api_base_url=simulator.rest_base_url)
-    runtime._telephony = None
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture

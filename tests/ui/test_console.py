@@ -280,3 +280,21 @@ def test_the_console_works_from_the_keyboard(live_app: Any, page: Any, db: Any, 
                  .map(el => el.name)"""
         )
         assert unnamed == [], path
+
+
+def test_admin_deletes_a_job_in_rq_dashboard(live_app: Any, page: Any, db: Any, clock: Any, redis_conn: Any) -> None:
+    from rq import Queue
+
+    sms = Queue("sms", connection=redis_conn)
+    job = sms.enqueue("builtins.print", job_id="sms-outbox-1")
+    make_user(db, clock.now(), "root", "admin")
+    log_in(page, live_app.base_url, "root")
+    page.get_by_role("link", name="Job queues").click()
+    page.wait_for_selector("text=sms")
+    # The dashboard's own scripts post the delete with the console's CSRF token.
+    page.goto(f"{live_app.base_url}/console/jobs/rq/0/view/job/{job.id}")
+    page.click("#delete-job-btn")
+    with page.expect_response(lambda response: response.url.endswith(f"/job/{job.id}/delete")) as deleted:
+        page.click("#confirmation-modal-yes")
+    assert deleted.value.status == 200
+    assert sms.count == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT_PACKAGES = ("terugbel", "webhooks", "console", "ivr", "routing", "callbacks", "telephony")
+PRODUCT_PACKAGES = ("terugbel", "webhooks", "console", "privacy", "ivr", "routing", "callbacks", "telephony")
 MAX_LINES = 500
 
 

@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,9 @@ def test_real_twilio_credentials_turn_the_simulator_off() -> None:
         ({"TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS": "3600"}, "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS"),
         ({"TERUGBEL_RECONCILE_SECONDS": "half a minute"}, "TERUGBEL_RECONCILE_SECONDS"),
         ({"TERUGBEL_RECONCILE_SECONDS": "0"}, "TERUGBEL_RECONCILE_SECONDS"),
+        ({"TERUGBEL_LOG_FORMAT": "xml"}, "TERUGBEL_LOG_FORMAT"),
+        ({"TERUGBEL_LOG_LEVEL": "LOUD"}, "TERUGBEL_LOG_LEVEL"),
+        ({"TERUGBEL_LOG_LEVEL": "10"}, "TERUGBEL_LOG_LEVEL"),
     ],
 )
 def test_bad_settings_name_the_setting(env: dict[str, str], setting: str) -> None:
@@ -72,3 +76,19 @@ def test_worker_settings() -> None:
     )
     assert (tuned.reconcile_seconds, tuned.worker_fork, tuned.shared_test_clock) == (2, True, True)
     assert load_settings({"TERUGBEL_WORKER_FORK": "yes"}).worker_fork is False  # only "1" forks, as before
+
+
+def test_log_settings() -> None:
+    plain = load_settings({})
+    assert (plain.log_format, plain.log_level) == ("console", logging.INFO)
+    tuned = load_settings({"TERUGBEL_LOG_FORMAT": " JSON ", "TERUGBEL_LOG_LEVEL": "warning"})
+    assert (tuned.log_format, tuned.log_level) == ("json", logging.WARNING)
+
+
+def test_demo_talk_seconds() -> None:
+    assert load_settings({}).demo_talk_seconds == 5
+    assert load_settings({"TERUGBEL_DEMO_TALK_SECONDS": "20"}).demo_talk_seconds == 20
+    for bad in ("0", "a while", "601"):
+        with pytest.raises(SettingsError) as caught:
+            load_settings({"TERUGBEL_DEMO_TALK_SECONDS": bad})
+        assert caught.value.setting == "TERUGBEL_DEMO_TALK_SECONDS"

@@ -12,6 +12,7 @@ from rq.job import Job
 
 from callbacks import agent_leg, caller_leg, reconcile, scheduling
 from callbacks.models import AttemptState, CallbackAttempt
+from privacy import retention
 from telephony import outbox
 from terugbel import worker
 from terugbel.redis_conn import DEFAULT_QUEUE, DIAL_QUEUE, SMS_QUEUE, queue
@@ -88,7 +89,7 @@ def test_sending_a_queued_text(runtime, clock) -> None:
     assert job.id == f"sms-{message.id}" and job.args == (message.id,)
 
 
-def test_the_reconcile_job_the_worker_enqueues(runtime) -> None:
+def test_the_periodic_jobs_the_worker_enqueues(runtime) -> None:
     stop = threading.Event()
     ticker = threading.Thread(target=worker._reconcile_periodically, args=(runtime, stop, 30), daemon=True)
     ticker.start()  # Redis kept no state: the worker enqueues a reconcile at once
@@ -98,4 +99,6 @@ def test_the_reconcile_job_the_worker_enqueues(runtime) -> None:
     stop.set()
     ticker.join(timeout=5)
     jobs = _jobs(runtime, DEFAULT_QUEUE)
-    assert jobs and all(resolved(job) is reconcile.reconcile_job for job in jobs)
+    functions = {resolved(job) for job in jobs}
+    assert reconcile.reconcile_job in functions
+    assert functions <= {reconcile.reconcile_job, retention.clear_expired_words_job}

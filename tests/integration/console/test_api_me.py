@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from callbacks.booking import book_callback
-from routing.models import Contact
+from routing.models import Agent, Contact
 from terugbel.cli import main
 from terugbel.runtime import Runtime
 from terugbel.unit_of_work import unit_of_work
@@ -85,3 +85,20 @@ def test_token_create_for_an_agent_on_the_command_line(runtime: Runtime, desk: A
     assert client.get("/api/me/desk", headers={"Authorization": f"Bearer {secret}"}).json["agent_name"] == "Ahmed"
     unknown = CliRunner().invoke(main, [*args[:-1], "999"], env=env)
     assert unknown.exit_code != 0 and "agent 999 does not exist" in unknown.output
+
+
+def test_setting_myself_available_after_wrap_up(client: Any, api_token: Any, desk: Any, runtime: Runtime) -> None:
+    ahmed = desk["ahmed"].id
+    headers = api_token("agent", agent_id=ahmed)
+    with runtime.db.session() as session:
+        session.get(Agent, ahmed).state = "wrap_up"
+    assert client.put("/api/me/state", json={"state": "on_call"}, headers=headers).status_code == 422
+    done = client.put("/api/me/state", json={"state": "available"}, headers=headers)
+    assert done.status_code == 200, done.json
+    assert done.json == {"state": "available", "offered_queue_entry_id": None}  # nobody is waiting
+    with runtime.db.session() as session:
+        assert session.get(Agent, ahmed).state == "available"
+        session.get(Agent, ahmed).state = "on_call"
+    busy = client.put("/api/me/state", json={"state": "away"}, headers=headers)
+    assert busy.status_code == 409 and "on a call" in busy.json["message"]
+    assert client.put("/api/me/state", json={"state": "away"}, headers=api_token("agent")).status_code == 403

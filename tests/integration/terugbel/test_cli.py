@@ -29,6 +29,8 @@ def _env(settings: Settings) -> dict[str, str]:
         ({"DATABASE_URL": "::nonsense::"}, "terugbel: DATABASE_URL: cannot be parsed"),
         ({"TERUGBEL_DEFAULT_REGION": "QQ"}, "terugbel: TERUGBEL_DEFAULT_REGION: unknown region code 'QQ'"),
         ({"REDIS_URL": "redis://127.0.0.1:1/0"}, "terugbel: REDIS_URL: no Redis answers"),
+        ({"TERUGBEL_LOG_LEVEL": "chatty"}, "terugbel: TERUGBEL_LOG_LEVEL: must be one of DEBUG, INFO"),
+        ({"TERUGBEL_LOG_FORMAT": "xml"}, "terugbel: TERUGBEL_LOG_FORMAT: must be one of console, json"),
     ],
 )
 def test_bad_settings_stop_the_cli_with_one_line(tmp_path: Path, env: dict[str, str], line: str) -> None:

@@ -1,0 +1,1 @@
+"""The caller's personal data: how long we keep their words, and erasing them on request."""

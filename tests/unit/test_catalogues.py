@@ -1,0 +1,147 @@
+"""The gettext catalogues: every id in Dutch and English, the same placeholders, in step with the code."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po
+
+from callbacks.models import PromiseState
+from console.texts import SHOWN_FROM_DATA, tr
+from routing.models import AgentState, ContactChannel
+from terugbel.catalogues import ROOT, SOURCES, extract, po_path, template_path
+from terugbel.i18n import (
+    CALLER_DOMAIN,
+    CONSOLE_DOMAIN,
+    LANGUAGES,
+    LOCALE_DIR,
+    CatalogueError,
+    require_catalogues,
+    translations,
+)
+
+DOMAINS = tuple(SOURCES)
+RUN = "run `make messages` (python -m terugbel.catalogues), then fill in the new msgstr lines"
+_PLACEHOLDER = re.compile(r"{(\w*)}")
+
+
+def _read(path: Path) -> Catalog:
+    with path.open("rb") as source:
+        return read_po(source)
+
+
+def _ids(catalogue: Catalog) -> set[str]:
+    return {str(message.id) for message in catalogue if message.id}
+
+
+@pytest.fixture(scope="module")
+def fresh_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Catalog]:
+    """The templates as `pybabel extract` writes them from the code as it is now."""
+    written = extract(tmp_path_factory.mktemp("pot"))
+    return {domain: _read(path) for domain, path in written.items()}
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_the_templates_are_in_step_with_the_code(domain: str, fresh_templates: dict[str, Catalog]) -> None:
+    committed = _ids(_read(template_path(domain)))
+    fresh = _ids(fresh_templates[domain])
+    assert fresh == committed, (
+        f"{template_path(domain).name} is behind the code: new {sorted(fresh - committed)}, "
+        f"gone {sorted(committed - fresh)}; {RUN}"
+    )
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_message_id_is_translated(domain: str, lang: str) -> None:
+    catalogue = _read(po_path(domain, lang))
+    assert _ids(catalogue) == _ids(_read(template_path(domain))), f"{po_path(domain, lang)}: {RUN}"
+    untranslated = sorted(str(m.id) for m in catalogue if m.id and not str(m.string).strip())
+    assert untranslated == [], f"{po_path(domain, lang)}: no {lang} words yet for {untranslated}"
+    fuzzy = sorted(str(m.id) for m in catalogue if m.id and m.fuzzy)
+    assert fuzzy == [], f"{po_path(domain, lang)}: check these and remove their `#, fuzzy` line: {fuzzy}"
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_placeholders_are_the_same_in_both_languages(domain: str) -> None:
+    strings = {lang: {str(m.id): str(m.string) for m in _read(po_path(domain, lang)) if m.id} for lang in LANGUAGES}
+    for message_id in strings["nl"]:
+        expected = set(_PLACEHOLDER.findall(strings["en"][message_id]))
+        if domain == CONSOLE_DOMAIN:
+            assert set(_PLACEHOLDER.findall(message_id)) == expected, message_id
+        assert set(_PLACEHOLDER.findall(strings["nl"][message_id])) == expected, message_id
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_the_compiled_catalogues_hold_what_the_po_files_say(domain: str, lang: str) -> None:
+    written = {str(m.id): str(m.string) for m in _read(po_path(domain, lang)) if m.id and m.string}
+    compiled = po_path(domain, lang).with_suffix(".mo")
+    with compiled.open("rb") as source:
+        read = {str(m.id): str(m.string) for m in read_mo(source) if m.id}
+    assert read == written, f"{compiled} is older than its .po: run `make messages` to compile it"
+
+
+def test_every_caller_key_the_code_names_is_marked_for_extraction(fresh_templates: dict[str, Catalog]) -> None:
+    """A key written as a bare string would be dropped from the catalogue by the next `make messages`."""
+    keys = _ids(_read(template_path(CALLER_DOMAIN)))
+    extracted = _ids(fresh_templates[CALLER_DOMAIN])
+    named = set()
+    for package in SOURCES[CALLER_DOMAIN]:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Constant) and node.value in keys:
+                    named.add(node.value)
+    assert len(named) > 50
+    assert sorted(named - extracted) == [], "wrap these in message_id(...) where they are written"
+
+
+def test_every_sentence_a_template_or_view_shows_is_in_the_console_catalogue() -> None:
+    literal = re.compile(r"""\btr\(\s*(["'])((?:(?!\1).)+)\1""")
+    console = ROOT / "console"
+    used = set()
+    for path in [*console.glob("templates/*.html"), *console.glob("*.py")]:
+        used |= {match.group(2) for match in literal.finditer(path.read_text())}
+    assert len(used) > 50
+    assert sorted(used - set(translations(CONSOLE_DOMAIN, "nl"))) == []
+
+
+def test_the_console_shows_every_state_and_channel_in_both_languages() -> None:
+    shown = {state.value for state in [*PromiseState, *AgentState, *ContactChannel]}
+    assert shown <= set(SHOWN_FROM_DATA)
+    for lang in LANGUAGES:
+        assert shown <= set(translations(CONSOLE_DOMAIN, lang))
+    assert tr("on_call", "nl") == "in gesprek"
+
+
+def test_english_is_the_console_id_and_dutch_its_translation() -> None:
+    assert tr("My next callbacks", "en") == "My next callbacks"
+    assert tr("My next callbacks", "nl") == "Mijn volgende terugbelafspraken"
+
+
+def test_without_compiled_catalogues_the_app_stops_saying_how_to_compile(tmp_path: Path) -> None:
+    with pytest.raises(CatalogueError, match=r"caller\.mo is not compiled: run `make messages`"):
+        require_catalogues(tmp_path)
+
+
+def test_a_caller_key_missing_in_one_language_stops_the_app(tmp_path: Path) -> None:
+    for lang in LANGUAGES:
+        catalogue = Catalog(locale=lang)
+        catalogue.add("ivr_welcome", "Welkom." if lang == "nl" else "Welcome.")
+        if lang == "nl":
+            catalogue.add("ivr_goodbye", "Tot ziens.")
+        folder = tmp_path / lang / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        with (folder / f"{CALLER_DOMAIN}.mo").open("wb") as target:
+            write_mo(target, catalogue)
+    with pytest.raises(CatalogueError, match="ivr_goodbye"):
+        require_catalogues(tmp_path)
+
+
+def test_the_shipped_catalogues_are_complete() -> None:
+    require_catalogues(LOCALE_DIR)
