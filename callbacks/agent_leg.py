@@ -47,6 +47,13 @@ from routing.models import Contact
 from telephony.port import OutboundCall, PermanentTelephonyError, RetryableTelephonyError
 from terugbel.logs import get_logger
 from terugbel.runtime import current_runtime
+from terugbel.tallies import (
+    FIRST_DIAL_DELAY,
+    FIRST_DIAL_DELAY_BUCKETS,
+    LATE_CALLBACKS,
+    observe_after_commit,
+    tally_after_commit,
+)
 from terugbel.unit_of_work import AfterCommit
 
 if TYPE_CHECKING:
@@ -88,6 +95,8 @@ def start_attempt(runtime: Runtime, promise_id: int, attempt: int, policy: DialP
         if now > dial_deadline(promise.window_start, promise.window_end):
             give_up(session, after, promise, now, "the window passed before the dial")
             return "given up"
+        if promise.first_dial_at is None:
+            _count_first_dial(session, promise, now)
         transition(promise, S.DIALLING, now, f"attempt {attempt}")
         promise.attempts = attempt
         promise.job_id = job_id_for(promise.id, attempt)
@@ -104,6 +113,14 @@ def start_attempt(runtime: Runtime, promise_id: int, attempt: int, policy: DialP
         session.flush()
         attempt_id = record.id
     return ring_next_agent(runtime, attempt_id, policy=policy)
+
+
+def _count_first_dial(session: Session, promise: CallbackPromise, now: datetime) -> None:
+    """How long after its window opened a callback was first dialled, and whether that was too late."""
+    delay = max(0.0, (now - promise.window_start).total_seconds())
+    observe_after_commit(session, FIRST_DIAL_DELAY, delay, FIRST_DIAL_DELAY_BUCKETS)
+    if now > promise.window_end:
+        tally_after_commit(session, LATE_CALLBACKS)
 
 
 def ring_next_agent(runtime: Runtime, attempt_id: int, failures: int = 0, policy: DialPolicy = DEFAULT_POLICY) -> str:

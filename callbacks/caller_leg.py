@@ -51,6 +51,7 @@ from terugbel.i18n import format_moment, format_window, t
 from terugbel.logs import get_logger
 from terugbel.phone import display_number, mask
 from terugbel.runtime import current_runtime
+from terugbel.tallies import DIAL_OUTCOMES, tally_after_commit
 from terugbel.unit_of_work import AfterCommit
 
 if TYPE_CHECKING:
@@ -191,6 +192,7 @@ def _caller_number_failed(runtime: Runtime, attempt_id: int, reason: str) -> Non
         if attempt.state != A.CALLER_RINGING.value or attempt.caller_call_sid:
             return
         fail_attempt(session, after, attempt, now, "invalid number")
+        tally_after_commit(session, DIAL_OUTCOMES, {"outcome": CallerResult.FAILED.value})
         old_window = format_window(promise.window_start, promise.window_end, promise.timezone, promise.language, now)
         transition(promise, S.FAILED, now, "invalid number")
         promise.reason = f"invalid number: {reason}"[:200]
@@ -254,6 +256,7 @@ def caller_answer(
         transition(promise, S.CONNECTED, now, f"caller answered attempt {attempt.number}")
         promise.agent_id = attempt.agent_id
         agent_on_call(session, attempt.agent_id, now)
+        tally_after_commit(session, DIAL_OUTCOMES, {"outcome": "answered"})
         session.add(
             Contact(
                 caller_id=promise.caller_id,
@@ -361,6 +364,7 @@ def _caller_not_reached(
     attempt.ended_at = now
     attempt.result = result.value
     attempt.stage_at = now
+    tally_after_commit(session, DIAL_OUTCOMES, {"outcome": result.value})
     release_agent(session, attempt.agent_id, now)
     release_agent_leg(after, attempt)
     session.flush()

@@ -6,6 +6,7 @@ touches; promises that no longer fit are moved by us and their callers told at o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -93,3 +94,29 @@ def set_slot_capacity(
     session.flush()
     recompute_capacity(session, slot.queue_id, slot.starts_at, slot.ends_at, now)
     return slot
+
+
+def set_slot_capacities(
+    session: Session, *, queue_id: int, overrides: Mapping[int, str], actor: str, now: datetime
+) -> list[CallbackSlot]:
+    """Set the capacity of many slots of one queue at once (the week grid): all of them or none.
+
+    Each slot goes through `set_slot_capacity` (validated, audited, what no longer fits moved), and
+    a changed slot is open again. Every bad value is named before the caller's transaction is
+    rolled back, so a supervisor sees all the cells to fix at once.
+    """
+    errors: dict[str, str] = {}
+    changed = []
+    for slot_id, override in overrides.items():
+        slot = session.get(CallbackSlot, slot_id)
+        if slot is None or slot.queue_id != queue_id:
+            raise NotFound(slot_id)
+        try:
+            changed.append(
+                set_slot_capacity(session, slot_id=slot_id, override=override, closed=False, actor=actor, now=now)
+            )
+        except FieldErrors as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise FieldErrors(errors)
+    return changed

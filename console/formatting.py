@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from babel.dates import get_day_names
+
 from terugbel.i18n import format_moment, format_window
 
 
@@ -28,3 +30,29 @@ def duration_text(seconds: float | None) -> str:
         return f"{total} s"
     minutes, rest = divmod(total, 60)
     return f"{minutes} min {rest:02d} s"
+
+
+def percent_text(share: float | None) -> str:
+    """ "83%" for 0.834; "–" when there is nothing to divide."""
+    return "–" if share is None else f"{share * 100:.0f}%"
+
+
+def weekday_names(lang: str) -> list[str]:
+    """Monday first, in the user's language: ["maandag", "dinsdag", …]."""
+    names = get_day_names("wide", locale=lang)
+    return [str(names[day]) for day in range(7)]
+
+
+def share_as_percent(share: float) -> str:
+    """The number a percentage field shows for a share: "30" for 0.3, "12.5" for 0.125."""
+    return f"{share * 100:.1f}".removesuffix(".0")
+
+
+def percent_as_share(raw: str) -> str:
+    """A typed percentage ("30", "30 %", "12,5") as the share the domain takes ("0.3"); text that is
+    no number is passed on unchanged, so the domain's check refuses it."""
+    cleaned = raw.strip().removesuffix("%").strip().replace(",", ".")
+    try:
+        return repr(float(cleaned) / 100)
+    except ValueError:
+        return raw

@@ -279,3 +279,33 @@ def local_days(first: date, last: date, zone: str) -> list[tuple[datetime, datet
         days.append((start, end))
         day += timedelta(days=1)
     return days
+
+
+# --- waits by hour ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitFact:
+    enqueued_at: datetime
+    left_at: datetime
+
+
+@dataclass(frozen=True)
+class HourWaits:
+    hour: int  # local hour of the day the callers joined the queue, 0-23
+    callers: int
+    average_seconds: float | None
+    longest_seconds: float | None
+
+
+def waits_by_hour(waits: Iterable[WaitFact], zone: str, hours: range = range(24)) -> list[HourWaits]:
+    """Average and longest wait per local hour of joining the queue, for each hour in `hours`."""
+    tz = ZoneInfo(zone)
+    seconds: dict[int, list[float]] = {hour: [] for hour in hours}
+    for wait in waits:
+        hour = wait.enqueued_at.astimezone(tz).hour
+        if hour in seconds:
+            seconds[hour].append(max(0.0, (wait.left_at - wait.enqueued_at).total_seconds()))
+    return [
+        HourWaits(hour, len(values), _mean(values), max(values) if values else None) for hour, values in seconds.items()
+    ]

@@ -1,9 +1,10 @@
 """`/metrics` in Prometheus' text format, behind an API token (supervisor role or higher).
 
-Rendered by hand (the text format is a few lines per metric) rather than with prometheus_client,
-whose process-local registry would need multiprocess mode under gunicorn. Webhook latency is
-tallied in each web process and added to one histogram in Redis by a background thread, so every
-web process adds to the same histogram and no caller ever waits for a metric.
+Rendered by prometheus_client from a registry built for each scrape, holding one collector that
+reads the database and Redis (console/metric_families.py): no metric lives in a process, so any
+number of gunicorn processes answer alike without prometheus_client's multiprocess mode. Webhook
+latency is tallied in each web process and added to one histogram in Redis by a background thread,
+so every web process adds to the same histogram and no caller ever waits for a metric.
 """
 
 from __future__ import annotations
@@ -12,31 +13,25 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import redis
 from flask import Response, current_app, g, request
 from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
-from sqlalchemy import func, select
+from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.orm import Session
 
-from callbacks.models import CallbackPromise, PromiseState
 from console.blueprint import bp
-from console.jobs_overview import rq_overview
+from console.metric_families import LATENCY_BUCKETS, LATENCY_KEY, TerugbelCollector
 from console.models import Role
 from console.tokens import identify_token
 from terugbel.logs import get_logger
-from terugbel.redis_conn import as_text
 from terugbel.runtime import Runtime
 
 log = get_logger(__name__)
 
-# Per-bucket counts (not cumulative: three commands per webhook instead of eleven), summed on render.
-LATENCY_KEY = "terugbel:metrics:webhook_latency:buckets"
-LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-DIAL_DELAY_BUCKETS = (0, 60, 300, 600, 900, 1800, 3600)  # seconds after the window opened
+# The text format generate_latest writes (newer prometheus_client versions also name a 1.0.0 format).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -115,94 +110,11 @@ class LatencyRecorder:
                 log.exception("webhook latency writer failed; trying again")
 
 
-def render_metrics(session: Session, connection: redis.Redis, now: datetime) -> str:
-    """Every metric in Prometheus' text exposition format."""
-    lines: list[str] = []
-    lines += _latency_lines(connection)
-    lines += _histogram(
-        "terugbel_callback_first_dial_delay_seconds",
-        "Seconds from the opening of a callback's window to its first dial.",
-        {},
-        _first_dial_delays(session),
-        DIAL_DELAY_BUCKETS,
-    )
-    late = session.scalar(
-        select(func.count()).where(
-            CallbackPromise.first_dial_at.is_not(None), CallbackPromise.first_dial_at > CallbackPromise.window_end
-        )
-    )
-    lines += [
-        "# HELP terugbel_callbacks_late_total Callbacks first dialled after their window ended.",
-        "# TYPE terugbel_callbacks_late_total counter",
-        f"terugbel_callbacks_late_total {int(late or 0)}",
-    ]
-    counts = dict(session.execute(select(CallbackPromise.state, func.count()).group_by(CallbackPromise.state)).all())
-    lines += ["# HELP terugbel_promises Callback promises by state.", "# TYPE terugbel_promises gauge"]
-    lines += [f'terugbel_promises{{state="{state.value}"}} {counts.get(state.value, 0)}' for state in PromiseState]
-    lines += ["# HELP terugbel_jobs RQ jobs by queue and status.", "# TYPE terugbel_jobs gauge"]
-    for queue in rq_overview(connection):
-        for status, count in (
-            ("queued", queue.queued),
-            ("scheduled", queue.scheduled),
-            ("started", queue.started),
-            ("failed", queue.failed),
-        ):
-            lines.append(f'terugbel_jobs{{queue="{queue.name}",status="{status}"}} {count}')
-    lines += [
-        "# HELP terugbel_metrics_generated_at_seconds When these numbers were read.",
-        "# TYPE terugbel_metrics_generated_at_seconds gauge",
-        f"terugbel_metrics_generated_at_seconds {now.timestamp():.0f}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _first_dial_delays(session: Session) -> list[float]:
-    rows = session.execute(
-        select(CallbackPromise.window_start, CallbackPromise.first_dial_at).where(
-            CallbackPromise.first_dial_at.is_not(None)
-        )
-    ).all()
-    # Every row has a first dial (the query asks for those); the test tells the type checker.
-    return [max(0.0, (dialled - start).total_seconds()) for start, dialled in rows if dialled is not None]
-
-
-def _histogram(
-    name: str, help_text: str, labels: dict[str, str], values: Sequence[float], buckets: Iterable[float]
-) -> list[str]:
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
-    base = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    prefix = f"{base}," if base else ""
-    for bound in buckets:
-        lines.append(f'{name}_bucket{{{prefix}le="{_number(bound)}"}} {sum(1 for v in values if v <= bound)}')
-    lines.append(f'{name}_bucket{{{prefix}le="+Inf"}} {len(values)}')
-    suffix = f"{{{base}}}" if base else ""
-    lines.append(f"{name}_sum{suffix} {sum(values):.3f}")
-    lines.append(f"{name}_count{suffix} {len(values)}")
-    return lines
-
-
-def _latency_lines(connection: redis.Redis) -> list[str]:
-    name = "terugbel_webhook_request_duration_seconds"
-    lines = [f"# HELP {name} Time to answer a Twilio webhook.", f"# TYPE {name} histogram"]
-    try:
-        raw = {as_text(k): as_text(v) for k, v in connection.hgetall(LATENCY_KEY).items()}
-    except redis.RedisError:
-        return lines
-    endpoints = sorted({field.split("|", 1)[0] for field in raw})
-    for endpoint in endpoints:
-        cumulative = 0
-        for bound in LATENCY_BUCKETS:
-            cumulative += int(raw.get(f"{endpoint}|{bound}", "0"))
-            lines.append(f'{name}_bucket{{endpoint="{endpoint}",le="{_number(bound)}"}} {cumulative}')
-        total = raw.get(f"{endpoint}|count", "0")
-        lines.append(f'{name}_bucket{{endpoint="{endpoint}",le="+Inf"}} {total}')
-        lines.append(f'{name}_sum{{endpoint="{endpoint}"}} {float(raw.get(f"{endpoint}|sum", "0")):.4f}')
-        lines.append(f'{name}_count{{endpoint="{endpoint}"}} {total}')
-    return lines
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
+def render_metrics(session: Session, connection: redis.Redis, now: datetime) -> bytes:
+    """Every metric in Prometheus' text exposition format, read now (a registry of this scrape alone)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(TerugbelCollector(session, connection, now))
+    return generate_latest(registry)
 
 
 def metrics_endpoint() -> Response:

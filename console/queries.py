@@ -230,6 +230,7 @@ class QueueLine:
     wait_estimate_seconds: int
     available_agents: int
     serving_agents: int
+    wait_threshold_seconds: int
 
 
 @dataclass(frozen=True)
@@ -366,6 +367,7 @@ def _queue_lines(session: Session, now: datetime) -> list[QueueLine]:
             wait_estimate_seconds=status.wait_estimate_seconds,
             available_agents=status.available_agents,
             serving_agents=status.serving_agents,
+            wait_threshold_seconds=status.wait_threshold_seconds,
         )
         for status in sorted(queue_statuses(session, now), key=lambda q: q.name)
     ]

@@ -1,8 +1,8 @@
-"""Incidents, intents, queues (settings, hours, holidays, slot capacity) and shifts.
+"""Incidents, intents, queues (settings, hours, holidays) and shifts.
 
 Incidents and intents go through the same checks and services as their JSON API (the marshmallow
 schema of console/api_incidents.py and routing.intents); queues through routing.queue_settings,
-shifts and slot capacity through callbacks.staffing.
+shifts through callbacks.staffing (slot capacity: console/views_capacity.py).
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from callbacks.models import CallbackSlot
-from callbacks.staffing import add_shift, delete_shift, set_slot_capacity
+from callbacks.staffing import add_shift, delete_shift
 from console.api_incidents import IncidentSchema
 from console.auth import requires, runtime, signed_in_user
 from console.blueprint import bp
-from console.formatting import moment_text
+from console.formatting import moment_text, percent_as_share, percent_text, share_as_percent
 from console.models import Role
 from console.texts import tr, ui_language
 from routing import incidents as incident_service
@@ -51,6 +50,8 @@ def _helpers() -> dict[str, Any]:
         "moment": lambda dt: moment_text(dt, zone, lang, now),
         "clock": lambda dt: format_clock(dt, zone, lang),
         "weekday_names": WEEKDAY_NAMES,
+        "percent": percent_text,
+        "share_as_percent": share_as_percent,
     }
 
 
@@ -218,7 +219,7 @@ def intent_update(intent_id: int) -> ResponseReturnValue:
     return redirect(url_for("console.intents"))
 
 
-# --- queues: settings, hours, holidays, slot capacity ---------------------------------------------
+# --- queues: settings, hours, holidays ------------------------------------------------------------
 
 
 @bp.get("/queues")
@@ -233,28 +234,17 @@ def queues() -> ResponseReturnValue:
 
 def _queue_page(queue_id: int, errors: dict[str, str] | None = None, form: dict[str, str] | None = None) -> str:
     rt = runtime()
-    now = rt.clock.now()
     with rt.db.session() as session:
         queue = session.get(Queue, queue_id)
         if queue is None:
             abort(404)
         hours = {h.weekday: h for h in session.scalars(select(BusinessHours).where(BusinessHours.queue_id == queue_id))}
         holidays = session.scalars(select(Holiday).where(Holiday.queue_id == queue_id).order_by(Holiday.day)).all()
-        slots = session.scalars(
-            select(CallbackSlot)
-            .where(
-                CallbackSlot.queue_id == queue_id,
-                CallbackSlot.ends_at > now,
-                CallbackSlot.starts_at < now + timedelta(days=2),
-            )
-            .order_by(CallbackSlot.starts_at)
-        ).all()
     return render_template(
         "queue.html",
         queue=queue,
         hours=hours,
         holidays=holidays,
-        slots=slots,
         errors=errors or {},
         form=form or {},
         **_helpers(),
@@ -264,7 +254,7 @@ def _queue_page(queue_id: int, errors: dict[str, str] | None = None, form: dict[
 @bp.get("/queues/<int:queue_id>")
 @requires(Role.SUPERVISOR)
 def queue_detail(queue_id: int) -> ResponseReturnValue:
-    """One queue: settings, opening hours, closed days, callback slots of the next two days."""
+    """One queue: settings, opening hours, closed days, and the way to its callback capacity."""
     return _queue_page(queue_id)
 
 
@@ -275,15 +265,22 @@ def queue_settings(queue_id: int) -> ResponseReturnValue:
     rt = runtime()
     fields = ("label", "timezone", "wait_threshold_seconds", "slot_minutes", "callback_share")
     values = {name: request.form.get(name, "") for name in fields}
+    # Supervisors type the callback share as a percentage; the queue keeps it as a fraction.
+    settings = values | {"callback_share": percent_as_share(values["callback_share"])}
     try:
         with rt.db.session() as session:
             update_queue_settings(
-                session, queue_id=queue_id, values=values, actor=signed_in_user().username, now=rt.clock.now()
+                session, queue_id=queue_id, values=settings, actor=signed_in_user().username, now=rt.clock.now()
             )
     except NotFound:
         abort(404)
     except FieldErrors as exc:
-        return _queue_page(queue_id, exc.errors, values), 422
+        errors = exc.errors | (
+            {"callback_share": tr("a percentage above 0 and at most 100 (e.g. 30)")}
+            if "callback_share" in exc.errors
+            else {}
+        )
+        return _queue_page(queue_id, errors, values), 422
     flash(tr("Saved."))
     return redirect(url_for("console.queue_detail", queue_id=queue_id))
 
@@ -349,33 +346,6 @@ def holiday_delete(holiday_id: int) -> ResponseReturnValue:
         abort(404)
     flash(tr("Saved."))
     return redirect(request.referrer if (request.referrer or "").find("/console/") >= 0 else url_for("console.queues"))
-
-
-@bp.post("/slots/<int:slot_id>/capacity")
-@requires(Role.SUPERVISOR)
-def slot_capacity(slot_id: int) -> ResponseReturnValue:
-    """Override a slot's capacity or close it; promises that no longer fit are moved by us."""
-    rt = runtime()
-    try:
-        with unit_of_work(rt) as session:
-            slot = set_slot_capacity(
-                session,
-                slot_id=slot_id,
-                override=request.form.get("override", ""),
-                closed=bool(request.form.get("closed")),
-                actor=signed_in_user().username,
-                now=rt.clock.now(),
-            )
-            queue_id = slot.queue_id
-    except NotFound:
-        abort(404)
-    except FieldErrors as exc:
-        with rt.db.session() as session:
-            found = session.get(CallbackSlot, slot_id)
-            queue_id = found.queue_id if found else 0
-        return _queue_page(queue_id, exc.errors), 422
-    flash(tr("Saved."))
-    return redirect(url_for("console.queue_detail", queue_id=queue_id))
 
 
 # --- shifts ---------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from flask.typing import ResponseReturnValue
 from console import metrics as metrics_module
 from console.auth import requires, runtime
 from console.blueprint import bp
-from console.charts import bar_chart
+from console.charts import ColumnChart, bar_chart, column_chart
+from console.formatting import percent_text
 from console.metrics import (
     NO_QUEUE,
     TOTAL,
@@ -20,10 +21,15 @@ from console.metrics import (
     numbers_by_queue,
     numbers_csv,
     numbers_per_day,
+    waits_by_hour,
 )
 from console.models import Role
 from console.queries import metric_facts
 from console.texts import tr
+from console.wait_queries import queue_waits
+
+# A period of one day shows its trend over the days up to it.
+TREND_DAYS = 14
 
 
 def _parse_day(raw: str | None, default: date, field: str) -> date:
@@ -63,8 +69,34 @@ def queue_label(name: str) -> str:
     return tr("Total") if name == TOTAL else tr("no queue") if name == NO_QUEUE else name
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.0f}%"
+def trend_charts(first: date, last: date, per_day: list[tuple[datetime, QueueNumbers]]) -> list[ColumnChart]:
+    """Promises kept, first-contact resolution and calls per day, and waits by hour of the period."""
+    rt = runtime()
+    zone = rt.settings.zone
+    if first == last:
+        per_day = compute_numbers(last - timedelta(days=TREND_DAYS - 1), last)[1]
+    days = [(day.astimezone(zone).strftime("%d-%m"), numbers) for day, numbers in per_day]
+    period = local_days(first, last, rt.settings.timezone)
+    with rt.db.session() as session:
+        waits = waits_by_hour(queue_waits(session, period[0][0], period[-1][1]), rt.settings.timezone)
+    return [
+        column_chart(
+            tr("Promises kept per day"), [(d, n.kept_rate, percent_text(n.kept_rate)) for d, n in days], maximum=1.0
+        ),
+        column_chart(
+            tr("First-contact resolution per day"),
+            [(d, n.fcr_rate, percent_text(n.fcr_rate)) for d, n in days],
+            maximum=1.0,
+        ),
+        column_chart(tr("Calls per day"), [(d, n.calls, str(n.calls)) for d, n in days]),
+        column_chart(
+            tr("Average wait in the queue by hour (s)"),
+            [
+                (f"{w.hour:02d}", w.average_seconds, "" if w.average_seconds is None else f"{w.average_seconds:.0f}")
+                for w in waits
+            ],
+        ),
+    ]
 
 
 @bp.get("/metrics")
@@ -85,27 +117,20 @@ def metrics_page() -> ResponseReturnValue:
     charts = [
         bar_chart(
             tr("First-contact resolution"),
-            [(queue_label(r.queue), r.fcr_rate, _percent(r.fcr_rate)) for r in rows],
+            [(queue_label(r.queue), r.fcr_rate, percent_text(r.fcr_rate)) for r in rows],
             maximum=1.0,
         ),
         bar_chart(
             tr("Promises kept"),
-            [(queue_label(r.queue), r.kept_rate, _percent(r.kept_rate)) for r in rows],
+            [(queue_label(r.queue), r.kept_rate, percent_text(r.kept_rate)) for r in rows],
             maximum=1.0,
         ),
         bar_chart(
             tr("Repeat-contact rate"),
-            [(queue_label(r.queue), r.repeat_rate, _percent(r.repeat_rate)) for r in rows],
+            [(queue_label(r.queue), r.repeat_rate, percent_text(r.repeat_rate)) for r in rows],
             maximum=1.0,
         ),
     ]
-    if len(per_day) > 1:
-        charts.append(
-            bar_chart(
-                tr("Calls"),
-                [(day.astimezone(rt.settings.zone).strftime("%Y-%m-%d"), n.calls, str(n.calls)) for day, n in per_day],
-            )
-        )
     status = 422 if error else 200
     return (
         render_template(
@@ -113,11 +138,12 @@ def metrics_page() -> ResponseReturnValue:
             rows=rows,
             queues=queues,
             charts=charts,
+            trends=trend_charts(first, last, per_day),
             first=first,
             last=last,
             error=error,
             queue_label=queue_label,
-            percent=_percent,
+            percent=percent_text,
             definitions=metrics_definitions,
         ),
         status,

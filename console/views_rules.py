@@ -6,6 +6,7 @@ turns the form into rules JSON and puts routing's errors back on the fields they
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,9 +16,9 @@ from sqlalchemy import select
 
 from console.auth import requires, runtime, signed_in_user
 from console.blueprint import bp
-from console.formatting import moment_text
+from console.formatting import moment_text, weekday_names
 from console.models import Role
-from console.rule_form import CHOSEN_QUEUE, WEEKDAYS, RuleRow, blank_row, form_key, rows_from_form, rows_from_rules
+from console.rule_form import CHOSEN_QUEUE, RuleRow, blank_row, form_key, rows_from_form, rows_from_rules
 from console.rule_form import rules_from_rows as _rules_from_rows
 from console.texts import tr, ui_language
 from routing.dry_run import DryRun, dry_run
@@ -43,6 +44,19 @@ class DryRunInput:
     words: str = ""
     intent: str = ""
     time: str = ""  # datetime-local, in the site's zone
+
+
+def agent_choices(agents: Sequence[tuple[int, str]], rows: Sequence[RuleRow]) -> list[tuple[str, str]]:
+    """The agents to route to, by name; an agent a rule names who is no longer active stays choosable,
+    so opening and saving the rules never drops a route silently."""
+    options = [("", tr("none"))] + [(str(agent_id), name) for agent_id, name in agents]
+    known = {value for value, _ in options}
+    for row in rows:
+        chosen = row.get("a-route_to_agent")
+        if chosen and chosen not in known:
+            options.append((chosen, tr("agent {id} (not active)").format(id=chosen)))
+            known.add(chosen)
+    return options
 
 
 def _page(
@@ -83,9 +97,9 @@ def _page(
         queues=queues,
         agents=agents,
         intents=intents,
-        weekdays=WEEKDAYS,
+        weekdays=weekday_names(lang),
         queue_options=[("", tr("any")), (CHOSEN_QUEUE, tr("the queue chosen so far"))] + [(n, n) for n in queues],
-        agent_options=[("", tr("none"))] + [(str(agent_id), f"{name} ({agent_id})") for agent_id, name in agents],
+        agent_options=agent_choices(agents, rows),
         general_errors=general_errors or [],
         dry=dry or DryRunInput(time=default_time),
         dry_errors=dry_errors or {},

@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
 
@@ -266,6 +266,9 @@ class QueueEntryState(enum.StrEnum):
     LEFT = "left"  # hung up, took a callback instead, or was moved
 
 
+_WAITING_SQL = "state = 'waiting'"
+
+
 class QueueEntry(Base):
     """A caller waiting in a queue; served by priority, then waiting time (not Twilio's FIFO)."""
 
@@ -286,6 +289,14 @@ class QueueEntry(Base):
     __table_args__ = (
         CheckConstraint(_in("state", QueueEntryState), name="state"),
         Index("ix_queue_entries_waiting", "queue_id", "state", "priority", "enqueued_at"),
+        # Only the callers waiting now: what /metrics counts without reading the queue's history.
+        Index(
+            "ix_queue_entries_waiting_since",
+            "queue_id",
+            "enqueued_at",
+            sqlite_where=text(_WAITING_SQL),
+            postgresql_where=text(_WAITING_SQL),
+        ),
     )
 
 

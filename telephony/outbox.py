@@ -25,6 +25,7 @@ from terugbel.logs import get_logger
 from terugbel.phone import ERASED_NUMBER, mask
 from terugbel.redis_conn import SMS_QUEUE, queue
 from terugbel.runtime import current_runtime
+from terugbel.tallies import SMS_ERRORS, tally
 from terugbel.unit_of_work import after_commit
 
 if TYPE_CHECKING:
@@ -100,14 +101,17 @@ def send_queued_sms(runtime: Runtime, message_id: int) -> str:
         sent = runtime.telephony.send_sms(to, body)
     except RetryableTelephonyError as exc:
         log.warning("sms not sent yet", message_id=message_id, number=mask(to), code=exc.code, status=exc.status)
+        tally(runtime.redis, SMS_ERRORS, {"reason": "retryable"})
         _set_status(runtime, message_id, PENDING)
         return PENDING
     except PermanentTelephonyError as exc:
         log.warning("sms refused", message_id=message_id, number=mask(to), code=exc.code, status=exc.status)
+        tally(runtime.redis, SMS_ERRORS, {"reason": "refused"})
         _set_status(runtime, message_id, FAILED)
         return FAILED
     except Exception:
         # Unknown outcome of our own making (not the network's answer): free it for the next try.
+        tally(runtime.redis, SMS_ERRORS, {"reason": "unexpected"})
         _set_status(runtime, message_id, PENDING)
         raise
     _set_status(runtime, message_id, SENT, sid=sent.sid)
@@ -186,6 +190,7 @@ def redispatch_pending(runtime: Runtime) -> list[int]:
         )
     if expired:
         log.warning("sms given up after hours unsent", count=expired)
+        tally(runtime.redis, SMS_ERRORS, {"reason": "given_up"}, amount=expired)
     if due:
         dispatch_pending(runtime, due)
     return due

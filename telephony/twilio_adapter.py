@@ -76,9 +76,15 @@ class TwilioTelephony:
     """Place, steer and end calls and send SMS through Twilio (or the simulator playing Twilio)."""
 
     def __init__(
-        self, account_sid: str, auth_token: str, from_number: str, http_client: HttpClient | None = None
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        http_client: HttpClient | None = None,
+        on_api_error: Callable[[int], None] | None = None,
     ) -> None:
         self.from_number = from_number
+        self._on_api_error = on_api_error  # told the HTTP status of every error Twilio answers
         self.client = Client(account_sid, auth_token, http_client=http_client)
 
     def place_call(self, call: OutboundCall) -> PlacedCall:
@@ -149,11 +155,12 @@ class TwilioTelephony:
                 return SentMessage(sid=message.sid, status=message.status)
         return None
 
-    @staticmethod
-    def _do(request: Callable[[], T]) -> T:
+    def _do(self, request: Callable[[], T]) -> T:
         try:
             return request()
         except TwilioRestException as exc:
+            if self._on_api_error is not None:
+                self._on_api_error(exc.status)
             raise telephony_error_from(exc) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RetryableTelephonyError(f"network error talking to Twilio: {type(exc).__name__}") from exc
@@ -193,8 +200,11 @@ class RebasedHttpClient(TwilioHttpClient):
         )
 
 
-def build_telephony(settings: Settings) -> Telephony:
-    """The Telephony the settings ask for: Twilio itself, or the simulator at twilio_api_base_url."""
+def build_telephony(settings: Settings, on_api_error: Callable[[int], None] | None = None) -> Telephony:
+    """The Telephony the settings ask for: Twilio itself, or the simulator at twilio_api_base_url.
+
+    `on_api_error` is told the HTTP status of each error answer (the runtime counts them for /metrics).
+    """
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number):
         raise ValueError("Twilio account SID, auth token and from number are required")
     http_client = RebasedHttpClient(settings.twilio_api_base_url) if settings.twilio_api_base_url else None
@@ -203,4 +213,5 @@ def build_telephony(settings: Settings) -> Telephony:
         settings.twilio_auth_token,
         settings.twilio_from_number,
         http_client=http_client,
+        on_api_error=on_api_error,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import redis
 
@@ -24,6 +25,7 @@ from terugbel.db import Database
 from terugbel.i18n import require_catalogues
 from terugbel.redis_conn import connect_redis
 from terugbel.settings import Settings, load_settings
+from terugbel.tallies import count_twilio_api_error
 
 # Start attempt `attempt` of promise `promise_id`; return what happened (callbacks/agent_leg.py).
 StartDial = Callable[["Runtime", int, int], str]
@@ -59,7 +61,7 @@ class Runtime:
     @property
     def telephony(self) -> Telephony:
         if self._telephony is None:
-            self._telephony = build_telephony(self.settings)
+            self._telephony = build_telephony(self.settings, on_api_error=partial(count_twilio_api_error, self.redis))
         return self._telephony
 
     @property

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
+from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
 from terugbel.db import Base, Database
 from terugbel.migrate import upgrade
@@ -142,6 +143,16 @@ def runtime(settings: Settings, db: Database, redis_conn: redis.Redis, clock: Ma
     install_runtime(rt)
     yield rt
     install_runtime(None)
+
+
+@pytest.fixture
+def simulator(runtime: Runtime, clock: ManualClock) -> Iterator[Simulator]:
+    """The simulator playing Twilio's REST API for this test's runtime (no webhooks: no live app)."""
+    sim = Simulator.from_settings(runtime.settings, clock=clock).start()
+    runtime.settings = runtime.settings.with_overrides(twilio_api_base_url=sim.rest_base_url)
+    runtime._telephony = None
+    yield sim
+    sim.stop()
 
 
 @pytest.fixture

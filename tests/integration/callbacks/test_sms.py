@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -155,15 +155,6 @@ def test_english_conversation(db: Database, technisch: Any, clock: ManualClock) 
 
 
 # --- the outbox ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def simulator(runtime: Runtime, clock: ManualClock) -> Iterator[Simulator]:
-    sim = Simulator.from_settings(runtime.settings, clock=clock).start()
-    runtime.settings = runtime.settings.with_overrides(twilio_api_base_url=sim.rest_base_url)
-    runtime._telephony = None
-    yield sim
-    sim.stop()
 
 
 def test_outbox_sends_once_with_the_sid(runtime: Runtime, simulator: Simulator, clock: ManualClock) -> None:

@@ -11,6 +11,11 @@ from routing.models import Contact, Incident, QueueEntry
 from tests.integration.console_support import logged_in_client
 
 
+def board_section(page: str, name: str) -> str:
+    start = page.index(f'<section aria-labelledby="{name}-heading">')
+    return page[start : page.index("</section>", start)]
+
+
 def test_board_shows_the_live_state(
     app: Any, db: Any, clock: Any, make_queue: Any, make_agent: Any, make_caller: Any
 ) -> None:
@@ -94,15 +99,20 @@ def test_board_shows_the_live_state(
     page = client.get("/console/board").get_data(as_text=True)
     assert 'id="in-menu">1<' in page
     assert 'id="board-queue-facturen"' in page and "2 min 00 s" in page
-    waiting = page[page.index('id="waiting-heading"') : page.index('id="agents-heading"')]
+    waiting = board_section(page, "waiting")
     assert "Monique &lt;b&gt;de Vries&lt;/b&gt;" in waiting and "<td>2</td>" in waiting
     assert "Sanne" in page and "Ahmed" in page
-    due = page[page.index('id="due-heading"') : page.index('id="risk-heading"')]
+    due = board_section(page, "due")
     assert "Monique &lt;b&gt;de Vries&lt;/b&gt;" in due and "+31633334444" not in due
-    risk = page[page.index('id="risk-heading"') : page.index('id="moved-heading"')]
+    risk = board_section(page, "risk")
     assert "+31633334444" in risk and "no agent on shift" in risk
-    moved = page[page.index('id="moved-heading"') :]
+    moved = board_section(page, "moved")
     assert "+31655556666" in moved and "capacity dropped" in moved
+    # What needs action leads the board, coloured by how urgent it is.
+    assert page.index('id="tile-at-risk"') < page.index('id="queues-heading"')
+    assert page.index('id="risk-heading"') < page.index('id="queues-heading"')
+    assert 'class="tile bad" id="tile-at-risk"' in page
+    assert 'id="tile-fcr"' in page
     assert "Storing regio Utrecht" in page
     partial = client.get("/console/board/panel", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert partial.startswith('<div id="board-panel"') and "<html" not in partial

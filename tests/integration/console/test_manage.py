@@ -89,10 +89,16 @@ def test_queue_settings_hours_and_holidays(app: Any, db: Any, clock: Any, make_q
         "timezone": "Europe/Amsterdam",
         "wait_threshold_seconds": "90",
         "slot_minutes": "7",
-        "callback_share": "0,5",
+        "callback_share": "50 %",
     }
+    shown = client.get(f"/console/queues/{queue.id}").get_data(as_text=True)
+    assert 'name="callback_share" type="text" value="30"' in shown  # the share as a percentage
     refused = client.post(f"/console/queues/{queue.id}/settings", data=settings)
     assert "one of 5, 10" in (_error(refused.get_data(as_text=True), "queue-slot_minutes") or "")
+    refused = client.post(f"/console/queues/{queue.id}/settings", data={**settings, "callback_share": "150"})
+    assert "a percentage above 0 and at most 100" in (
+        _error(refused.get_data(as_text=True), "queue-callback_share") or ""
+    )
     assert (
         client.post(f"/console/queues/{queue.id}/settings", data={**settings, "slot_minutes": "10"}).status_code == 302
     )

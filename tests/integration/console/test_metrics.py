@@ -1,4 +1,7 @@
-"""The numbers that matter: a seeded day checked against hand-computed values, CSV, JSON, Prometheus."""
+"""The numbers that matter: a seeded day checked against hand-computed values, CSV, JSON.
+
+/metrics for Prometheus is tested in test_prometheus.py.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +19,10 @@ from tests.integration.console_support import EXPECTED_DAY, logged_in_client, se
 AFTER_THE_WEEK = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
 
 
-def _cells(page: str, row_id: str) -> dict[str, str]:
-    row = re.search(rf'<tr id="numbers-{row_id}".*?</tr>', page, re.S)
-    assert row, f"no row {row_id}"
-    cells = re.findall(r'<td data-metric="([^"]+)">(.*?)</td>', row.group(0), re.S)
+def _cells(page: str, queue_id: str) -> dict[str, str]:
+    """The figures of one queue's column, by figure (each cell's id is numbers-<queue>-<figure>)."""
+    assert f'<th scope="col" id="numbers-{queue_id}"' in page, f"no column {queue_id}"
+    cells = re.findall(rf'<td data-metric="([^"]+)" id="numbers-{queue_id}-[^"]+"[^>]*>(.*?)</td>', page, re.S)
     return {name: re.sub(r"<[^>]+>.*", "", value, flags=re.S).strip() for name, value in cells}
 
 
@@ -31,6 +34,16 @@ def test_metrics_page_shows_the_hand_computed_numbers_of_a_seeded_day(app: Any, 
     for row_id, expected in EXPECTED_DAY.items():
         assert _cells(page, row_id) == expected, row_id
     assert "<svg" in page
+    # One day chosen: the charts over time show the fourteen days up to it, and waits by hour.
+    trends = page[page.index('id="trends-heading"') : page.index('id="queues-chart-heading"')]
+    kept = trends[: trends.index('id="trend-2"')]
+    titles = re.findall(r"<title>([^<]*)</title>", kept)
+    assert (
+        len(titles) == 14
+        and titles[0].startswith("10-11: ")
+        and titles[-1] == f"23-11: {_cells(page, 'total')['kept']}"
+    )
+    assert trends.count("<svg") == 4 and "<title>09: " in trends
 
 
 def test_metrics_csv_holds_the_same_numbers(app: Any, db: Any, clock: Any) -> None:
@@ -78,34 +91,6 @@ def test_metrics_json_and_csv_need_a_supervisor_token(client: Any, db: Any, cloc
     assert csv_text.splitlines()[0].startswith("period_start,period_end,queue,calls")
 
 
-def test_prometheus_endpoint_needs_a_token_and_shows_promises_jobs_and_latency(
-    client: Any, db: Any, clock: Any, api_token: Any
-) -> None:
-    seed_numbers_day(db)
-    assert client.get("/metrics").status_code == 401
-    assert client.get("/metrics", headers=api_token("agent")).status_code == 403
-    headers = api_token("supervisor")
-    before = _webhook_count(client.get("/metrics", headers=headers).get_data(as_text=True))
-    client.post("/twilio/voice", data={"CallSid": "CA1"})  # refused (no signature), but answered: timed
-    response = client.get("/metrics", headers=headers)
-    assert response.status_code == 200
-    assert response.content_type.startswith("text/plain; version=0.0.4")
-    text = response.get_data(as_text=True)
-    assert 'terugbel_promises{state="missed"} 2' in text
-    assert 'terugbel_promises{state="moved"} 1' in text
-    assert 'terugbel_jobs{queue="dial",status="queued"} 0' in text
-    assert "terugbel_callbacks_late_total 1" in text
-    # Dial delays: 60 s (10:01 for 10:00) and 1200 s (11:20 for 11:00).
-    assert 'terugbel_callback_first_dial_delay_seconds_bucket{le="60"} 1' in text
-    assert 'terugbel_callback_first_dial_delay_seconds_bucket{le="1800"} 2' in text
-    assert _webhook_count(text) >= before + 1
-
-
-def _webhook_count(text: str) -> int:
-    prefix = 'terugbel_webhook_request_duration_seconds_count{endpoint="webhooks.incoming_call"} '
-    return next((int(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix)), 0)
-
-
 def test_a_dead_redis_costs_no_webhook_and_loses_no_tally(runtime: Any, redis_conn: Any) -> None:
     import redis
 
@@ -122,21 +107,3 @@ def test_a_dead_redis_costs_no_webhook_and_loses_no_tally(runtime: Any, redis_co
     assert recorder.flush() is True
     assert redis_conn.hget(LATENCY_KEY, f"{endpoint}|count") == b"2"
     assert redis_conn.hget(LATENCY_KEY, f"{endpoint}|0.025") == b"2"
-
-
-def test_webhook_latency_buckets_are_cumulative_as_prometheus_reads_them(redis_conn: Any) -> None:
-    from console.prometheus import LatencyTally, _latency_lines
-
-    tally = LatencyTally()
-    for seconds in (0.01, 0.03, 0.3, 20.0):
-        tally.add("webhooks.incoming_call", seconds)
-    tally.write(redis_conn)
-    lines = _latency_lines(redis_conn)
-    name = 'terugbel_webhook_request_duration_seconds_bucket{endpoint="webhooks.incoming_call"'
-    buckets = {line.split('le="')[1].split('"')[0]: line.rsplit(" ", 1)[1] for line in lines if line.startswith(name)}
-    assert buckets == {
-        "0.025": "1", "0.05": "2", "0.1": "2", "0.25": "2", "0.5": "3",
-        "1": "3", "2.5": "3", "5": "3", "10": "3", "+Inf": "4",
-    }  # fmt: skip
-    assert 'terugbel_webhook_request_duration_seconds_count{endpoint="webhooks.incoming_call"} 4' in lines
-    assert 'terugbel_webhook_request_duration_seconds_sum{endpoint="webhooks.incoming_call"} 20.3400' in lines

@@ -161,3 +161,40 @@ def test_an_empty_new_rule_row_is_ignored(
         "action": "check",
     }
     assert client.post("/console/rules", data=form).status_code == 200
+
+
+def test_the_dutch_editor_names_weekdays_and_agents_in_words(
+    app: Any, db: Any, clock: Any, make_queue: Any, make_agent: Any
+) -> None:
+    from routing.models import Agent
+    from routing.rule_sets import publish_rule_set
+    from tests.integration.console_support import log_in, make_user
+
+    make_queue("algemeen")
+    sanne = make_agent("Sanne Jansen", skills=("algemeen",))
+    gone = make_agent("Oud Collega", phone="+31611110009", skills=("algemeen",))
+    rules = [
+        {
+            "name": "Avond",
+            "conditions": {"day_time": {"weekdays": [0, 4], "from": "18:00", "to": "21:00"}},
+            "actions": {"route_to_agent": sanne.id},
+        },
+        {"name": "Oud", "conditions": {"always": True}, "actions": {"route_to_agent": gone.id}},
+    ]
+    with db.session() as session:
+        publish_rule_set(session, rules, actor="karin", now=clock.now())
+        retired = session.get(Agent, gone.id)
+        assert retired is not None
+        retired.active = False
+    make_user(db, clock.now(), "karin", "supervisor", language="nl")
+    client = app.test_client()
+    log_in(client, "karin")
+    page = client.get("/console/rules").get_data(as_text=True)
+    checked = re.findall(r'name="rule-0-c-day_time-weekdays" value="\d" checked> (\w+)<', page)
+    assert checked == ["maandag", "vrijdag"]
+    assert "zaterdag" in page and "Saturday" not in page
+    assert re.search(r'for="rule-0-a-route_to_agent">Naar medewerker\s*<select', page)
+    assert "(id)" not in page
+    assert f'<option value="{sanne.id}" selected>Sanne Jansen</option>' in page
+    # A rule naming an agent who left keeps that agent, said in words, instead of silently "none".
+    assert f'<option value="{gone.id}" selected>medewerker {gone.id} (niet actief)</option>' in page
