@@ -46,6 +46,7 @@ from routing.agents import agent_on_call, release_agent
 from routing.models import Contact, ContactChannel, ContactOutcome
 from telephony.outbox import queue_sms
 from telephony.port import OutboundCall, PermanentTelephonyError, RetryableTelephonyError
+from terugbel.db import rows_changed
 from terugbel.i18n import format_moment, format_window, t
 from terugbel.logs import get_logger
 from terugbel.phone import display_number, mask
@@ -88,7 +89,8 @@ def dial_caller(runtime: Runtime, attempt_id: int, failures: int = 0, policy: Di
             .where(CallbackAttempt.id == attempt_id)
         )
         if promise_state == S.DIALLING.value:
-            claimed = session.execute(
+            claimed = rows_changed(
+                session,
                 update(CallbackAttempt)
                 .where(
                     CallbackAttempt.id == attempt_id,
@@ -97,8 +99,8 @@ def dial_caller(runtime: Runtime, attempt_id: int, failures: int = 0, policy: Di
                     CallbackAttempt.result.is_(None),
                 )
                 .values(result=CALLER_CLAIM, stage_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .execution_options(synchronize_session=False),
+            )
             if claimed:
                 number = session.scalar(
                     select(CallbackPromise.number)

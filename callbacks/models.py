@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -47,6 +48,9 @@ class CallbackSlot(Base):
     capacity: Mapped[int] = mapped_column(default=0)  # derived from shifts, or the override
     capacity_override: Mapped[int | None] = mapped_column()  # set by a supervisor
     closed: Mapped[bool] = mapped_column(default=False)  # closed by a supervisor
+    if TYPE_CHECKING:
+        # Mapped below, once CallbackPromise exists; declared here so its type is known.
+        booked: Mapped[int]
 
     __table_args__ = (
         UniqueConstraint("queue_id", "starts_at"),

@@ -32,6 +32,7 @@ from callbacks.slots import (
 from routing.config import QueueConfig, center_config
 from routing.handle_time import queue_handle_seconds
 from routing.models import Agent, Queue, Shift
+from terugbel.db import rows_changed
 from terugbel.unit_of_work import after_commit
 
 # How far ahead offers look: a long weekend plus a holiday still finds the next opening.
@@ -159,12 +160,13 @@ def _follow_staffing(session: Session, slot_id: int, starts_at: datetime, ends_a
         .correlate(CallbackSlot)
         .exists()
     )
-    changed = session.execute(
+    changed = rows_changed(
+        session,
         update(CallbackSlot)
         .where(CallbackSlot.id == slot_id, CallbackSlot.capacity_override.is_(None), ~place_at_or_above)
         .values(capacity=derived)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if changed:
         add_places(session, slot_id, derived)
         retime_waiting(session, starts_at, ends_at, derived, holders_of(session, slot_id))

@@ -24,7 +24,7 @@ LABEL_LENGTH = validate.Length(min=1, max=120)
 NOT_BLANK = validate.Regexp(r"\S")
 
 
-def _phrases(language: str) -> fields.List:
+def _phrases(language: str) -> fields.List[str]:
     phrase = fields.String(validate=[validate.Length(min=1, max=service.MAX_PHRASE_LENGTH), NOT_BLANK])
     return fields.List(
         phrase, validate=validate.Length(max=service.MAX_PHRASES), metadata={"description": f"In {language}"}

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime
 
 import redis
-from flask import Flask, Response, current_app, g, request
+from flask import Response, current_app, g, request
 from flask.blueprints import BlueprintSetupState
+from flask.sansio.app import App
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,7 @@ class LatencyTally:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        self.sums: Counter[str] = Counter()
+        self.sums: defaultdict[str, float] = defaultdict(float)
 
     def __bool__(self) -> bool:
         return bool(self.counts)
@@ -52,7 +53,8 @@ class LatencyTally:
 
     def merge(self, other: LatencyTally) -> None:
         self.counts.update(other.counts)
-        self.sums.update(other.sums)
+        for key, seconds in other.sums.items():
+            self.sums[key] += seconds
 
     def write(self, connection: redis.Redis) -> None:
         pipe = connection.pipeline(transaction=False)
@@ -148,7 +150,7 @@ def _stop_webhook_timer(response: Response) -> Response:
 _RECORDER = "terugbel.latency_recorder"
 
 
-def install(app: Flask) -> None:
+def install(app: App) -> None:
     """Add /metrics and the webhook timer to the app."""
     runtime: Runtime = app.extensions["terugbel"]
     app.extensions[_RECORDER] = LatencyRecorder(runtime.redis)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
@@ -87,7 +87,7 @@ class AgentDesk:
     pending_outcomes: list[PendingOutcome]
 
 
-def promises_visible_to_agent(agent: Agent) -> object:
+def promises_visible_to_agent(agent: Agent) -> ColumnElement[bool]:
     """The SQL condition for an agent's own callbacks.
 
     Own: assigned to the agent, preferred for the agent and not yet taken by another, or not yet
@@ -179,7 +179,7 @@ def _outcome_notes(session: Session, caller_id: int) -> dict[int, str]:
             Contact.caller_id == caller_id, Contact.outcome_note.is_not(None)
         )
     ).all()
-    return {contact_id: note for contact_id, note in rows}
+    return {contact_id: note for contact_id, note in rows if note is not None}  # always: the query asks for notes
 
 
 def pending_outcomes(session: Session, agent_id: int, now: datetime) -> list[PendingOutcome]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TRI_STATE = {"yes": True, "no": False}
@@ -45,7 +45,10 @@ CHECK_KEYS = ("enabled", "c-always", "a-stop")
 
 
 class FormData(Protocol):
-    def get(self, key: str, default: Any = ...) -> Any: ...
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
 
     def getlist(self, key: str) -> list[str]: ...
 

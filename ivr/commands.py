@@ -76,7 +76,7 @@ def finish_step(
         caller = session.get(Caller, call.caller_id)
         if caller is not None:
             caller.language = state.language
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _carry_out(

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Text, Update, cast, delete, or_, select, update
+from sqlalchemy import ColumnElement, Text, Update, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from callbacks.booking import cancel_promise
@@ -83,7 +83,7 @@ def erase_caller(session: Session, caller_id: int, *, actor: str, now: datetime)
     return erasure
 
 
-def _open_callbacks(session: Session, of_caller: object) -> list[CallbackPromise]:
+def _open_callbacks(session: Session, of_caller: ColumnElement[bool]) -> list[CallbackPromise]:
     return list(session.scalars(select(CallbackPromise).where(of_caller, IS_OPEN_PROMISE).with_for_update()))
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from routing.models import Agent, AgentState, QueueEntry, QueueEntryState
 from terugbel.clock import ensure_utc
+from terugbel.db import rows_changed
 from terugbel.validation import ChangeRefused, NotFound
 
 # States an agent may pick by hand; the others (reserved, on a call) belong to the hand-out of calls.
@@ -72,13 +73,14 @@ def move_agent(
         seen = Agent.state == expected.value
     else:
         seen = Agent.state.in_([state.value for state in expected])
-    result = session.execute(
+    changed = rows_changed(
+        session,
         update(Agent)
         .where(Agent.id == agent_id, seen)
         .values(state=target.value, state_changed_at=ensure_utc(now))
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(changed)
 
 
 def reserve_available_agent(session: Session, agent_id: int, now: datetime) -> bool:

@@ -194,8 +194,8 @@ def classify(text: str | None, intents: Sequence[IntentPhrases], confidence: flo
     heard = normalise(text)
     if not heard or not intents:
         return Classification(intent=None, score=0.0, sure=False)
-    known = confidence is not None and math.isfinite(confidence)
-    weight = 0.5 + 0.5 * min(max(confidence, 0.0), 1.0) if known else 1.0  # type: ignore[type-var]
+    known = confidence if confidence is not None and math.isfinite(confidence) else None
+    weight = 0.5 + 0.5 * min(max(known, 0.0), 1.0) if known is not None else 1.0
     scored = sorted(
         (
             (max((phrase_score(p, heard) for p in intent.phrases), default=0.0) * weight, intent.name)

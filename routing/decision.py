@@ -156,7 +156,7 @@ def _apply_built_in(snapshot: RoutingSnapshot, work: _Working) -> str:
     if history.repeat_count > 0:
         nth = _ordinal(history.repeat_count + 1)
         raised.append(f"repeat contact ({nth} in {history.window_days} days)")
-        if history.last_queue in snapshot.queues:
+        if history.last_queue is not None and history.last_queue in snapshot.queues:
             work.queue = history.last_queue
         agent = snapshot.agents.get(history.last_agent_id) if history.last_agent_id else None
         if agent is not None and agent.on_shift:

@@ -26,6 +26,7 @@ from routing.decision import Decision
 from routing.models import Agent, AgentState, Contact, Queue, QueueEntry, QueueEntryState
 from telephony.port import PermanentTelephonyError, TelephonyError
 from terugbel.clock import ensure_utc
+from terugbel.db import rows_changed
 from terugbel.logs import get_logger
 from terugbel.runtime import Runtime
 
@@ -180,13 +181,14 @@ def release_reservation(session: Session, queue_entry_id: int, now: datetime, *,
 
 
 def _reserve_entry(session: Session, entry_id: int, agent_id: int) -> bool:
-    result = session.execute(
+    changed = rows_changed(
+        session,
         update(QueueEntry)
         .where(QueueEntry.id == entry_id, QueueEntry.state == QueueEntryState.WAITING.value)
         .values(state=QueueEntryState.RESERVED.value, reserved_agent_id=agent_id)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(changed)
 
 
 # -- the hand-out --------------------------------------------------------------------------------

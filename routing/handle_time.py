@@ -76,4 +76,8 @@ def _recent_handle_durations(session: Session, queue_id: int) -> list[float]:
         .order_by(Contact.ended_at.desc())
         .limit(HANDLE_SAMPLE)
     ).all()
-    return [(ended - (connected or routed or started)).total_seconds() for routed, started, ended, connected in rows]
+    return [
+        (ended - (connected or routed or started)).total_seconds()
+        for routed, started, ended, connected in rows
+        if ended is not None  # always: the query reads ended contacts only; this tells the type checker
+    ]

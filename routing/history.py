@@ -160,7 +160,7 @@ def _timeline_statement(*, detailed: bool, repeats_only: bool) -> Select[Any]:
         Contact.started_at >= bindparam("since"),
         Contact.started_at <= bindparam("until"),
     )
-    promises = select(
+    promises: Select[*tuple[Any, ...]] = select(
         CallbackPromise.id,
         literal_column("'callback'"),
         CallbackPromise.connected_at,

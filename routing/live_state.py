@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, null, select, union_all
+from sqlalchemy import CompoundSelect, bindparam, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from routing.config import center_config
@@ -121,7 +122,7 @@ def center_state(session: Session, now: datetime, *, fresh: bool = False) -> Cen
 # The live load in one statement: every active agent (with "on shift now"), then a row per queue
 # with callers waiting, told apart by the last column (NULL for agents). Built once, so SQLAlchemy
 # finds its compiled form in its cache.
-_LIVE_LOAD = union_all(
+_LIVE_LOAD: CompoundSelect[*tuple[Any, ...]] = union_all(
     select(
         Agent.id,
         Agent.name,

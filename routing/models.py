@@ -329,7 +329,7 @@ def restamp_configuration(session: Session) -> None:
     values = {"id": _STAMP_ID, "token": secrets.token_hex(16)}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ConfigurationStamp.__table__).values(values)
+    statement = insert(ConfigurationStamp).values(values)
     upsert = statement.on_conflict_do_update(index_elements=["id"], set_={"token": statement.excluded.token})
     session.connection().execute(upsert)
     session.info.pop(SESSION_CONFIG_KEY, None)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from telephony.models import SmsDirection, SmsMessage
 from telephony.port import PermanentTelephonyError, RetryableTelephonyError, TelephonyError
+from terugbel.db import rows_changed
 from terugbel.logs import get_logger
 from terugbel.phone import ERASED_NUMBER, mask
 from terugbel.redis_conn import SMS_QUEUE, queue
@@ -83,12 +84,13 @@ def pending_messages(session: Session) -> list[SmsMessage]:
 def send_queued_sms(runtime: Runtime, message_id: int) -> str:
     """Send one queued message if nobody has; return its status (pending again after a retryable error)."""
     with runtime.db.session() as session:
-        claimed = session.execute(
+        claimed = rows_changed(
+            session,
             update(SmsMessage)
             .where(SmsMessage.id == message_id, SmsMessage.status == PENDING)
             .values(status=SENDING, claimed_at=runtime.clock.now())
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         message = session.get(SmsMessage, message_id)
         if message is None:
             return "unknown"
@@ -168,15 +170,17 @@ def redispatch_pending(runtime: Runtime) -> list[int]:
     now = runtime.clock.now()
     with runtime.db.session() as session:
         too_old = (*_OUTBOUND_PENDING, SmsMessage.created_at < now - GIVE_UP_AFTER)
-        expired_notices = session.execute(
+        expired_notices = rows_changed(
+            session,
             update(SmsMessage)
             .where(*too_old, SmsMessage.purpose == ERASURE_NOTICE)
             .values(status=FAILED, **_FORGOTTEN)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        expired = expired_notices + session.execute(
-            update(SmsMessage).where(*too_old).values(status=FAILED).execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
+        expired = expired_notices + rows_changed(
+            session,
+            update(SmsMessage).where(*too_old).values(status=FAILED).execution_options(synchronize_session=False),
+        )
         due = list(
             session.scalars(
                 select(SmsMessage.id)

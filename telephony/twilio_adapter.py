@@ -175,7 +175,7 @@ class RebasedHttpClient(TwilioHttpClient):
         super().__init__(timeout=timeout)
         self.base_url = base_url.rstrip("/")
 
-    def request(  # type: ignore[override]
+    def request(
         self,
         method: str,
         url: str,

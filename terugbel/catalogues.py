@@ -14,6 +14,7 @@ tests/unit/test_catalogues.py fails when a .pot is behind the code, naming `make
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from contextlib import chdir
 from pathlib import Path
 
@@ -87,7 +88,11 @@ def _english_console_repeats_its_ids() -> None:
 
 
 def main(argv: list[str]) -> int:
-    steps = {"extract": [extract], "update": [update], "compile": [compile_catalogues]}
+    steps: dict[str, list[Callable[[], object]]] = {
+        "extract": [extract],
+        "update": [update],
+        "compile": [compile_catalogues],
+    }
     steps["all"] = [update, compile_catalogues]
     chosen = argv[0] if argv else "all"
     if chosen not in steps or len(argv) > 1:

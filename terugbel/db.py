@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import DateTime, Engine, Executable, MetaData, create_engine, event, text
+from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, UpdateBase, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -191,3 +191,11 @@ class PlainRows(list[Any]):
 
     def all(self) -> list[Any]:
         return self
+
+
+def rows_changed(session: Session, statement: UpdateBase) -> int:
+    """Run an UPDATE or DELETE in the session's transaction and return how many rows it matched."""
+    result = session.execute(statement)
+    # The session answers every DML statement with a cursor result; its declared type is the general one.
+    assert isinstance(result, CursorResult)
+    return result.rowcount

@@ -56,17 +56,17 @@ def callable_number(raw: str, region: str = "NL", *, needs_sms: bool = False) ->
 
 # A booking asks a stored number's kind and display form several times (the check, whether to
 # text it, the confirmation); parsing and typing it cost a tenth of a millisecond each time.
-_facts: dict[str, tuple[PhoneNumberType, phonenumbers.PhoneNumber]] = {}
+_facts: dict[str, tuple[int, phonenumbers.PhoneNumber]] = {}
 _MAX_FACTS = 4096
 
 
-def _remember(e164: str, facts: tuple[PhoneNumberType, phonenumbers.PhoneNumber]) -> None:
+def _remember(e164: str, facts: tuple[int, phonenumbers.PhoneNumber]) -> None:
     if len(_facts) >= _MAX_FACTS:
         _facts.clear()  # a bound, not a cache policy: callers rarely return within thousands of others
     _facts[e164] = facts
 
 
-def _stored_number(e164: str) -> tuple[PhoneNumberType, phonenumbers.PhoneNumber]:
+def _stored_number(e164: str) -> tuple[int, phonenumbers.PhoneNumber]:
     facts = _facts.get(e164)
     if facts is None:
         parsed = phonenumbers.parse(e164)
@@ -142,6 +142,8 @@ def dialling_region(e164: str | None) -> str | None:
     try:
         country_code = phonenumbers.parse(e164).country_code
     except phonenumbers.NumberParseException:
+        return None
+    if country_code is None:
         return None
     return phonenumbers.region_code_for_country_code(country_code)
 

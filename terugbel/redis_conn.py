@@ -84,3 +84,8 @@ def queue(client: redis.Redis, name: str) -> Queue:
     if name not in ALL_QUEUES:
         raise ValueError(f"unknown queue {name!r}")
     return Queue(name, connection=client)
+
+
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as text: the clients here answer bytes, and redis' types allow either."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -73,7 +73,7 @@ DEMO_INTENTS: tuple[dict[str, Any], ...] = (
         "phrases_en": ["package", "parcel", "never arrived", "delivery"],
     },
 )
-DEMO_CALLERS = (
+DEMO_CALLERS: tuple[dict[str, Any], ...] = (
     {"number": "+31612345678", "name": "Pieter Bakker", "language": "nl", "products": ["internet"]},
     {"number": "+31687654321", "name": "Monique de Vries", "language": "nl", "products": ["internet", "tv"]},
     # Story 6 names +44 7700 900123, a range reserved for fiction that no network connects and the
@@ -99,10 +99,10 @@ def seed_demo(session: Session, now: datetime, zone: ZoneInfo) -> dict[str, int]
 
     today = now.astimezone(zone).date()
     shift_start = datetime.combine(today, time(8), zone)
-    for spec in DEMO_AGENTS:
-        agent = session.scalar(select(Agent).where(Agent.phone == spec.phone))
+    for demo in DEMO_AGENTS:
+        agent = session.scalar(select(Agent).where(Agent.phone == demo.phone))
         if agent is None:
-            agent = Agent(name=spec.name, phone=spec.phone, skills=list(spec.skills), state=AgentState.AVAILABLE.value)
+            agent = Agent(name=demo.name, phone=demo.phone, skills=list(demo.skills), state=AgentState.AVAILABLE.value)
             agent.state_changed_at = now
             session.add(agent)
             session.flush()
@@ -113,10 +113,10 @@ def seed_demo(session: Session, now: datetime, zone: ZoneInfo) -> dict[str, int]
             if exists is None:
                 session.add(Shift(agent_id=agent.id, starts_at=start, ends_at=start + timedelta(hours=13)))
                 added["shifts"] += 1
-        if session.scalar(select(User.id).where(User.username == spec.username)) is None:
+        if session.scalar(select(User.id).where(User.username == demo.username)) is None:
             add_user(
                 session,
-                username=spec.username,
+                username=demo.username,
                 password=DEMO_PASSWORD,
                 role="agent",
                 now=now,

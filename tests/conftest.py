@@ -301,5 +301,5 @@ def api_token(db: Database, clock: ManualClock) -> Callable[..., dict[str, str]]
     return make
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)

@@ -10,6 +10,7 @@ guards there make a repeated or late request change nothing twice.
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from callbacks import agent_leg, caller_leg
 from callbacks.whisper import AGENT_LANGUAGE
@@ -58,7 +59,7 @@ def _goodbye(text: str | None, language: str = AGENT_LANGUAGE) -> Response:
 
 
 @bp.errorhandler(Exception)
-def _never_a_dead_line(error: Exception) -> Response:
+def _never_a_dead_line(error: Exception) -> BaseResponse:
     """A failure still answers with a sentence (status callbacks: an empty document)."""
     refused = request_error_response(error)
     if refused is not None:

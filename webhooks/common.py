@@ -11,6 +11,7 @@ from flask import Request, Response, abort, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from telephony.signing import SIGNATURE_HEADER
 from terugbel.logs import bind_call, get_logger
@@ -107,7 +108,7 @@ def refuse_unsigned() -> Response | None:
 # --- failures ------------------------------------------------------------------------------------------
 
 
-def request_error_response(error: Exception) -> Response | None:
+def request_error_response(error: Exception) -> BaseResponse | None:
     """The 4xx answer of a request Twilio sent wrong; None for a failure of ours."""
     if isinstance(error, HTTPException) and (error.code or 500) < 500:
         return error.get_response()

@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from callbacks.sms_conversation import handle_sms_reply
 from ivr import agent_legs, apology, calls
@@ -65,7 +66,7 @@ def _render(action: Action | ConnectAgent | None, **options: Any) -> Response:
 
 
 @bp.errorhandler(Exception)
-def _never_a_dead_line(error: Exception) -> Response:
+def _never_a_dead_line(error: Exception) -> BaseResponse:
     """Any failure inside a voice webhook still answers the caller with an apology and a way on."""
     refused = request_error_response(error)
     if refused is not None:

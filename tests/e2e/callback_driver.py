@@ -46,7 +46,7 @@ class CallbackWorld:
             registry = ScheduledJobRegistry(queue=queue(self.runtime.redis, name))
             first = self.runtime.redis.zrange(registry.key, 0, 0, withscores=True)
             if first:
-                moments.append(datetime.fromtimestamp(first[0][1], tz=self.clock.now().tzinfo))
+                moments.append(datetime.fromtimestamp(float(first[0][1]), tz=self.clock.now().tzinfo))
         return min(moments) if moments else None
 
     def settle(self, max_rounds: int = 200) -> None:

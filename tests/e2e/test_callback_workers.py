@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import pytest
 from rq import Worker
@@ -24,10 +25,12 @@ from callbacks.models import CallbackAttempt, CallbackPromise
 from callbacks.scheduling import schedule_promise
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
-from terugbel.redis_conn import ALL_QUEUES, DIAL_QUEUE, queue
+from terugbel.redis_conn import ALL_QUEUES, DIAL_QUEUE, as_text, queue
 from terugbel.runtime import Runtime
 from terugbel.worker import REDIS_ALIVE_KEY, SharedTestClock
 from tests.integration.dispatch_support import add_promise
+
+T = TypeVar("T")
 
 AGENTS = ["+31611110001", "+31611110002"]
 CALLERS = ["+31612345601", "+31612345602", "+31612345603"]
@@ -63,7 +66,9 @@ class WorkerProcesses:
         # whatever happens to the worker (the simulator has no public view of pending faults).
         self.poll_until(lambda: not self.sim.faults._faults, f"the request of {job_id} to reach the simulator")
         process = next(p for p in self.processes if p.pid == pid)
-        self.killed_names.add(Job.fetch(job_id, connection=self.runtime.redis).worker_name)
+        worker_name = Job.fetch(job_id, connection=self.runtime.redis).worker_name
+        assert worker_name is not None  # the job is running
+        self.killed_names.add(worker_name)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         self.killed.append(pid)
@@ -112,7 +117,7 @@ class WorkerProcesses:
     def wait_for_workers(self) -> None:
         self.poll_until(lambda: self._quiet() and self._quiet(), "the workers to finish their jobs")
 
-    def poll_until(self, condition: Callable[[], object], what: str, seconds: float = 30.0) -> object:
+    def poll_until(self, condition: Callable[[], T | None], what: str, seconds: float = 30.0) -> T:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             result = condition()
@@ -128,14 +133,14 @@ class WorkerProcesses:
         now = self.clock.now().timestamp()
         for name in ALL_QUEUES:
             first = redis.zrange(ScheduledJobRegistry(queue=queue(redis, name)).key, 0, 0, withscores=True)
-            if first and first[0][1] <= now:
+            if first and float(first[0][1]) <= now:
                 return False
         # A job is in flight while its hash says queued or started, unless the worker running it is
         # one we killed. The registries alone cannot tell: a worker listening on several queues pops a
         # job before it enters the started registry, and a flushed Redis forgets worker registrations.
         for key in redis.scan_iter(match="rq:job:*", _type="hash"):
             status, worker_name = redis.hmget(key, "status", "worker_name")
-            if status == b"queued" or (status == b"started" and (worker_name or b"").decode() not in self.killed_names):
+            if status == b"queued" or (status == b"started" and as_text(worker_name or b"") not in self.killed_names):
                 return False
         return True
 
@@ -145,11 +150,11 @@ class WorkerProcesses:
             registry = ScheduledJobRegistry(queue=queue(self.runtime.redis, name))
             first = self.runtime.redis.zrange(registry.key, 0, 0, withscores=True)
             if first:
-                moments.append(datetime.fromtimestamp(first[0][1], tz=self.clock.now().tzinfo))
+                moments.append(datetime.fromtimestamp(float(first[0][1]), tz=self.clock.now().tzinfo))
         return min(moments) if moments else None
 
     def _registered_pids(self) -> set[int]:
-        return {w.pid for w in Worker.all(connection=self.runtime.redis)}
+        return {w.pid for w in Worker.all(connection=self.runtime.redis) if w.pid is not None}
 
     def _pid_running(self, job_id: str) -> int | None:
         started = StartedJobRegistry(queue=queue(self.runtime.redis, DIAL_QUEUE))
@@ -223,7 +228,7 @@ def test_two_workers_killed_mid_dial_again_and_again_lose_nothing_and_dial_once(
         calls_before = len(workers.sim.calls())
         workers.set_clock(promise.planned_dial_at)
         workers.kill_worker_running(f"promise-{promise.id}-attempt-1")
-        workers.poll_until(lambda n=calls_before: len(workers.sim.calls()) > n, "the agent leg to be created")
+        workers.poll_until(_more_calls_than(workers.sim, calls_before), "the agent leg to be created")
         # Killed again while Twilio creates the caller's leg.
         workers.sim.faults.slow_next(1, seconds=1.5)
         calls_before = len(workers.sim.calls())
@@ -231,7 +236,7 @@ def test_two_workers_killed_mid_dial_again_and_again_lose_nothing_and_dial_once(
         workers.publish()
         attempt_id = _attempt_of(runtime, promise.id)
         workers.kill_worker_running(f"attempt-{attempt_id}-caller")
-        workers.poll_until(lambda n=calls_before: len(workers.sim.calls()) > n, "the caller leg to be created")
+        workers.poll_until(_more_calls_than(workers.sim, calls_before), "the caller leg to be created")
         workers.run_until(promise.planned_dial_at + timedelta(minutes=5))
         assert len(workers.alive()) == 2
 
@@ -245,6 +250,11 @@ def test_two_workers_killed_mid_dial_again_and_again_lose_nothing_and_dial_once(
             [attempt] = session.query(CallbackAttempt).filter_by(promise_id=promise.id).all()
         [caller_call] = [c for c in workers.sim.calls() if c.to == number]  # dialled once, not twice
         assert attempt.caller_call_sid == caller_call.sid and attempt.state == "completed"
+
+
+def _more_calls_than(sim: Simulator, count: int) -> Callable[[], bool]:
+    """A condition bound to the count now (the loop goes on to count again)."""
+    return lambda: len(sim.calls()) > count
 
 
 def _attempt_of(runtime: Runtime, promise_id: int) -> int:

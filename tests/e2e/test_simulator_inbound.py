@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -325,7 +326,7 @@ def test_barge_in_answers_right_after_the_prompt_it_waits_for(sim: Simulator, ap
     assert transcript.said_by("system") == ["Toets 1 voor internet.", "Toets 2 voor facturen.", "Gekozen: 2"]
 
 
-def test_script_as_one_sentence_or_a_yaml_file(sim: Simulator, app: TwimlTestApp, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_script_as_one_sentence_or_a_yaml_file(sim: Simulator, app: TwimlTestApp, tmp_path: Path) -> None:
     response = VoiceResponse()
     response.gather(input="speech dtmf", action="/said")
     app.route("/twilio/voice", twiml(response))

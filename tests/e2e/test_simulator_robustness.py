@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -58,7 +59,7 @@ def verbs(draw: st.DrawFn) -> object:
     return (kind,)
 
 
-def render(steps: list[tuple]) -> str:  # type: ignore[type-arg]
+def render(steps: list[tuple[Any, ...]]) -> str:
     response = VoiceResponse()
     for step in steps:
         kind = step[0]
@@ -108,7 +109,7 @@ replies = st.lists(st.builds(Reply, say=st.none() | words, press=st.none() | st.
 @settings(max_examples=30, deadline=None)
 @given(documents=st.fixed_dictionaries({route: st.lists(verbs(), max_size=4) for route in ROUTES}),
        script=replies, agents_answer=st.booleans())
-def test_every_call_ends(app: TwimlTestApp, documents: dict[str, list[tuple]], script: list[Reply],  # type: ignore[type-arg]
+def test_every_call_ends(app: TwimlTestApp, documents: dict[str, list[tuple[Any, ...]]], script: list[Reply],
                          agents_answer: bool) -> None:
     for route, steps in documents.items():
         app.route(route, render(steps))

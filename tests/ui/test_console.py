@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +12,9 @@ from sqlalchemy import select
 from callbacks.models import CallbackPromise
 from routing.models import Contact, Intent
 from tests.integration.console_support import EXPECTED_DAY, PASSWORD, make_user, seed_numbers_day
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Dialog
 
 pytestmark = pytest.mark.ui
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -79,7 +82,12 @@ def test_agent_sees_the_next_callback_with_its_history_and_records_an_outcome(
         earlier_id = earlier.id
     make_user(db, now, "sanne", "agent", agent_id=sanne.id, language="nl")
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def note_and_dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", note_and_dismiss)
 
     log_in(page, live_app.base_url, "sanne")
     first = page.locator("article.callback").first

@@ -44,7 +44,7 @@ INTENTS = (
 
 def facts(**changes: object) -> CallFacts:
     base = CallFacts(number="+31612345678", caller_name=None, zone="Europe/Amsterdam", intents=INTENTS)
-    return CallFacts(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return CallFacts(**{**base.__dict__, **changes})
 
 
 def text(action: object) -> str:
@@ -62,7 +62,7 @@ def slots(*clock: str) -> tuple[SlotChoice, ...]:
 
 def routed(**changes: object) -> Routed:
     base = Routed(queue_id=1, queue_name="technisch", open=True, wait_seconds=170, offer_callback_first=False)
-    return Routed(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return Routed(**{**base.__dict__, **changes})
 
 
 def test_unknown_caller_is_asked_the_problem_first_with_a_key_menu() -> None:

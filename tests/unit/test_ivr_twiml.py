@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from ivr.agent_legs import ConnectAgent
-from ivr.flow_types import Ask, Enqueue, Goodbye, Line, Transfer
+from ivr.flow_types import Action, Ask, Enqueue, Goodbye, Line, Transfer
 from terugbel.settings import load_settings
 from webhooks import twiml
 
 VOICES = twiml.DEFAULT_VOICES
 
 
-def render(action: object, **options: object) -> ET.Element:
+def render(action: Action | ConnectAgent | None, **options: Any) -> ET.Element:
     return ET.fromstring(
         twiml.render(action, url=lambda path: "https://ivr.example.nl" + path, voices=VOICES, **options)
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_ask_is_one_gather_with_a_safety_redirect() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from telephony.simulator.scheduler import Scheduler, sleep, wait_for
+from telephony.simulator.scheduler import Process, Scheduler, sleep, wait_for
 from terugbel.clock import ManualClock
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -16,7 +16,7 @@ def test_an_hour_of_simulated_time_runs_in_milliseconds() -> None:
     scheduler = Scheduler(clock)
     seen: list[tuple[str, datetime]] = []
 
-    def talker(name: str, pause: float):  # type: ignore[no-untyped-def]
+    def talker(name: str, pause: float) -> Process:
         for _ in range(3):
             yield from sleep(pause)
             seen.append((name, clock.now()))
@@ -37,10 +37,10 @@ def test_wait_for_returns_whether_the_condition_held() -> None:
     flag = {"set": False}
     results: list[bool] = []
 
-    def waiter(timeout: float):  # type: ignore[no-untyped-def]
+    def waiter(timeout: float) -> Process:
         results.append((yield from wait_for(lambda: flag["set"], timeout)))
 
-    def setter():  # type: ignore[no-untyped-def]
+    def setter() -> Process:
         yield from sleep(10)
         flag["set"] = True
 
@@ -57,7 +57,7 @@ def test_a_process_that_waits_forever_does_not_hang_the_run() -> None:
     clock = ManualClock(START)
     scheduler = Scheduler(clock)
 
-    def stuck():  # type: ignore[no-untyped-def]
+    def stuck() -> Process:
         yield from wait_for(lambda: False)
 
     scheduler.spawn(stuck(), "stuck")
@@ -70,11 +70,11 @@ def test_a_failing_process_does_not_stop_the_others() -> None:
     scheduler = Scheduler(clock)
     finished: list[str] = []
 
-    def broken():  # type: ignore[no-untyped-def]
+    def broken() -> Process:
         yield from sleep(1)
         raise RuntimeError("boom")
 
-    def fine():  # type: ignore[no-untyped-def]
+    def fine() -> Process:
         yield from sleep(2)
         finished.append("fine")
 

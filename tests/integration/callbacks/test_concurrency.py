@@ -136,7 +136,9 @@ def assert_consistent(db: Database) -> dict[str, int]:
         ).all()
     assert all(slot.booked <= slot.capacity for slot in slots), "a slot is over capacity"
     capacity = {slot.id: slot.capacity for slot in slots}
-    assert all(place < capacity[slot_id] for slot_id, place in places), "a place beyond the slot's capacity"
+    assert all(
+        slot_id is not None and place is not None and place < capacity[slot_id] for slot_id, place in places
+    ), "a place beyond the slot's capacity"
     assert len(set(places)) == len(places), "two promises hold one place"
     for slot in slots:
         dial_times = [dial_at for slot_id, _, dial_at in open_promises if slot_id == slot.id]
@@ -319,7 +321,7 @@ def test_the_transaction_picked_to_break_a_deadlock_tries_again_in_its_savepoint
             plain_rows(session, _LOCK_SLOT_ROW, {"slot_id": first}, flush=False)
             if attempts[first] == 1:
                 both_hold_one.wait(timeout=30)
-            return plain_rows(session, _LOCK_SLOT_ROW, {"slot_id": second}, flush=False).scalar()  # type: ignore[no-any-return]
+            return plain_rows(session, _LOCK_SLOT_ROW, {"slot_id": second}, flush=False).scalar()
 
         try:
             with db.session() as session:

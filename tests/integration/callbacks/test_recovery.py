@@ -54,7 +54,9 @@ def test_a_claimed_caller_leg_without_news_is_never_dialled_again(runtime, make_
         kept = session.get(CallbackPromise, promise.id)
         assert kept.state == PromiseState.BOOKED.value and kept.next_attempt_at == clock.now()
         assert session.get(Agent, agent.id).state == AgentState.AVAILABLE.value
-        timeline, attempts = promise_timeline(session, promise.id)
+        found = promise_timeline(session, promise.id)
+        assert found is not None
+        timeline, attempts = found
         assert attempts == [(1, "failed", "caller leg lost")]
         assert timeline.attempts == 1 and timeline.lateness is not None
     # The next attempt (a new number, so never a second call for attempt 1) is on schedule.

@@ -129,9 +129,9 @@ def test_agent_records_an_outcome_for_own_contact_only(
     guessed = client.post(f"/console/agent/outcome/{theirs}", data={"resolved": "yes", "csrf_token": token})
     assert guessed.status_code == 404
     with db.session() as session:
-        assert session.get(Contact, mine).resolved is False  # type: ignore[union-attr]
-        assert session.get(Contact, mine).outcome_note == "belt morgen terug"  # type: ignore[union-attr]
-        assert session.get(Contact, theirs).resolved is None  # type: ignore[union-attr]
+        assert session.get(Contact, mine).resolved is False
+        assert session.get(Contact, mine).outcome_note == "belt morgen terug"
+        assert session.get(Contact, theirs).resolved is None
     assert f'id="outcome-{mine}"' not in client.get("/console/agent").get_data(as_text=True)
 
 

@@ -33,7 +33,7 @@ def technisch(make_queue: Callable[..., Any], make_agent: Callable[..., Any], ma
     return queue
 
 
-def sms_bodies(db: Database) -> list[tuple[str, str]]:
+def sms_bodies(db: Database) -> list[tuple[str | None, str]]:
     with db.session() as session:
         return [(m.purpose, m.body) for m in session.scalars(select(SmsMessage).order_by(SmsMessage.id))]
 

@@ -44,7 +44,7 @@ def test_incident_is_validated_like_the_api_published_and_resolved(app: Any, db:
     assert "Storing Utrecht" in client.get("/console/incidents").get_data(as_text=True)
     assert client.post(f"/console/incidents/{incident_id}/resolve", data={"csrf_token": token}).status_code == 302
     with db.session() as session:
-        assert session.get(Incident, incident_id).state == "resolved"  # type: ignore[union-attr]
+        assert session.get(Incident, incident_id).state == "resolved"
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
         assert actions == ["incident.create", "incident.resolve"]
 

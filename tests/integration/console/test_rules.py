@@ -113,7 +113,7 @@ def test_the_dry_run_names_an_unknown_intent_on_its_field(
 
 
 def test_every_kind_of_rule_survives_the_form() -> None:
-    rules = [
+    rules: list[dict[str, Any]] = [
         {
             "name": "Alles",
             "conditions": {

@@ -205,7 +205,7 @@ def test_agent_made_available_gets_the_waiting_caller(
         assert changed.status_code == 200
         assert changed.json["state"] == "reserved"
         assert changed.json["reservation"]["queue_entry_id"] == entry.id
-        assert simulator.call(call_sid).pending_update["url"].endswith(f"/twilio/voice/connect/{entry.id}")
+        assert (simulator.call(call_sid).pending_update or {})["url"].endswith(f"/twilio/voice/connect/{entry.id}")
     finally:
         simulator.stop()
 

@@ -290,7 +290,7 @@ def test_agent_became_available_redirects_the_waiting_call(
         change_agent_state(session, agent.id, "available", now)
     reservation = agent_became_available(runtime, agent.id)
     assert reservation is not None and reservation.call_sid == call_sid
-    assert simulator.call(call_sid).pending_update["url"] == runtime.url(f"/twilio/voice/connect/{entry.id}")
+    assert (simulator.call(call_sid).pending_update or {})["url"] == runtime.url(f"/twilio/voice/connect/{entry.id}")
     assert state_of(runtime.db, QueueEntry, entry.id) == "reserved"
 
 
@@ -323,4 +323,4 @@ def test_caller_enqueued_connects_to_a_free_agent(
         entry = enqueue_caller(session, call_sid=call_sid, queue_id=queue.id, now=runtime.clock.now())
     reservation = caller_enqueued(runtime, entry.id)
     assert reservation is not None and reservation.agent_id == agent.id
-    assert simulator.call(call_sid).pending_update["url"].endswith(f"/twilio/voice/connect/{entry.id}")
+    assert (simulator.call(call_sid).pending_update or {})["url"].endswith(f"/twilio/voice/connect/{entry.id}")

@@ -63,13 +63,14 @@ def test_active_incidents_match_everyone_prefix_or_product(
 ) -> None:
     now = clock.now()
     with db.session() as session:
-        for title, fields in [
+        incidents: list[tuple[str, dict[str, Any]]] = [
             ("iedereen", {"match_all": True}),
             ("utrecht", {"match_prefixes": ["+3130"]}),
             ("tv", {"match_products": ["tv"]}),
             ("opgelost", {"match_all": True, "state": "resolved"}),
             ("straks", {"match_all": True, "started_at": now + timedelta(hours=1)}),
-        ]:
+        ]
+        for title, fields in incidents:
             session.add(
                 Incident(
                     title=title,

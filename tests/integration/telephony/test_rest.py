@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import requests
@@ -131,7 +132,7 @@ def test_unknown_parameter_is_refused_when_the_published_spec_is_present(sim: Si
 
 
 @pytest.fixture
-def telephony(sim: Simulator, tmp_path) -> TwilioTelephony:  # type: ignore[no-untyped-def]
+def telephony(sim: Simulator, tmp_path: Path) -> TwilioTelephony:
     settings = load_settings({"TERUGBEL_DATA_DIR": str(tmp_path),
                               "TERUGBEL_TWILIO_API_BASE_URL": sim.rest_base_url})
     built = build_telephony(settings)
@@ -210,7 +211,8 @@ def test_calls_above_the_cps_limit_stay_queued_and_start_later(client: Client, s
     second = client.calls.create(to=CALLEE, from_="+3197010000000", url=APP)
     third = client.calls.create(to=CALLEE, from_="+3197010000000", url=APP)
     starts = [sim.call(c.sid).start_at for c in (first, second, third)]
-    assert [(s - starts[0]).total_seconds() for s in starts] == [0.0, 1.0, 2.0]  # 1 call per second
+    begun = [s for s in starts if s is not None]
+    assert [(s - begun[0]).total_seconds() for s in begun] == [0.0, 1.0, 2.0]  # 1 call per second
 
 
 _FIELDS = st.sampled_from(["To", "From", "Url", "Twiml", "Method", "StatusCallbackEvent", "Timeout",

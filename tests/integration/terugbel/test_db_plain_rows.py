@@ -121,7 +121,7 @@ def test_plain_rows_run_in_the_session_s_transaction(db: Database, slots: list[i
 
 def test_plain_rows_flush_pending_changes_first_unless_told_not_to(db: Database, slots: list[int]) -> None:
     with db.session() as session:
-        session.get(CallbackSlot, slots[0]).closed = True  # type: ignore[union-attr]
+        session.get(CallbackSlot, slots[0]).closed = True
         assert plain_rows(session, _BY_IDS, {"ids": slots[:1]}, flush=False).one().closed is False  # a lock's way
         assert plain_rows(session, _BY_IDS, {"ids": slots[:1]}).one().closed is True
 

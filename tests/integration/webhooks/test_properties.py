@@ -32,7 +32,7 @@ NAMES = [
     "CallDuration", "QueuePosition", "QueueTime", "QueueResult", "DialCallStatus", "MessageSid", "Body",
 ]  # fmt: skip
 # Twilio sends text; the form encoding carries any printable character but NUL.
-TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=40)
 VALUES = st.one_of(
     TEXT,
     st.sampled_from(["CA" + "a" * 32, "+31612345678", "anonymous", "1", "0", "9", "", "completed", "-1", "nan"]),

@@ -92,6 +92,7 @@ def test_status_callback_completes_the_contact_once(client: Any, runtime: Runtim
     with runtime.db.session() as session:
         contact = session.scalars(select(Contact)).one()
         first_end = contact.ended_at
+        assert first_end is not None
         assert contact.outcome == "abandoned"
         assert contact.path[:2] == ["problem", "key:1"] and contact.questions_asked == 1
         assert contact.routed_at is not None
