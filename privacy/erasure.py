@@ -13,13 +13,14 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Text, Update, cast, delete, or_, select, update
+from sqlalchemy import ColumnElement, Text, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from callbacks.booking import cancel_promise
 from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, PromiseState
 from callbacks.texts import text_caller, window_text
 from ivr.models import CallSession
+from privacy.retention import bulk_change
 from routing.models import Caller, Contact, IncidentSubscription
 from telephony.models import SmsMessage
 from telephony.outbox import ERASURE_NOTICE, PENDING, SENDING
@@ -55,20 +56,22 @@ def erase_caller(session: Session, caller_id: int, *, actor: str, now: datetime)
 
     calls_of_caller = or_(CallSession.caller_id == caller_id, CallSession.number == number)
     contact_ids = select(CallSession.contact_id).where(calls_of_caller, CallSession.contact_id.is_not(None))
-    contacts = _changed(
+    contacts = bulk_change(
         session,
         update(Contact)
         .where(or_(Contact.caller_id == caller_id, Contact.id.in_(contact_ids)))
         .values(caller_id=None, transcript=None, outcome_note=None),
     )
-    calls = _changed(session, update(CallSession).where(calls_of_caller).values(caller_id=None, number=None, data={}))
-    callbacks = _changed(
+    calls = bulk_change(
+        session, update(CallSession).where(calls_of_caller).values(caller_id=None, number=None, data={})
+    )
+    callbacks = bulk_change(
         session,
         update(CallbackPromise).where(of_caller).values(caller_id=None, number=ERASED_NUMBER, problem=None),
     )
     # The last texts leave with the number they need; the outbox forgets them once they are sent.
     unsent_notice = (SmsMessage.purpose == ERASURE_NOTICE) & SmsMessage.status.in_([PENDING, SENDING])
-    texts = _changed(
+    texts = bulk_change(
         session,
         update(SmsMessage).where(SmsMessage.number == number, ~unsent_notice).values(number=ERASED_NUMBER, body=""),
     )
@@ -108,8 +111,3 @@ def _forget_in_audit(session: Session, caller_id: int, words: list[str]) -> None
         .values(details={"erased": True})
         .execution_options(synchronize_session=False)
     )
-
-
-def _changed(session: Session, statement: Update) -> int:
-    # Plain Core on the session's connection: a bulk UPDATE, no loaded objects to keep in step.
-    return session.connection().execute(statement).rowcount

@@ -20,6 +20,7 @@ from ivr.models import CallSession
 from routing.models import Contact
 from telephony.models import SmsMessage
 from telephony.outbox import PENDING, SENDING
+from terugbel.db import rows_changed
 from terugbel.logs import get_logger
 from terugbel.runtime import current_runtime
 from terugbel.unit_of_work import unit_of_work
@@ -42,17 +43,17 @@ class ClearedWords:
 def clear_expired_words(session: Session, *, now: datetime, retention_days: int) -> ClearedWords:
     """Clear the words of every contact, call, callback and SMS older than `retention_days`."""
     cutoff = now - timedelta(days=retention_days)
-    transcripts = _cleared(
+    transcripts = bulk_change(
         session,
         update(Contact).where(Contact.transcript.is_not(None), Contact.started_at < cutoff).values(transcript=None),
     )
-    call_states = _cleared(
+    call_states = bulk_change(
         session,
         update(CallSession)
         .where(CallSession.updated_at < cutoff, cast(CallSession.data, Text) != "{}")
         .values(data={}),
     )
-    problems = _cleared(
+    problems = bulk_change(
         session,
         update(CallbackPromise)
         .where(
@@ -62,18 +63,13 @@ def clear_expired_words(session: Session, *, now: datetime, retention_days: int)
         )
         .values(problem=None),
     )
-    sms_bodies = _cleared(
+    sms_bodies = bulk_change(
         session,
         update(SmsMessage)
         .where(SmsMessage.body != "", SmsMessage.created_at < cutoff, SmsMessage.status.not_in([PENDING, SENDING]))
         .values(body=""),
     )
     return ClearedWords(transcripts, call_states, problems, sms_bodies)
-
-
-def _cleared(session: Session, statement: Update) -> int:
-    # Plain Core on the session's connection: a bulk UPDATE, no loaded objects to keep in step.
-    return session.connection().execute(statement).rowcount
 
 
 def clear_expired_words_job() -> ClearedWords:
@@ -85,3 +81,8 @@ def clear_expired_words_job() -> ClearedWords:
         )
     log.info("expired words cleared", **vars(cleared))
     return cleared
+
+
+def bulk_change(session: Session, statement: Update) -> int:
+    """Run a bulk UPDATE of personal data, leaving loaded objects as they are (none is read again)."""
+    return rows_changed(session, statement.execution_options(synchronize_session=False))
