@@ -23,7 +23,7 @@ from terugbel.db import Database
 from terugbel.demo_agents import agents_at_their_desks, issue_agent_tokens
 from terugbel.migrate import upgrade
 from terugbel.redis_conn import connect_redis, release_embedded_redis
-from terugbel.seed import DEMO_AGENTS, DEMO_PASSWORD, seed_demo
+from terugbel.seed import AROUND_THE_CLOCK, DEMO_AGENTS, DEMO_PASSWORD, seed_demo
 from terugbel.settings import Settings
 
 DEMO_CALLER = "+31612345678"  # Pieter Bakker, a known caller of the seeded contact center
@@ -37,7 +37,7 @@ def run_demo(settings: Settings, *, port: int, simulator_port: int) -> None:
     upgrade(database.engine)
     with database.session() as session:
         now = SystemClock().now()
-        seed_demo(session, now, settings.zone)
+        seed_demo(session, now, settings.zone, hours=AROUND_THE_CLOCK)
         agent_tokens = issue_agent_tokens(session, now)
     database.dispose()
 

@@ -82,8 +82,21 @@ DEMO_CALLERS: tuple[dict[str, Any], ...] = (
 )
 
 
-def seed_demo(session: Session, now: datetime, zone: ZoneInfo) -> dict[str, int]:
-    """Load (or complete) the demo contact center; return how many rows of each kind were added."""
+# A realistic day for the seeded center; `terugbel demo` opens around the clock instead, so that
+# whoever tries it at 22:00 still reaches an agent. 23:59 because opening hours end on the day they
+# start (closes > opens): the demo is closed for that last minute.
+OFFICE_HOURS = (time(8), time(21))
+AROUND_THE_CLOCK = (time(0), time(23, 59))
+
+
+def seed_demo(
+    session: Session, now: datetime, zone: ZoneInfo, hours: tuple[time, time] = OFFICE_HOURS
+) -> dict[str, int]:
+    """Load (or complete) the demo contact center; return how many rows of each kind were added.
+
+    Agents work the queues' `hours` today and tomorrow.
+    """
+    opens, closes = hours
     added = {"queues": 0, "agents": 0, "shifts": 0, "intents": 0, "callers": 0, "contacts": 0, "users": 0}
     queues: dict[str, Queue] = {}
     for spec in DEMO_QUEUES:
@@ -93,12 +106,13 @@ def seed_demo(session: Session, now: datetime, zone: ZoneInfo) -> dict[str, int]
             session.add(queue)
             session.flush()
             for weekday in range(7):
-                session.add(BusinessHours(queue_id=queue.id, weekday=weekday, opens=time(8), closes=time(21)))
+                session.add(BusinessHours(queue_id=queue.id, weekday=weekday, opens=opens, closes=closes))
             added["queues"] += 1
         queues[spec["name"]] = queue
 
     today = now.astimezone(zone).date()
-    shift_start = datetime.combine(today, time(8), zone)
+    shift_start = datetime.combine(today, opens, zone)
+    shift_length = datetime.combine(today, closes) - datetime.combine(today, opens)
     for demo in DEMO_AGENTS:
         agent = session.scalar(select(Agent).where(Agent.phone == demo.phone))
         if agent is None:
@@ -111,7 +125,7 @@ def seed_demo(session: Session, now: datetime, zone: ZoneInfo) -> dict[str, int]
             start = shift_start + timedelta(days=day)
             exists = session.scalar(select(Shift.id).where(Shift.agent_id == agent.id, Shift.starts_at == start))
             if exists is None:
-                session.add(Shift(agent_id=agent.id, starts_at=start, ends_at=start + timedelta(hours=13)))
+                session.add(Shift(agent_id=agent.id, starts_at=start, ends_at=start + shift_length))
                 added["shifts"] += 1
         if session.scalar(select(User.id).where(User.username == demo.username)) is None:
             add_user(

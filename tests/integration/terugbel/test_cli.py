@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from routing.config import load_center_config
+from routing.live_state import agents_on_shift
 from routing.models import Agent, Caller, Contact, Intent, Queue
 from terugbel.cli import main
+from terugbel.seed import AROUND_THE_CLOCK, seed_demo
 from terugbel.settings import Settings
 
 
@@ -91,3 +96,17 @@ def test_seed_demo_is_safe_to_run_twice(settings: Settings, db: Any) -> None:
             for model in (Queue, Agent, Intent, Caller, Contact)
         }
     assert counts == {"Queue": 2, "Agent": 4, "Intent": 4, "Caller": 3, "Contact": 1}
+
+
+@pytest.mark.parametrize("local_time", ["22:30", "03:00", "07:59"])
+def test_the_demo_center_takes_calls_at_any_hour(db: Any, local_time: str) -> None:
+    """Somebody trying `make demo` in the evening reaches an agent, not "we are closed"."""
+    zone = ZoneInfo("Europe/Amsterdam")
+    moment = datetime.combine(date(2026, 12, 3), time.fromisoformat(local_time), zone)
+    with db.session() as session:
+        seed_demo(session, moment, zone, hours=AROUND_THE_CLOCK)
+    with db.session() as session:
+        queues = load_center_config(session).queues
+        on_shift = agents_on_shift(session, moment)
+    assert queues and all(queue.is_open(moment) for queue in queues)
+    assert len(on_shift) == 4
