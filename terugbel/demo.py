@@ -23,7 +23,7 @@ from terugbel.db import Database
 from terugbel.demo_agents import agents_at_their_desks, issue_agent_tokens
 from terugbel.migrate import upgrade
 from terugbel.redis_conn import connect_redis, release_embedded_redis
-from terugbel.seed import AROUND_THE_CLOCK, DEMO_AGENTS, DEMO_PASSWORD, seed_demo
+from terugbel.seed import AROUND_THE_CLOCK, DEMO_AGENTS, DEMO_PASSWORD, DEMO_STAFF, seed_demo
 from terugbel.settings import Settings
 
 DEMO_CALLER = "+31612345678"  # Pieter Bakker, a known caller of the seeded contact center
@@ -82,7 +82,8 @@ def _print_welcome(settings: Settings, app_url: str) -> None:
     agents = ", ".join(spec.username for spec in DEMO_AGENTS)
     talk = settings.demo_talk_seconds
     click.echo(f"\nTerugbel is running: {app_url}/console/")
-    click.echo(f"  supervisor: karin / {DEMO_PASSWORD}")
+    for username, role in DEMO_STAFF:
+        click.echo(f"  {role + ':':<11} {username} / {DEMO_PASSWORD}")
     click.echo(f"  agents:     {agents} / {DEMO_PASSWORD}")
     click.echo(f"  The agents are simulated: they answer, talk {talk} s (TERUGBEL_DEMO_TALK_SECONDS),")
     click.echo("  record an outcome and are available again.")

@@ -82,6 +82,9 @@ DEMO_CALLERS: tuple[dict[str, Any], ...] = (
 )
 
 
+# The console's other users: Karin supervises, Joost administers (users, tokens, the job dashboard).
+DEMO_STAFF = (("karin", "supervisor"), ("joost", "admin"))
+
 # A realistic day for the seeded center; `terugbel demo` opens around the clock instead, so that
 # whoever tries it at 22:00 still reaches an agent. 23:59 because opening hours end on the day they
 # start (closes > opens): the demo is closed for that last minute.
@@ -137,9 +140,10 @@ def seed_demo(
                 agent_id=agent.id,
             )
             added["users"] += 1
-    if session.scalar(select(User.id).where(User.username == "karin")) is None:
-        add_user(session, username="karin", password=DEMO_PASSWORD, role="supervisor", now=now)
-        added["users"] += 1
+    for username, role in DEMO_STAFF:
+        if session.scalar(select(User.id).where(User.username == username)) is None:
+            add_user(session, username=username, password=DEMO_PASSWORD, role=role, now=now)
+            added["users"] += 1
 
     for spec in DEMO_INTENTS:
         if session.scalar(select(Intent.id).where(Intent.name == spec["name"])) is None:

@@ -121,7 +121,8 @@ def test_the_readmes_call_command_plays_a_live_call_to_its_end(tmp_path: Path) -
         # The demo prints the same command, with the full path of its `terugbel` and its data dir.
         printed = shlex.join(command[1:]).replace("'", '"')
         assert any(line.strip().endswith(printed) and "/bin/terugbel" in line for line in demo.lines), demo.output
-        assert "karin / terugbel-demo" in demo.output
+        assert "supervisor: karin / terugbel-demo" in demo.output
+        assert "admin:      joost / terugbel-demo" in demo.output
         assert "sanne, ahmed, bram, eva / terugbel-demo" in demo.output
 
         lines: list[str] = []

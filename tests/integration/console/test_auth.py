@@ -233,3 +233,18 @@ def test_htmx_requests_of_an_ended_session_are_told_to_load_the_login_page(app: 
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/console/login"
 
+
+
+def test_the_demos_admin_reaches_the_admin_pages_and_its_supervisor_does_not(app: Any, db: Any, clock: Any) -> None:
+    from zoneinfo import ZoneInfo
+
+    from terugbel.seed import DEMO_PASSWORD, seed_demo
+
+    with db.session() as session:
+        seed_demo(session, clock.now(), ZoneInfo("Europe/Amsterdam"))
+    admin, supervisor = app.test_client(), app.test_client()
+    assert log_in(admin, "joost", DEMO_PASSWORD).status_code == 302
+    assert log_in(supervisor, "karin", DEMO_PASSWORD).status_code == 302
+    assert admin.get("/console/admin/access").status_code == 200
+    assert admin.get("/console/jobs/rq/").status_code == 200
+    assert supervisor.get("/console/admin/access").status_code == 403
