@@ -25,11 +25,11 @@ from callbacks.places import claim_place, give_back_place, take_place, take_turn
 from callbacks.promise import InvalidPromiseTransition, start_promise, transition
 from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
 from callbacks.slots import SlotOffer, place_dial_time
-from callbacks.texts import confirmation_text, text_caller, window_text
+from callbacks.texts import confirmation_text, takes_texts, text_caller, window_text
 from telephony.outbox import outbound_sms, send_after_commit
 from terugbel.i18n import normalise_language, t
 from terugbel.logs import get_logger
-from terugbel.phone import can_text, try_e164
+from terugbel.phone import try_e164
 from terugbel.unit_of_work import after_commit
 
 log = get_logger(__name__)
@@ -297,7 +297,7 @@ def _take_place_and_create(
     )
     start_promise(promise, now, cause or f"booked via {details['source']}")
     message = None
-    if confirm and can_text(promise.number):
+    if confirm and takes_texts(session, promise.number):
         message = outbound_sms(to=promise.number, body=confirmation_text(promise, now), purpose="confirmation", now=now)
         promise.messages.append(message)
     session.add(promise)

@@ -20,14 +20,21 @@ from callbacks.texts import window_text
 from callbacks.timeparse import parse_requested_time
 from routing.models import Caller
 from telephony.models import SmsDirection, SmsMessage
+from telephony.opt_out import Keyword, keyword_of, record_keyword
 from terugbel.i18n import format_window, t
 from terugbel.phone import display_number, language_for_number, try_e164
 
 
 def handle_sms_reply(session: Session, *, from_number: str, body: str, message_sid: str, now: datetime) -> str:
-    """Act on a caller's SMS reply and return the text to answer with (same answer for a repeated sid)."""
+    """Act on a caller's SMS reply and return the text to answer with (same answer for a repeated sid).
+
+    STOP and its equals opt the number out of texts and get no answer ("": nothing to send); START
+    opts it in again and is answered like any other text.
+    """
     seen = session.scalars(select(SmsMessage).where(SmsMessage.sid == message_sid)).first()
     if seen is not None:
+        if keyword_of(seen.body) is Keyword.OPT_OUT:
+            return ""
         earlier = session.scalars(select(SmsMessage).where(SmsMessage.purpose == f"reply:{seen.id}")).first()
         return (
             earlier.body if earlier is not None else t(_sender_language(session, seen.number), "cb_sms_unknown_sender")
@@ -47,6 +54,9 @@ def handle_sms_reply(session: Session, *, from_number: str, body: str, message_s
     )
     session.add(inbound)
     session.flush()
+    if record_keyword(session, number, body or "", now) is Keyword.OPT_OUT:
+        # The carrier confirms the opt-out itself and would refuse any answer of ours.
+        return ""
     answer, about = _answer(session, promise, number, body or "", now)
     session.add(
         SmsMessage(

@@ -1,7 +1,9 @@
 """What a caller's SMS reply means: keep, another time, cancel, a pick from an offer, or a time.
 
 "1 = ok, 2 = ander tijdstip, 3 = annuleren" — digits and words in Dutch and English, case,
-spacing and punctuation forgiven. Pure; the conversation itself lives in callbacks/sms_conversation.py.
+spacing and punctuation forgiven. The texts never suggest a carrier keyword (STOP, CANCEL...): a
+message that is only such a word opts the number out (telephony/opt_out.py) before it gets here.
+Pure; the conversation itself lives in callbacks/sms_conversation.py.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ _OTHER_TIME = {
 _CANCEL = {
     "3", "annuleren", "annuleer", "annulering", "cancel", "cancelled", "stop", "stoppen", "nee",
     "no", "niet nodig", "not needed", "afzeggen", "geannuleerd", "hoeft niet", "never mind",
+    "call off", "call it off",
 }  # fmt: skip
 
 

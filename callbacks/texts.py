@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackPromise
 from telephony.models import SmsMessage
+from telephony.opt_out import is_opted_out
 from telephony.outbox import queue_sms
 from terugbel.i18n import few_words, format_window, t
 from terugbel.phone import can_text, display_number
@@ -33,10 +34,15 @@ def confirmation_text(promise: CallbackPromise, now: datetime) -> str:
     return t(promise.language, "cb_sms_confirmation", window=window, number=number, problem=problem)
 
 
+def takes_texts(session: Session, number: str) -> bool:
+    """Whether texts to `number` reach the caller: a mobile number that has not opted out (STOP)."""
+    return can_text(number) and not is_opted_out(session, number)
+
+
 def text_caller(
     session: Session, promise: CallbackPromise, body: str, purpose: str, now: datetime
 ) -> SmsMessage | None:
     """Queue `body` for the promise's caller (sent after commit); None for a number that takes no texts."""
-    if not can_text(promise.number):
-        return None  # booked for a landline (needs_sms=False): nothing to send
+    if not takes_texts(session, promise.number):
+        return None  # a landline (booked with needs_sms=False), or the caller texted STOP
     return queue_sms(session, to=promise.number, body=body, purpose=purpose, now=now, promise_id=promise.id)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from callbacks.booking import book_callback, cancel_promise, open_promise_for
 from callbacks.errors import NoSlotAvailable, PromiseBusy, PromiseNotFound, SlotFull, UnusableNumber
 from callbacks.offers import offer_slots
+from callbacks.texts import takes_texts
 from ivr.call_sessions import store_flow_state
 from ivr.caller_facts import caller_zone
 from ivr.flow import advance
@@ -181,7 +182,7 @@ def _book(
     distribution.leave_queue(session, call.call_sid, now)
     if contact is not None:
         contact.outcome = ContactOutcome.CALLBACK_BOOKED.value
-    return Booked(promise.window_start, promise.window_end, promise.number)
+    return Booked(promise.window_start, promise.window_end, promise.number, takes_texts(session, promise.number))
 
 
 def _offer(

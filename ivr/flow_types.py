@@ -189,6 +189,7 @@ class Booked:
     start: datetime
     end: datetime
     number: str
+    texted: bool  # a confirmation SMS goes out; if not (a landline, or STOP), the time is said twice
 
 
 @dataclass(frozen=True)

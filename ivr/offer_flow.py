@@ -149,7 +149,11 @@ def on_booking_result(
         state.step = "done"
         state.path.append("booked")
         window = format_window(event.start, event.end, facts.zone, state.language, now)
-        line = say(state, "ivr_booked", window=window, number=spoken_digits(event.number))
+        number = spoken_digits(event.number)
+        if event.texted:
+            line = say(state, "ivr_booked", window=window, number=number)
+        else:  # a landline, or the caller texted STOP: the time said twice instead of a text
+            line = say(state, "ivr_booked_no_sms", window=window, number=number)
         return state, Goodbye((line,))
     # Not booked:
     state.path.append(f"not-booked:{event.reason}")

@@ -22,7 +22,7 @@ from callbacks.texts import text_caller, window_text
 from ivr.models import CallSession
 from privacy.retention import bulk_change
 from routing.models import Caller, Contact, IncidentSubscription
-from telephony.models import SmsMessage
+from telephony.models import SmsMessage, SmsOptOut
 from telephony.outbox import ERASURE_NOTICE, PENDING, SENDING
 from terugbel.audit import AuditEntry, record_audit
 from terugbel.i18n import t
@@ -76,6 +76,7 @@ def erase_caller(session: Session, caller_id: int, *, actor: str, now: datetime)
         update(SmsMessage).where(SmsMessage.number == number, ~unsent_notice).values(number=ERASED_NUMBER, body=""),
     )
     session.execute(delete(IncidentSubscription).where(IncidentSubscription.number == number))
+    session.execute(delete(SmsOptOut).where(SmsOptOut.number == number))
     _forget_in_audit(session, caller_id, [word for word in (number, name) if word])
     session.delete(caller)
     erasure = Erasure(caller_id, len(cancelled), contacts, calls, callbacks, texts)

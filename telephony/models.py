@@ -31,3 +31,17 @@ class SmsMessage(Base):
     claimed_at: Mapped[datetime | None]  # when a sender took it (pending → sending)
 
     __table_args__ = (CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),)
+
+
+class SmsOptOut(Base):
+    """A number that texted STOP (or an equal word): no text goes to it until it texts START.
+
+    Carriers and Twilio honour these words themselves and refuse later texts (error 21610); keeping
+    the fact here lets the product stop trying, and tell the caller on the phone instead.
+    """
+
+    __tablename__ = "sms_opt_outs"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
+    keyword: Mapped[str] = mapped_column(String(16))  # the word that opted out, upper case
+    opted_out_at: Mapped[datetime]

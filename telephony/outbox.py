@@ -19,7 +19,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from telephony.models import SmsDirection, SmsMessage
-from telephony.port import PermanentTelephonyError, RetryableTelephonyError, TelephonyError
+from telephony.opt_out import is_opted_out, record_opt_out
+from telephony.port import OptedOutError, PermanentTelephonyError, RetryableTelephonyError, TelephonyError
 from terugbel.db import rows_changed
 from terugbel.logs import get_logger
 from terugbel.phone import ERASED_NUMBER, mask
@@ -37,6 +38,7 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+OPTED_OUT = "opted_out"  # never sent: the number texted STOP
 # The last text to a caller who asked to be forgotten: once sent (or given up), its number and body go too.
 ERASURE_NOTICE = "erasure_notice"
 _FORGOTTEN = {"number": ERASED_NUMBER, "body": ""}
@@ -97,6 +99,10 @@ def send_queued_sms(runtime: Runtime, message_id: int) -> str:
         if not claimed:
             return message.status  # sent, being sent, or failed: never twice
         to, body = message.number, message.body
+        if is_opted_out(session, to):
+            message.status = OPTED_OUT
+            _forget_erasure_notice(session, message_id)
+            return OPTED_OUT
     try:
         sent = runtime.telephony.send_sms(to, body)
     except RetryableTelephonyError as exc:
@@ -104,6 +110,13 @@ def send_queued_sms(runtime: Runtime, message_id: int) -> str:
         tally(runtime.redis, SMS_ERRORS, {"reason": "retryable"})
         _set_status(runtime, message_id, PENDING)
         return PENDING
+    except OptedOutError:
+        # Opted out with the carrier before we heard of it (a STOP sent to another of our numbers, say).
+        with runtime.db.session() as session:
+            record_opt_out(session, to, "21610", runtime.clock.now())
+        _set_status(runtime, message_id, OPTED_OUT)
+        log.info("sms not sent: the number opted out", message_id=message_id, number=mask(to))
+        return OPTED_OUT
     except PermanentTelephonyError as exc:
         log.warning("sms refused", message_id=message_id, number=mask(to), code=exc.code, status=exc.status)
         tally(runtime.redis, SMS_ERRORS, {"reason": "refused"})
@@ -241,7 +254,7 @@ def _set_status(
         session.execute(
             update(SmsMessage).where(*conditions).values(**values).execution_options(synchronize_session=False)
         )
-        if status in {SENT, FAILED}:
+        if status in {SENT, FAILED, OPTED_OUT}:
             _forget_erasure_notice(session, message_id)
 
 

@@ -33,6 +33,10 @@ class InvalidNumberError(PermanentTelephonyError):
     """The number cannot be called or texted."""
 
 
+class OptedOutError(PermanentTelephonyError):
+    """The number texted STOP: the network refuses texts to it until it texts START (21610)."""
+
+
 MachineDetection = Literal["Enable", "DetectMessageEnd"]
 
 

@@ -19,6 +19,7 @@ from twilio.rest import Client
 from telephony.port import (
     CallRecord,
     InvalidNumberError,
+    OptedOutError,
     OutboundCall,
     PermanentTelephonyError,
     PlacedCall,
@@ -53,11 +54,11 @@ INVALID_NUMBER_CODES = frozenset(
         21421,
         21601,
         21604,
-        21610,
         21612,
         21614,
     }
 )
+UNSUBSCRIBED_RECIPIENT = 21610  # the number texted STOP
 RETRYABLE_CODES = frozenset({20429, 20500, 20503, 31005})
 
 
@@ -67,6 +68,8 @@ def telephony_error_from(exc: TwilioRestException) -> TelephonyError:
     message = f"Twilio {exc.status} {code or ''}: {exc.msg}".strip()
     if code in RETRYABLE_CODES or exc.status == 429 or exc.status >= 500:
         return RetryableTelephonyError(message, code=code, status=exc.status)
+    if code == UNSUBSCRIBED_RECIPIENT:
+        return OptedOutError(message, code=code, status=exc.status)
     if code in INVALID_NUMBER_CODES:
         return InvalidNumberError(message, code=code, status=exc.status)
     return PermanentTelephonyError(message, code=code, status=exc.status)

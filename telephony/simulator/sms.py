@@ -57,7 +57,7 @@ def send_inbound_sms(engine: Engine, url: str, from_: str, to: str, body: str) -
     message = SimMessage(sid=new_sid("SM"), account_sid=network.account_sid, from_=from_, to=to, body=body,
                          direction="inbound", date_created=engine.clock.now(), status="received")
     network.add_message(message)
-    if body.strip().upper() in {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}:
+    if body.strip().upper() in {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}:
         network.blocked_numbers.add(from_)  # Twilio's opt-out: later sends answer 21610
     if body.strip().upper() in {"START", "YES", "UNSTOP"}:
         network.blocked_numbers.discard(from_)

@@ -213,10 +213,22 @@ def test_long_wait_offers_a_callback_first() -> None:
     state, command = flow.advance(state, CallerInput(digits="1"), facts(), NOW)
     assert command == BookCallback(1, "+31612345678", slot_id=1)
     state, bye = flow.advance(
-        state, Booked(slots("14:30")[0].start, slots("14:30")[0].end, "+31612345678"), facts(), NOW
+        state, Booked(slots("14:30")[0].start, slots("14:30")[0].end, "+31612345678", True), facts(), NOW
     )
     assert isinstance(bye, Goodbye) and "vandaag tussen 14:30 en 14:45" in text(bye)
+    assert "U krijgt een sms" in text(bye)
     assert state.outcome == "callback_booked"
+
+
+def test_a_booking_without_a_text_reads_the_time_back() -> None:
+    state = at_the_offer()
+    state, _ = flow.advance(state, CallerInput(digits="1"), facts(), NOW)
+    state, bye = flow.advance(
+        state, Booked(slots("14:30")[0].start, slots("14:30")[0].end, "+31612345678", False), facts(), NOW
+    )
+    assert isinstance(bye, Goodbye)
+    assert "sms" not in text(bye).replace("geen sms", "")
+    assert text(bye).count("vandaag tussen 14:30 en 14:45") == 2
 
 
 def at_the_offer(language: str = "nl") -> FlowState:

@@ -46,7 +46,7 @@ def empty_database(tmp_path: Path) -> Iterator[Engine]:
 
 def test_upgraded_database_matches_the_models(empty_database: Engine) -> None:
     upgrade(empty_database)
-    assert current_revision(empty_database) == "0004_queue_entries_waiting_since"
+    assert current_revision(empty_database) == "0006_sms_opt_outs"
     with empty_database.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert differences == []
