@@ -71,6 +71,7 @@ from console import (  # noqa: E402
     views_admin,  # noqa: F401
     views_agent,  # noqa: F401
     views_board,  # noqa: F401
+    views_callers,  # noqa: F401
     views_capacity,  # noqa: F401
     views_manage,  # noqa: F401
     views_metrics,  # noqa: F401

@@ -92,6 +92,7 @@ def _dry_run(page: Any) -> None:
 def _supervisor_pages(db: Any) -> list[tuple[str, str, Callable[[Any], None] | None]]:
     with db.session() as session:
         queue_id = session.scalar(select(Queue.id).order_by(Queue.name))
+        caller_id = session.scalar(select(Caller.id).order_by(Caller.id))
     return [
         ("board", "/console/board", None),
         ("metrics", "/console/metrics", None),
@@ -103,6 +104,9 @@ def _supervisor_pages(db: Any) -> list[tuple[str, str, Callable[[Any], None] | N
         ("queue", f"/console/queues/{queue_id}", None),
         ("capacity", f"/console/queues/{queue_id}/capacity", None),
         ("shifts", "/console/shifts", None),
+        ("callers", "/console/callers?q=06", None),
+        ("caller", f"/console/callers/{caller_id}", None),
+        ("caller-erase", f"/console/callers/{caller_id}/erase", None),
     ]
 
 
