@@ -88,19 +88,26 @@ def ensure_slots(
 ) -> list[CallbackSlot]:
     """Materialise the queue's slots starting in [start, end) with capacity from staffing; return them.
 
-    New slots get their derived capacity. With `refresh`, existing slots follow staffing too, where
-    that keeps every booked promise (lowering below `booked` is `recompute_capacity`'s job, which
+    A coming slot that is no window of the queue's rules any more (hours cut, a closed day, another
+    slot length: re-planning gave it capacity 0 and moved its promises) is left out. New slots get
+    their derived capacity. With `refresh`, existing slots follow staffing too, where
+    that keeps every booked promise (lowering below `booked` is re-planning's job, which
     moves the promises that no longer fit). Offers do not refresh: that would cost every booking a
-    pass over the week's shifts, and shift changes call `recompute_capacity` / `recompute_for_agent`.
+    pass over the week's shifts, and every capacity change re-plans (callbacks/replanning.py).
     """
-    _materialise(session, _slot_rules(session, queue_id), start, end, refresh=refresh)
+    windows = set(_materialise(session, _slot_rules(session, queue_id), start, end, refresh=refresh))
     query = (
         select(CallbackSlot)
         .where(CallbackSlot.queue_id == queue_id, CallbackSlot.starts_at >= start, CallbackSlot.starts_at < end)
         .order_by(CallbackSlot.starts_at)
         .execution_options(populate_existing=True)
     )
-    return list(session.scalars(query))
+    return [s for s in session.scalars(query) if s.starts_at <= now or (s.starts_at, s.ends_at) in windows]
+
+
+def current_windows(session: Session, queue_id: int, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The slot windows (aware UTC) starting in [start, end) under the queue's rules as they are now."""
+    return _windows(_slot_rules(session, queue_id), start, end)
 
 
 def _windows(rules: QueueConfig, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -111,11 +118,16 @@ def _windows(rules: QueueConfig, start: datetime, end: datetime) -> list[tuple[d
     return slot_windows(rules.hours.periods, closed, rules.timezone, rules.slot_minutes, start, end)
 
 
-def _materialise(session: Session, rules: QueueConfig, start: datetime, end: datetime, *, refresh: bool) -> None:
-    """Insert the missing slots of [start, end); with `refresh` let existing ones follow staffing."""
+def _materialise(
+    session: Session, rules: QueueConfig, start: datetime, end: datetime, *, refresh: bool
+) -> list[tuple[datetime, datetime]]:
+    """Insert the missing slots of [start, end); with `refresh` let existing ones follow staffing.
+
+    Returns the windows of [start, end) under the queue's rules.
+    """
     windows = _windows(rules, start, end)
     if not windows:
-        return
+        return windows
     existing = {
         starts_at: (slot_id, capacity, override)
         for starts_at, slot_id, capacity, override in session.execute(
@@ -126,7 +138,7 @@ def _materialise(session: Session, rules: QueueConfig, start: datetime, end: dat
     }
     todo = windows if refresh else [window for window in windows if window[0] not in existing]
     if not todo:
-        return
+        return windows
     queue = queue_of(session, rules.id)
     shifts = shifts_serving(session, queue, todo[0][0], todo[-1][1])
     handle = handle_seconds(session, queue)
@@ -147,6 +159,7 @@ def _materialise(session: Session, rules: QueueConfig, start: datetime, end: dat
         elif known[2] is None and known[1] != derived:
             _follow_staffing(session, known[0], window_start, window_end, derived)
     add_slots(session, missing)
+    return windows
 
 
 def _follow_staffing(session: Session, slot_id: int, starts_at: datetime, ends_at: datetime, derived: int) -> None:

@@ -1,7 +1,7 @@
 """Shifts and slot capacity: a supervisor's changes to who works when, and what a slot may hold.
 
-Callback capacity follows staffing, so each change here recomputes the capacity of the slots it
-touches; promises that no longer fit are moved by us and their callers told at once.
+Callback capacity follows staffing, so each change here re-plans the slots it touches
+(callbacks/replanning.py); promises that no longer fit are moved by us and their callers told at once.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackSlot
-from callbacks.rebalance import recompute_capacity, recompute_for_agent
+from callbacks.replanning import ReplanCause, replan_for_agent, replan_queue
 from routing.models import Agent, Shift
 from terugbel.audit import record_audit
 from terugbel.validation import FieldErrors, NotFound, local_moment, whole_number
@@ -46,7 +46,7 @@ def add_shift(
         subject=f"agent {agent.id}",
         details={"starts_at": start.isoformat(), "ends_at": end.isoformat()},
     )
-    recompute_for_agent(session, agent.id, start, end, now)
+    replan_for_agent(session, agent.id, now=now, cause=ReplanCause.SHIFT_ADDED, start=start, end=end)
     return shift
 
 
@@ -66,7 +66,7 @@ def delete_shift(session: Session, *, shift_id: int, actor: str, now: datetime) 
     )
     session.delete(shift)
     session.flush()
-    recompute_for_agent(session, agent_id, start, end, now)
+    replan_for_agent(session, agent_id, now=now, cause=ReplanCause.SHIFT_REMOVED, start=start, end=end)
 
 
 def set_slot_capacity(
@@ -92,7 +92,9 @@ def set_slot_capacity(
         details={"override": value, "closed": closed},
     )
     session.flush()
-    recompute_capacity(session, slot.queue_id, slot.starts_at, slot.ends_at, now)
+    replan_queue(
+        session, slot.queue_id, now=now, cause=ReplanCause.SLOT_CAPACITY, start=slot.starts_at, end=slot.ends_at
+    )
     return slot
 
 

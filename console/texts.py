@@ -36,6 +36,19 @@ SHOWN_FROM_DATA = (
     message_id("callback"),
     message_id("sms"),
     message_id("web"),
+    # callbacks.replanning.ReplanCause: why a promise was moved by us (its reason on the board)
+    message_id("queue settings changed"),
+    message_id("callback share changed"),
+    message_id("slot length changed"),
+    message_id("opening hours changed"),
+    message_id("closed day added"),
+    message_id("closed day removed"),
+    message_id("shift added"),
+    message_id("shift removed"),
+    message_id("slot capacity changed"),
+    message_id("agent deactivated"),
+    # callbacks.rebalance.NO_SLOT_WITH_ROOM
+    message_id("capacity dropped and no slot with room in the coming days"),
 )
 
 

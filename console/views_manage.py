@@ -1,8 +1,9 @@
 """Incidents, intents, queues (settings, hours, holidays) and shifts.
 
 Incidents and intents go through the same checks and services as their JSON API (the marshmallow
-schema of console/api_incidents.py and routing.intents); queues through routing.queue_settings,
-shifts through callbacks.staffing (slot capacity: console/views_capacity.py).
+schema of console/api_incidents.py and routing.intents); queues through callbacks.queue_changes
+(routing.queue_settings, then re-planning), shifts through callbacks.staffing (slot capacity:
+console/views_capacity.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from callbacks.queue_changes import change_hours, change_queue_settings, close_day, open_day
 from callbacks.staffing import add_shift, delete_shift
 from console.api_incidents import IncidentSchema
 from console.auth import requires, runtime, signed_in_user
@@ -25,7 +27,6 @@ from console.texts import tr, ui_language
 from routing import incidents as incident_service
 from routing import intents as intent_service
 from routing.models import Agent, BusinessHours, Holiday, Queue, Shift
-from routing.queue_settings import add_holiday, delete_holiday, set_business_hours, update_queue_settings
 from terugbel.i18n import format_clock, message_id
 from terugbel.unit_of_work import unit_of_work
 from terugbel.validation import FieldErrors, NotFound
@@ -268,8 +269,8 @@ def queue_settings(queue_id: int) -> ResponseReturnValue:
     # Supervisors type the callback share as a percentage; the queue keeps it as a fraction.
     settings = values | {"callback_share": percent_as_share(values["callback_share"])}
     try:
-        with rt.db.session() as session:
-            update_queue_settings(
+        with unit_of_work(rt) as session:
+            change_queue_settings(
                 session, queue_id=queue_id, values=settings, actor=signed_in_user().username, now=rt.clock.now()
             )
     except NotFound:
@@ -294,8 +295,8 @@ def queue_hours(queue_id: int) -> ResponseReturnValue:
         d: (request.form.get(f"opens-{d}", "").strip(), request.form.get(f"closes-{d}", "").strip()) for d in range(7)
     }
     try:
-        with rt.db.session() as session:
-            set_business_hours(
+        with unit_of_work(rt) as session:
+            change_hours(
                 session, queue_id=queue_id, hours=hours, actor=signed_in_user().username, now=rt.clock.now()
             )
     except NotFound:
@@ -316,8 +317,10 @@ def holiday_add() -> ResponseReturnValue:
     queue_id = int(raw_queue) if raw_queue.isdigit() else None
     form = {"day": request.form.get("day", ""), "name": request.form.get("name", "")}
     try:
-        with rt.db.session() as session:
-            add_holiday(session, queue_id=queue_id, actor=signed_in_user().username, now=rt.clock.now(), **form)
+        with unit_of_work(rt) as session:
+            close_day(session, queue_id=queue_id, actor=signed_in_user().username, now=rt.clock.now(), **form)
+    except NotFound:
+        abort(404)
     except FieldErrors as exc:
         if queue_id is not None:
             return _queue_page(queue_id, exc.errors, form), 422
@@ -340,8 +343,8 @@ def holiday_delete(holiday_id: int) -> ResponseReturnValue:
     """Open again on a closed day."""
     rt = runtime()
     try:
-        with rt.db.session() as session:
-            delete_holiday(session, holiday_id=holiday_id, actor=signed_in_user().username, now=rt.clock.now())
+        with unit_of_work(rt) as session:
+            open_day(session, holiday_id=holiday_id, actor=signed_in_user().username, now=rt.clock.now())
     except NotFound:
         abort(404)
     flash(tr("Saved."))

@@ -12,6 +12,8 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
 from callbacks.models import PromiseState
+from callbacks.rebalance import NO_SLOT_WITH_ROOM
+from callbacks.replanning import ReplanCause
 from console.texts import SHOWN_FROM_DATA, tr
 from routing.models import AgentState, ContactChannel
 from terugbel.catalogues import ROOT, SOURCES, extract, po_path, template_path
@@ -111,12 +113,14 @@ def test_every_sentence_a_template_or_view_shows_is_in_the_console_catalogue() -
     assert sorted(used - set(translations(CONSOLE_DOMAIN, "nl"))) == []
 
 
-def test_the_console_shows_every_state_and_channel_in_both_languages() -> None:
-    shown = {state.value for state in [*PromiseState, *AgentState, *ContactChannel]}
+def test_the_console_shows_every_state_channel_and_replan_cause_in_both_languages() -> None:
+    shown = {state.value for state in [*PromiseState, *AgentState, *ContactChannel, *ReplanCause]}
+    shown.add(NO_SLOT_WITH_ROOM)
     assert shown <= set(SHOWN_FROM_DATA)
     for lang in LANGUAGES:
         assert shown <= set(translations(CONSOLE_DOMAIN, lang))
     assert tr("on_call", "nl") == "in gesprek"
+    assert tr(ReplanCause.OPENING_HOURS, "nl") == "openingstijden gewijzigd"
 
 
 def test_english_is_the_console_id_and_dutch_its_translation() -> None:

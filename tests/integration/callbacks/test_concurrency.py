@@ -16,7 +16,7 @@ from callbacks.errors import CallbackError
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, CallbackSlot
 from callbacks.offers import ensure_slots
 from callbacks.places import set_capacity as set_slot_capacity
-from callbacks.rebalance import recompute_capacity
+from callbacks.replanning import ReplanCause, replan_queue
 from terugbel.clock import ManualClock
 from terugbel.db import Database, plain_rows
 
@@ -76,7 +76,9 @@ def set_capacity(db: Database, slot_id: int, capacity: int, now: datetime) -> No
         assert slot is not None
         slot.capacity_override = capacity
         session.flush()
-        recompute_capacity(session, slot.queue_id, slot.starts_at, slot.ends_at, now)
+        replan_queue(
+            session, slot.queue_id, now=now, cause=ReplanCause.SLOT_CAPACITY, start=slot.starts_at, end=slot.ends_at
+        )
 
 
 def race(count: int, attempt: Callable[[int], None]) -> list[BaseException]:
@@ -136,9 +138,9 @@ def assert_consistent(db: Database) -> dict[str, int]:
         ).all()
     assert all(slot.booked <= slot.capacity for slot in slots), "a slot is over capacity"
     capacity = {slot.id: slot.capacity for slot in slots}
-    assert all(
-        slot_id is not None and place is not None and place < capacity[slot_id] for slot_id, place in places
-    ), "a place beyond the slot's capacity"
+    assert all(slot_id is not None and place is not None and place < capacity[slot_id] for slot_id, place in places), (
+        "a place beyond the slot's capacity"
+    )
     assert len(set(places)) == len(places), "two promises hold one place"
     for slot in slots:
         dial_times = [dial_at for slot_id, _, dial_at in open_promises if slot_id == slot.id]

@@ -25,8 +25,9 @@ from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
 from callbacks.offers import ensure_slots, offer_slots
 from callbacks.places import set_capacity
 from callbacks.promise import transition
-from callbacks.rebalance import recompute_capacity
+from callbacks.rebalance import MovedPromise
 from callbacks.reminders import due_reminders
+from callbacks.replanning import ReplanCause, replan_queue
 from callbacks.scheduling import ScheduleDial
 from routing.models import Holiday, Shift
 from telephony.models import SmsMessage
@@ -349,7 +350,7 @@ def test_a_lower_capacity_renumbers_the_places_that_still_fit(
     nine = slot_at_start(db, queue, local(24, 9), clock.now())
     with db.session() as session:
         session.get(CallbackSlot, nine).capacity_override = 4
-        recompute_capacity(session, queue.id, local(24, 9), local(24, 9, 15), clock.now())
+        replan_nine(session, queue, clock.now())
     promises = [book(db, queue, clock.now(), number=f"+3161234570{i}", slot_id=nine) for i in range(4)]
     assert [p.place for p in promises] == [0, 1, 2, 3]
     assert [p.planned_dial_at for p in promises] == [local(24, 9) + timedelta(seconds=225 * k) for k in range(4)]
@@ -358,7 +359,7 @@ def test_a_lower_capacity_renumbers_the_places_that_still_fit(
             cancel_promise(session, promise.id, clock.now(), "cancelled by API")
     with db.session() as session:
         session.get(CallbackSlot, nine).capacity_override = 2
-        moved = recompute_capacity(session, queue.id, local(24, 9), local(24, 9, 15), clock.now())
+        moved = replan_nine(session, queue, clock.now())
         followups = scheduled_dials(session)
     assert moved == []
     with db.session() as session:
@@ -392,7 +393,7 @@ def test_a_changed_capacity_gives_the_waiting_promises_their_place_s_new_moment(
     with db.session() as session:
         if change == "override":
             session.get(CallbackSlot, nine).capacity_override = 6
-            recompute_capacity(session, queue.id, local(24, 9), local(24, 9, 15), clock.now())
+            replan_nine(session, queue, clock.now())
         else:
             ensure_slots(session, queue.id, local(24, 9), local(24, 9, 15), clock.now(), refresh=True)
         followups = scheduled_dials(session)
@@ -403,6 +404,13 @@ def test_a_changed_capacity_gives_the_waiting_promises_their_place_s_new_moment(
         moments = [(p.place, p.planned_dial_at) for p in promises if p is not None]
     assert moments == [(k, local(24, 9) + timedelta(seconds=150 * k)) for k in range(6)]
     assert followups == {p.id: p.planned_dial_at for p in promises[1:3] if p is not None}
+
+
+def replan_nine(session: Session, queue: Any, now: datetime) -> list[MovedPromise]:
+    """Re-plan the 09:00 slot of the 24th after its override changed."""
+    return replan_queue(
+        session, queue.id, now=now, cause=ReplanCause.SLOT_CAPACITY, start=local(24, 9), end=local(24, 9, 15)
+    )
 
 
 def scheduled_dials(session: Session) -> dict[int, datetime]:
@@ -435,7 +443,9 @@ def test_story_5_capacity_drop_moves_the_latest_booking_at_once(
     with db.session() as session:
         session.execute(delete(Shift).where(Shift.agent_id == agents[0].id))
     with db.session() as session:
-        moved = recompute_capacity(session, queue.id, local(24, 0), local(25, 0), clock.now())
+        moved = replan_queue(
+            session, queue.id, now=clock.now(), cause=ReplanCause.SHIFT_REMOVED, start=local(24, 0), end=local(25, 0)
+        )
     assert [m.old_id for m in moved] == [promises[2].id]  # the latest-booked moves
     with db.session() as session:
         assert slot_at(db, queue, local(24, 9)).capacity == 2
@@ -458,7 +468,9 @@ def test_capacity_drop_with_nowhere_to_go_tells_the_caller(
     with db.session() as session:
         session.execute(delete(Shift).where(Shift.agent_id == agent.id))
     with db.session() as session:
-        moved = recompute_capacity(session, queue.id, local(24, 0), local(25, 0), clock.now())
+        moved = replan_queue(
+            session, queue.id, now=clock.now(), cause=ReplanCause.SHIFT_REMOVED, start=local(24, 0), end=local(25, 0)
+        )
         assert moved[0].new_id is None
         assert session.get(CallbackPromise, promise.id).state == PromiseState.MISSED.value
         assert [m.purpose for m in pending_messages(session)][-1] == "cannot_keep"
