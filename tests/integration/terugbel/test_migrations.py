@@ -111,7 +111,8 @@ def test_upgrading_a_database_with_agents_gives_them_dutch(empty_database: Engin
     with empty_database.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO agents (name, phone, skills, state, active) VALUES ('Sanne', '+31611110001', '[]', 'away', true)"
+                "INSERT INTO agents (name, phone, skills, state, active)"
+                " VALUES ('Sanne', '+31611110001', '[]', 'away', true)"
             )
         )
     upgrade(empty_database)
