@@ -7,8 +7,7 @@ Validation errors name the field: 422 with {"errors": {"json": {field: [message]
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NoReturn
 from zoneinfo import available_timezones
 
@@ -16,17 +15,16 @@ from flask import current_app
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from callbacks.replanning import replan_queue
 from callbacks.staffing import add_shift, delete_shift
+from console.admin_changes import add_agent, add_queue, change_agent, change_queue
 from console.api import DatabaseId, api_identity, require_role
 from console.api_queues import AgentSchema, OpeningSchema, QueueStatusSchema, agent_dict, queue_dicts
 from console.models import Role
-from routing.agent_admin import LANGUAGES, NAME_LENGTH, create_agent, queue_ids_for_skills, update_agent
+from routing.agent_admin import LANGUAGES, NAME_LENGTH
 from routing.live_state import agents_on_shift
 from routing.models import Agent, Shift
-from routing.queue_admin import NAME, create_queue, update_queue
+from routing.queue_admin import NAME
 from routing.queue_settings import HANDLE_SECONDS, HOLIDAY_COUNTRIES, LEAD_MINUTES, SLOT_MINUTES
 from terugbel.clock import ensure_utc
 from terugbel.runtime import Runtime
@@ -123,11 +121,6 @@ def _refused(exc: FieldErrors, renamed: dict[str, str] | None = None) -> NoRetur
     abort(422, message="invalid input", errors={"json": {names.get(k, k): [v] for k, v in exc.errors.items()}})
 
 
-def _replan(session: Session, queue_ids: Iterable[int], now: datetime, cause: str) -> None:
-    for queue_id in queue_ids:
-        replan_queue(session, queue_id, now=now, cause=cause)
-
-
 # --- queues ------------------------------------------------------------------------------------
 
 
@@ -158,14 +151,8 @@ def get_queue(queue_id: int) -> dict[str, Any]:
 def post_queue(args: dict[str, Any]) -> dict[str, Any]:
     """Add a queue; its callback slots are planned from its settings at once."""
     runtime = _runtime()
-    now = runtime.clock.now()
     try:
-        with unit_of_work(runtime) as session:
-            change = create_queue(
-                session, values=args, default_timezone=runtime.settings.timezone, actor=api_identity().name, now=now
-            )
-            _replan(session, [change.queue.id], now, "queue.create")
-            queue_id = change.queue.id
+        queue_id = add_queue(runtime, args, api_identity().name)
     except FieldErrors as exc:
         _refused(exc)
     return _queue_answer(runtime, queue_id)
@@ -179,12 +166,8 @@ def post_queue(args: dict[str, Any]) -> dict[str, Any]:
 def patch_queue(args: dict[str, Any], queue_id: int) -> dict[str, Any]:
     """Change some of a queue's fields; `hours` replaces all; a capacity change re-plans its callbacks."""
     runtime = _runtime()
-    now = runtime.clock.now()
     try:
-        with unit_of_work(runtime) as session:
-            change = update_queue(session, queue_id=queue_id, values=args, actor=api_identity().name, now=now)
-            if change.replan:
-                _replan(session, [queue_id], now, "queue.update")
+        change_queue(runtime, queue_id, args, api_identity().name)
     except NotFound:
         abort(404, message=f"no queue {queue_id}")
     except FieldErrors as exc:
@@ -219,13 +202,8 @@ def get_agent(agent_id: int) -> dict[str, Any]:
 def post_agent(args: dict[str, Any]) -> dict[str, Any]:
     """Add an agent (away until they choose available); a duplicate of an active agent's phone is refused."""
     runtime = _runtime()
-    now = runtime.clock.now()
     try:
-        with unit_of_work(runtime) as session:
-            change = create_agent(
-                session, values=args, region=runtime.settings.default_region, actor=api_identity().name, now=now
-            )
-            agent_id = change.agent.id
+        agent_id = add_agent(runtime, args, api_identity().name)
     except FieldErrors as exc:
         _refused(exc)
     return _agent_answer(runtime, agent_id)
@@ -239,18 +217,8 @@ def post_agent(args: dict[str, Any]) -> dict[str, Any]:
 def patch_agent(args: dict[str, Any], agent_id: int) -> dict[str, Any]:
     """Change some of an agent's fields; `active: false` lets them go and re-plans the queues they served."""
     runtime = _runtime()
-    now = runtime.clock.now()
     try:
-        with unit_of_work(runtime) as session:
-            change = update_agent(
-                session,
-                agent_id=agent_id,
-                values=args,
-                region=runtime.settings.default_region,
-                actor=api_identity().name,
-                now=now,
-            )
-            _replan(session, queue_ids_for_skills(session, change.replan_skills), now, "agent.update")
+        change_agent(runtime, agent_id, args, api_identity().name)
     except NotFound:
         abort(404, message=f"no agent {agent_id}")
     except FieldErrors as exc:
