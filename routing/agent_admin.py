@@ -26,6 +26,7 @@ from terugbel.validation import FieldErrors, NotFound
 NAME_LENGTH = 120
 LANGUAGES = tuple(language.value for language in Language)
 FIELDS = ("name", "phone", "skills", "language", "active")
+PHONE_TAKEN = "another active agent has this number"
 
 
 @dataclass(frozen=True)
@@ -160,5 +161,5 @@ def _phone(
     if agent_id is not None:
         duplicate = duplicate.where(Agent.id != agent_id)
     if session.scalar(duplicate.limit(1)) is not None:
-        errors["phone"] = "another active agent has this number"
+        errors["phone"] = PHONE_TAKEN
     return e164
