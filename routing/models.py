@@ -190,10 +190,14 @@ class Agent(Base):
     state: Mapped[str] = mapped_column(String(10), default=AgentState.AWAY.value)
     state_changed_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)  # False: left the company, kept for history
+    language: Mapped[str] = mapped_column(String(2), default=Language.NL.value, server_default=Language.NL.value)
 
     shifts: Mapped[list[Shift]] = relationship(back_populates="agent", cascade="all, delete-orphan")
 
-    __table_args__ = (CheckConstraint(_in("state", AgentState), name="state"),)
+    __table_args__ = (
+        CheckConstraint(_in("state", AgentState), name="state"),
+        CheckConstraint(_in("language", Language), name="language"),
+    )
 
 
 class Shift(Base):

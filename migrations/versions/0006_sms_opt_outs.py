@@ -1,7 +1,7 @@
 """sms_opt_outs: the numbers that texted STOP
 
 Revision ID: 0006_sms_opt_outs
-Revises: 0004_queue_entries_waiting_since
+Revises: 0005_agent_language
 Create Date: 2026-12-03 08:30:00
 
 Twilio and the carriers refuse texts to a number that texted STOP (error 21610) until it texts
@@ -16,7 +16,7 @@ from alembic import op
 import terugbel.db
 
 revision: str = "0006_sms_opt_outs"
-down_revision: str | None = "0004_queue_entries_waiting_since"
+down_revision: str | None = "0005_agent_language"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

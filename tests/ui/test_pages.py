@@ -93,6 +93,7 @@ def _supervisor_pages(db: Any) -> list[tuple[str, str, Callable[[Any], None] | N
     with db.session() as session:
         queue_id = session.scalar(select(Queue.id).order_by(Queue.name))
         caller_id = session.scalar(select(Caller.id).order_by(Caller.id))
+        agent_id = session.scalar(select(Agent.id).order_by(Agent.name))
     return [
         ("board", "/console/board", None),
         ("metrics", "/console/metrics", None),
@@ -107,6 +108,9 @@ def _supervisor_pages(db: Any) -> list[tuple[str, str, Callable[[Any], None] | N
         ("callers", "/console/callers?q=06", None),
         ("caller", f"/console/callers/{caller_id}", None),
         ("caller-erase", f"/console/callers/{caller_id}/erase", None),
+        ("agents", "/console/agents", None),
+        ("agent-edit", f"/console/agents/{agent_id}", None),
+        ("queue-new", "/console/queues/new", None),
     ]
 
 

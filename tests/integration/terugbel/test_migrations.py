@@ -13,6 +13,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
@@ -102,3 +103,20 @@ def test_upgrading_a_database_with_bookings_gives_every_slot_its_place_rows(empt
             (slots[1], 0, None),
             (slots[1], 2, held[slots[1], 2]),
         ]
+
+
+def test_upgrading_a_database_with_agents_gives_them_dutch(empty_database: Engine) -> None:
+    """0005 adds agents.language: agents that exist already speak Dutch; only nl and en are held."""
+    upgrade(empty_database, "0004_queue_entries_waiting_since")
+    with empty_database.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO agents (name, phone, skills, state, active)"
+                " VALUES ('Sanne', '+31611110001', '[]', 'away', true)"
+            )
+        )
+    upgrade(empty_database)
+    with empty_database.connect() as conn:
+        assert conn.execute(text("SELECT language FROM agents")).scalar_one() == "nl"
+    with pytest.raises(IntegrityError), empty_database.begin() as conn:
+        conn.execute(text("UPDATE agents SET language = 'de'"))
