@@ -122,7 +122,7 @@ def test_confirmation_in_english_in_the_callers_zone(db: Database, technisch: An
     with db.session() as session:
         [sms] = pending_messages(session)
     assert "today between 13:30 and 13:45" in sms.body  # 14:30 Amsterdam is 13:30 in London
-    assert "1 = ok, 2 = other time, 3 = cancel" in sms.body
+    assert "1 = ok, 2 = other time, 3 = call off" in sms.body
 
 
 def test_story_6_after_hours_near_a_requested_time(db: Database, technisch: Any, clock: ManualClock) -> None:

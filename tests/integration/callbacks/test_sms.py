@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from callbacks.booking import book_callback, open_promise_for
 from callbacks.models import CallbackPromise, CallbackSlot
 from callbacks.sms_conversation import handle_sms_reply
-from telephony.models import SmsMessage
+from telephony.models import SmsMessage, SmsOptOut
 from telephony.outbox import PENDING, SENT, pending_messages, queue_sms, send_pending, send_queued_sms
 from telephony.simulator import Simulator
 from terugbel.clock import ManualClock
@@ -151,7 +151,12 @@ def test_english_conversation(db: Database, technisch: Any, clock: ManualClock) 
     assert reply(db, clock, "tomorrow at eleven", number=number).startswith(
         "Moved: we will now call you tomorrow between 11:00 and 11:15 on +44 7911 123456."
     )
-    assert reply(db, clock, "CANCEL", number=number).startswith("Your callback")
+    # CANCEL alone is a carrier keyword: the number opts out of texts, the callback stays.
+    assert reply(db, clock, "CANCEL", number=number) == ""
+    with db.session() as session:
+        assert session.get(SmsOptOut, number) is not None
+        assert open_promise_for(session, number) is not None
+    assert reply(db, clock, "call it off please", number=number).startswith("Your callback")
 
 
 # --- the outbox ----------------------------------------------------------------------------------
