@@ -44,6 +44,7 @@ from callbacks.scheduling import agent_ring_job_id, enqueue_after_commit, job_id
 from callbacks.whisper import AGENT_LANGUAGE, Whisper, whisper_text
 from routing.agents import release_agent
 from routing.models import Contact
+from routing.wrap_up import start_wrap_up
 from telephony.port import OutboundCall, PermanentTelephonyError, RetryableTelephonyError
 from terugbel.logs import get_logger
 from terugbel.runtime import current_runtime
@@ -322,14 +323,22 @@ def agent_leg_ended(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: 
                 give_up(session, after, promise, now, step.reason)
             return "agent left"
         else:
-            # Released already when the caller was not reached; a talking agent is freed now.
+            # Released already when the caller was not reached; a talking agent wraps up now.
             if attempt.state in (A.CONNECTED.value, A.COMPLETED.value):
-                release_agent(session, agent_id, now)
+                start_wrap_up(session, agent_id, now, outcome_recorded=_outcome_recorded(session, attempt))
             return "agent released"
     if pass_on:
         agent_passes(runtime, attempt_id, agent_id, call_sid)
         return f"agent leg {status}: passed on"
     return "nothing"
+
+
+def _outcome_recorded(session: Session, attempt: CallbackAttempt) -> bool:
+    """Whether the agent gave their verdict on the call already (a key at its end)."""
+    if attempt.caller_call_sid is None:
+        return False
+    contact = session.scalars(select(Contact).where(Contact.call_sid == attempt.caller_call_sid)).first()
+    return contact is not None and contact.resolved is not None
 
 
 def record_outcome(runtime: Runtime, attempt_id: int, resolved: bool) -> bool:

@@ -19,6 +19,7 @@ from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, PromiseState
 from callbacks.recovery import recover_stale_attempts
 from callbacks.reminders import send_due_reminders
 from callbacks.scheduling import delete_unless_running, job_id_for, live_dial_job_ids, parse_job_id, schedule_promise
+from routing.wrap_up import end_expired_wrap_ups
 from telephony.outbox import redispatch_pending, settle_unfinished_sends
 from terugbel.clock import ensure_utc
 from terugbel.logs import get_logger
@@ -37,6 +38,7 @@ class ReconcileReport:
     recovered: list[int] = field(default_factory=list)  # attempt ids settled after a crash or a lost callback
     sms: list[int] = field(default_factory=list)  # pending messages handed to the SMS queue again
     reminders: int = 0  # reminders texted: their window starts within half an hour
+    wrap_ups_ended: list[int] = field(default_factory=list)  # agents whose wrap-up job Redis lost
 
 
 def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> ReconcileReport:
@@ -80,6 +82,7 @@ def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> Reconcil
             report.removed.append(job_id)
     report.recovered = recover_stale_attempts(runtime, policy)
     report.reminders = send_due_reminders(runtime)
+    report.wrap_ups_ended = end_expired_wrap_ups(runtime)
     settle_unfinished_sends(runtime)  # first: a send found unfinished goes out again in this pass
     report.sms = redispatch_pending(runtime)
     if report.scheduled or report.removed or report.recovered or report.sms or report.reminders:

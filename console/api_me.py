@@ -18,6 +18,7 @@ from routing.contacts import MAX_NOTE_LENGTH, record_outcome
 from routing.distribution import agent_became_available
 from routing.models import AgentState
 from terugbel.runtime import Runtime
+from terugbel.unit_of_work import unit_of_work
 from terugbel.validation import ChangeRefused, NotFound
 
 blp = Blueprint("api_me", __name__, url_prefix="/api/me", description="An agent's own callbacks, outcomes and state")
@@ -64,7 +65,7 @@ def record_my_outcome(args: dict[str, Any], contact_id: int) -> dict[str, Any]:
     runtime: Runtime = current_app.extensions["terugbel"]
     agent_id = _my_agent_id()
     try:
-        with runtime.db.session() as session:
+        with unit_of_work(runtime) as session:  # the outcome ends wrap-up: a waiting caller is offered after commit
             record_outcome(
                 session,
                 contact_id=contact_id,

@@ -14,6 +14,7 @@ from console.texts import tr, ui_language
 from routing.agents import choose_agent_state
 from routing.contacts import record_outcome
 from routing.distribution import agent_became_available
+from terugbel.unit_of_work import unit_of_work
 from terugbel.validation import ChangeRefused, NotFound
 
 
@@ -94,7 +95,7 @@ def agent_outcome(contact_id: int) -> ResponseReturnValue:
     if not errors:
         rt = runtime()
         try:
-            with rt.db.session() as session:
+            with unit_of_work(rt) as session:  # the outcome ends wrap-up: a waiting caller is offered after commit
                 record_outcome(
                     session,
                     contact_id=contact_id,

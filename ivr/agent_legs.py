@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from callbacks.booking import close_promise_resolved_by_contact
 from ivr.call_sessions import CallNotFound, call_language, find_call
 from ivr.flow_types import TRANSCRIPT_SEPARATOR, Action, Enqueue, Line
-from routing import agents, distribution
+from routing import distribution
 from routing.history import repeat_count
 from routing.models import (
     Agent,
@@ -28,6 +28,7 @@ from routing.models import (
     QueueEntryState,
 )
 from routing.whisper import WHISPER_PROBLEM_LIMIT, Whisper, inbound_whisper_text
+from routing.wrap_up import start_wrap_up
 from terugbel.i18n import few_words, t
 from terugbel.runtime import Runtime
 from terugbel.unit_of_work import unit_of_work
@@ -109,15 +110,16 @@ def accept_whisper(runtime: Runtime, *, entry_id: int, digits: str | None, now: 
 
 def agent_dial_result(runtime: Runtime, *, entry_id: int, now: datetime) -> Action | None:
     """The agent leg ended: after a conversation hang up; if the agent never took it, wait again."""
-    with runtime.db.session() as session:
+    with unit_of_work(runtime) as session:
         entry = session.get(QueueEntry, entry_id)
         if entry is None:
             raise CallNotFound(f"queue entry {entry_id}")
         if entry.state in {QueueEntryState.CONNECTED.value, QueueEntryState.LEFT.value}:
             agent = session.get(Agent, entry.reserved_agent_id) if entry.reserved_agent_id else None
             if agent is not None and agent.state == AgentState.ON_CALL.value:
-                # The conversation is over: wrap-up, until the agent says (in the console) they are free.
-                agents.change_agent_state(session, agent.id, AgentState.WRAP_UP, now)
+                contact = session.get(Contact, entry.contact_id) if entry.contact_id else None
+                recorded = contact is not None and contact.resolved is not None
+                start_wrap_up(session, agent.id, now, outcome_recorded=recorded)
             return None
         distribution.agent_did_not_answer(session, entry_id, now)
         return _requeue(session, entry, now, missed=True)

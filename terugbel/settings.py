@@ -24,6 +24,7 @@ DEFAULT_TRANSCRIPT_RETENTION_DAYS = 90
 LOG_FORMATS = ("console", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_DEMO_TALK_SECONDS = 5
+DEFAULT_WRAP_UP_SECONDS = 60
 
 
 class SettingsError(ValueError):
@@ -62,6 +63,8 @@ class Settings:
     # The text-to-speech voices callers hear (Twilio's names, e.g. Polly.Lotte); None: the default.
     voice_nl: str | None = None
     voice_en: str | None = None
+    # Agents: wrap-up after a call ends when they record the outcome, or after this many seconds.
+    wrap_up_seconds: int = DEFAULT_WRAP_UP_SECONDS
     # Workers: how often each compares the dial jobs with the database (and texts due reminders).
     reconcile_seconds: int = DEFAULT_RECONCILE_SECONDS
     # Storage limitation: the caller's words (transcripts, call state, problems, SMS bodies) are
@@ -154,6 +157,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         env, "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS", DEFAULT_PREFERRED_AGENT_WAIT_SECONDS, 0, 600
     )
 
+    wrap_up_seconds = _whole_setting(env, "TERUGBEL_WRAP_UP_SECONDS", DEFAULT_WRAP_UP_SECONDS, 0, 3600)
     reconcile_seconds = _whole_setting(env, "TERUGBEL_RECONCILE_SECONDS", DEFAULT_RECONCILE_SECONDS, 1, 86400)
     transcript_retention_days = _whole_setting(
         env, "TERUGBEL_TRANSCRIPT_RETENTION_DAYS", DEFAULT_TRANSCRIPT_RETENTION_DAYS, 1, 3650
@@ -191,6 +195,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         uses_simulator=uses_simulator,
         voice_nl=env.get("TERUGBEL_VOICE_NL") or None,
         voice_en=env.get("TERUGBEL_VOICE_EN") or None,
+        wrap_up_seconds=wrap_up_seconds,
         reconcile_seconds=reconcile_seconds,
         transcript_retention_days=transcript_retention_days,
         worker_fork=env.get("TERUGBEL_WORKER_FORK") == "1",

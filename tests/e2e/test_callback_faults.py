@@ -73,6 +73,7 @@ def test_duplicate_status_callbacks_change_nothing_twice(world, technisch, make_
 
     assert [a.state for a in world.attempts(promise.id)] == ["busy", "completed"]
     assert len(world.calls_to(JAN)) == 2 and len(world.calls_to(AHMED)) == 2
+    world.run_until(world.clock.now() + timedelta(seconds=60))  # wrap-up over
     with world.runtime.db.session() as session:
         assert session.get(Agent, ahmed.id).state == AgentState.AVAILABLE.value
 

@@ -11,6 +11,7 @@ from telephony.simulator import Party, Reply
 from terugbel.audit import AuditEntry
 from tests.e2e.callback_driver import CallbackWorld, book
 
+WRAP_UP = timedelta(seconds=60)  # TERUGBEL_WRAP_UP_SECONDS' default: the agent's time after a call
 AHMED = "+31611110001"
 SANNE = "+31611110002"
 JAN = "+31612345678"
@@ -58,7 +59,8 @@ def test_human_answers_agent_first_with_whisper_then_bridged(world, technisch, m
     assert conference in agent_call.transcript.said_by("system") and conference in caller_call.transcript.said_by(
         "system"
     )
-    assert agent_state(world, ahmed.id) == AgentState.AVAILABLE.value
+    world.run_until(world.clock.now() + WRAP_UP)
+    assert agent_state(world, ahmed.id) == AgentState.AVAILABLE.value  # wrap-up over
     with world.runtime.db.session() as session:
         contact = session.scalars(select(Contact).where(Contact.call_sid == caller_call.sid)).one()
         assert (contact.channel, contact.caller_id, contact.agent_id) == ("callback", jan.id, ahmed.id)
@@ -162,6 +164,7 @@ def test_agent_passes_and_the_next_agent_takes_it(world, technisch, make_agent) 
     assert passed.date_created < taken.date_created
     assert "Doorgegeven aan een collega." in passed.transcript.system_text
     assert len(world.calls_to(JAN)) == 1
+    world.run_until(world.clock.now() + WRAP_UP)
     assert agent_state(world, sanne.id) == agent_state(world, ahmed.id) == AgentState.AVAILABLE.value
 
 
