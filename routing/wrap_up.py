@@ -70,7 +70,10 @@ def end_wrap_up(session: Session, agent_id: int, now: datetime) -> bool:
 
 
 def _offer_a_caller_after_commit(session: Session, agent_id: int) -> None:
-    after_commit(session).add(lambda runtime: agent_became_available(runtime, agent_id), key=("offer", agent_id))
+    def offer(runtime: Runtime) -> None:
+        agent_became_available(runtime, agent_id)
+
+    after_commit(session).add(offer, key=("offer", agent_id))
 
 
 def end_expired_wrap_ups(runtime: Runtime) -> list[int]:

@@ -45,7 +45,8 @@ def test_wrap_up_ends_by_itself_after_the_setting_and_the_agent_takes_the_next_c
     talk(sim, "+31687650001")
     assert state_of(runtime, sanne.id) == "wrap_up"
     with runtime.db.session() as session:
-        ended_at = session.get(Agent, sanne.id).state_changed_at
+        ended_at = session.get_one(Agent, sanne.id).state_changed_at
+    assert ended_at is not None
     scheduled = ScheduledJobRegistry(queue=queue(runtime.redis, DEFAULT_QUEUE))
     expires = ended_at + timedelta(seconds=60)
     assert expires <= scheduled.get_scheduled_time(wrap_up_job_id(sanne.id)) < expires + timedelta(seconds=1)
