@@ -33,7 +33,6 @@ import random
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,10 +49,12 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import requests  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
+from webhook_load import _free_port, _wait_for  # noqa: E402  (gunicorn started and awaited the same way)
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 OUTAGE_PREFIX = "+31612"  # the region of the outage: callers from here hear it first
@@ -396,26 +397,6 @@ def timed_webhooks(sim: Any) -> list[tuple[str, float]]:
 
 
 # --- the run --------------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(url: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode} before answering")
-        try:
-            if requests.get(url, timeout=1).status_code in {200, 503}:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)  # bounded poll while gunicorn boots
-    raise SystemExit(f"the server at {url} never answered")
 
 
 def next_monday() -> date:
