@@ -502,7 +502,11 @@ def run_day(args: argparse.Namespace) -> None:
         ]
         for thread in threads:
             thread.start()
-        incident = run_incident_and_drop(api, clock, plan, shift_ids, agent_ids)
+        incident: dict[str, Any] = {}
+        supervisor = threading.Thread(
+            target=run_incident_and_drop, args=(api, clock, plan, shift_ids, incident), daemon=True, name="supervisor"
+        )
+        supervisor.start()
         end = plan.local(plan.closes) + timedelta(minutes=30)
         while clock.now() < end:
             clock.wait_until(min(end, clock.now() + timedelta(minutes=30)))
@@ -546,12 +550,12 @@ def watch_calls(sim: Any, desks: Desks, callee: dict[str, dict[str, Any]], plan:
 
 
 def run_incident_and_drop(
-    api: Api, clock: CompressedClock, plan: DayPlan, shift_ids: dict[int, list[int]], agent_ids: list[int]
-) -> dict[str, Any]:
-    """10:00 the outage is published, an hour later resolved; at noon one middle shift is dropped."""
+    api: Api, clock: CompressedClock, plan: DayPlan, shift_ids: dict[int, list[int]], incident: dict[str, Any]
+) -> None:
+    """10:00 the outage is published (into `incident`), an hour later resolved; at noon a middle shift is dropped."""
     outage_start, outage_end = plan.outage_window
     clock.wait_until(outage_start)
-    incident = api.call("POST", "/api/incidents", 201, json={
+    incident |= api.call("POST", "/api/incidents", 201, json={
         "title": "Storing Utrecht", "message_nl": OUTAGE_MESSAGE,
         "message_en": "There is an internet outage in the Utrecht region.", "match_prefixes": [OUTAGE_PREFIX],
         "expected_fix_at": outage_end.isoformat(),
@@ -561,7 +565,6 @@ def run_incident_and_drop(
     clock.wait_until(plan.local(plan.shift_dropped_at))
     middle = next(s for s in plan_shifts(plan) if s.starts == clock_time(10, 0))
     api.call("DELETE", f"/api/shifts/{shift_ids[middle.agent][0]}", 204)
-    return incident
 
 
 # --- measurement --------------------------------------------------------------------------------------
@@ -590,10 +593,11 @@ def promise_figures(db: Any, sim: Any) -> dict[str, Any]:
             if promise.state == "cancelled" and not promise.moved_by_us:
                 cancelled += 1
                 continue
-            dials = sorted(a.started_at for a in by_promise[promise.id])
+            # Kept: the caller's phone was dialled inside the window (an attempt that found no agent free is not).
+            dials = sorted(a.started_at for a in by_promise[promise.id] if a.caller_call_sid is not None)
             if dials and promise.window_start <= dials[0] <= promise.window_end:
                 kept += 1
-            elif promise.state in {"booked", "dialing"} and not dials:
+            elif promise.state in {"booked", "dialing"} and not by_promise[promise.id]:
                 still_open += 1
             else:
                 told = any(
@@ -625,6 +629,7 @@ def call_figures(db: Any, sim: Any, plan: DayPlan, incident: dict[str, Any]) -> 
     outage_end = plan.outage_window[1]
     questions: list[int] = []
     matching = heard_first = 0
+    example = ""  # one call with more than two questions before an answer, to read
     for call in sim.calls():
         if call.direction != "inbound" or call.transcript is None:
             continue
@@ -632,6 +637,8 @@ def call_figures(db: Any, sim: Any, plan: DayPlan, incident: dict[str, Any]) -> 
         answer = next((i for i, verb in enumerate(verbs) if verb in {"Dial", "Enqueue"}), None)
         if answer is not None:
             questions.append(verbs[:answer].count("Gather"))
+            if questions[-1] > 2 and not example:
+                example = call.transcript.to_text(ZONE)
         if started and call.from_.startswith(OUTAGE_PREFIX) and started <= call.date_created < outage_end:
             matching += 1
             said = call.transcript.said_by("system")
@@ -652,8 +659,10 @@ def call_figures(db: Any, sim: Any, plan: DayPlan, incident: dict[str, Any]) -> 
             again.add(caller_id)
     resolved_first = sum(1 for cid, (_, ok) in first.items() if ok and cid not in again)
     asked = [q for *_, q in contacts if q is not None]
-    return {"questions": questions, "matching": matching, "heard_first": heard_first,
-            "fcr": (resolved_first, len(first)), "db_questions_max": max(asked, default=0)}  # fmt: skip
+    return {
+        "questions": questions, "matching": matching, "heard_first": heard_first, "fcr": (resolved_first, len(first)),
+        "db_questions_max": max(asked, default=0), "example": example,
+    }  # fmt: skip
 
 
 def report(args: argparse.Namespace, plan: DayPlan, db: Any, sim: Any, latencies: list[tuple[str, float]],
@@ -696,6 +705,9 @@ def report(args: argparse.Namespace, plan: DayPlan, db: Any, sim: Any, latencies
         f"questions before Dial/Enqueue     : {len(q)} calls, max {max(q, default=0)} (target <= 2), "
         f"{dict(Counter(q))}; contacts.questions_asked max {c['db_questions_max']}"
     )
+    if c["example"]:
+        print("a call with more than two questions before an answer (the caller's words hidden):")
+        print(re.sub(r"(caller \[\w+\]) .*", r"\1 ...", c["example"]))
     if desk_errors:
         print(f"agent desk API errors             : {dict(desk_errors)}")
 
