@@ -6,26 +6,42 @@ caller at once (routing.distribution), and the answer says who, if anyone.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from console.api import require_role
+from console.api import api_identity, require_role
 from console.models import Role
 from routing.agents import UnknownAgent, change_agent_state
 from routing.distribution import agent_became_available
 from routing.history import caller_history, find_caller, history_facts
 from routing.live_state import agents_on_shift, queue_statuses
-from routing.models import Agent, AgentState
+from routing.models import Agent, AgentState, Queue
+from routing.queue_admin import opening_hours, queue_setting_values
 from terugbel.phone import try_e164
 from terugbel.runtime import Runtime
 
 blp = Blueprint("api_queues", __name__, url_prefix="/api", description="Queues, agents and caller history")
 
 SETTABLE_STATES = [s.value for s in AgentState if s != AgentState.RESERVED]
+
+
+CLOCK_TIME = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="a time like 08:30")
+
+
+class OpeningSchema(Schema):
+    weekday = fields.Integer(
+        required=True, validate=validate.Range(min=0, max=6), metadata={"description": "0 = Monday"}
+    )
+    opens = fields.String(required=True, validate=CLOCK_TIME, metadata={"example": "08:30"})
+    closes = fields.String(required=True, validate=CLOCK_TIME, metadata={"description": "After opens"})
 
 
 class QueueStatusSchema(Schema):
@@ -42,16 +58,29 @@ class QueueStatusSchema(Schema):
     wait_estimate_seconds = fields.Integer()
     wait_threshold_seconds = fields.Integer()
     overflow_queue = fields.String(allow_none=True)
+    overflow_queue_id = fields.Integer(allow_none=True)
+    holiday_country = fields.String(allow_none=True)
+    callback_share_percent = fields.Float()
+    slot_minutes = fields.Integer()
+    default_handle_seconds = fields.Integer()
+    callback_lead_minutes = fields.Integer()
+    hours = fields.List(fields.Nested(OpeningSchema), metadata={"description": "A weekday absent is closed"})
 
 
 class AgentSchema(Schema):
     id = fields.Integer()
     name = fields.String()
+    phone = fields.String(allow_none=True, metadata={"description": "E.164; null for agent tokens"})
+    language = fields.String()
     skills = fields.List(fields.String())
     state = fields.String()
     state_changed_at = fields.AwareDateTime(allow_none=True)
     on_shift = fields.Boolean()
     active = fields.Boolean()
+
+
+class AgentListArgsSchema(Schema):
+    include_inactive = fields.Boolean(load_default=False, metadata={"description": "Also agents let go"})
 
 
 class AgentStateSchema(Schema):
@@ -113,10 +142,22 @@ def _runtime() -> Runtime:
     return runtime
 
 
-def _agent_dict(agent: Agent, on_shift: set[int]) -> dict[str, Any]:
+def queue_dicts(session: Session, now: datetime, queue_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """The queues (all, or those in `queue_ids`) now, with their settings and opening hours."""
+    rows = {q.id: q for q in session.scalars(select(Queue))}
+    return [
+        {**asdict(status), **queue_setting_values(rows[status.id]), "hours": opening_hours(session, status.id)}
+        for status in queue_statuses(session, now)
+        if queue_ids is None or status.id in queue_ids
+    ]
+
+
+def agent_dict(agent: Agent, on_shift: set[int], *, with_phone: bool = True) -> dict[str, Any]:
     return {
         "id": agent.id,
         "name": agent.name,
+        "phone": agent.phone if with_phone else None,
+        "language": agent.language,
         "skills": list(agent.skills or []),
         "state": agent.state,
         "state_changed_at": agent.state_changed_at,
@@ -132,19 +173,26 @@ def get_queues() -> list[Any]:
     """Every queue now: open or closed, callers waiting, agents, handle time and wait estimate."""
     runtime = _runtime()
     with runtime.db.session() as session:
-        return list(queue_statuses(session, runtime.clock.now()))
+        return queue_dicts(session, runtime.clock.now())
 
 
 @blp.route("/agents")
+@blp.arguments(AgentListArgsSchema, location="query")
 @blp.response(200, AgentSchema(many=True))
 @require_role(Role.AGENT)
-def get_agents() -> list[dict[str, Any]]:
-    """Every active agent with skills, live state and whether they are on shift now."""
+def get_agents(args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every active agent (or every agent) with skills, language, live state and whether on shift now.
+
+    The phone numbers only for supervisors: an agent's token sees `phone` null.
+    """
     runtime = _runtime()
+    with_phone = api_identity().role.includes(Role.SUPERVISOR)
     with runtime.db.session() as session:
         on_shift = agents_on_shift(session, runtime.clock.now())
-        agents = session.scalars(select(Agent).where(Agent.active.is_(True)).order_by(Agent.name)).all()
-        return [_agent_dict(agent, on_shift) for agent in agents]
+        query = select(Agent).order_by(Agent.name, Agent.id)
+        if not args["include_inactive"]:
+            query = query.where(Agent.active.is_(True))
+        return [agent_dict(agent, on_shift, with_phone=with_phone) for agent in session.scalars(query)]
 
 
 @blp.route("/agents/<int:agent_id>/state", methods=["PUT", "POST"])
@@ -166,7 +214,7 @@ def set_agent_state(args: dict[str, Any], agent_id: int) -> dict[str, Any]:
     with runtime.db.session() as session:
         agent = session.get(Agent, agent_id)
         on_shift = agents_on_shift(session, runtime.clock.now())
-        return {**_agent_dict(agent, on_shift), "reservation": reservation}  # type: ignore[arg-type]
+        return {**agent_dict(agent, on_shift), "reservation": reservation}  # type: ignore[arg-type]
 
 
 @blp.route("/callers/<string:number>/history")

@@ -10,6 +10,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
 from console import (
+    api_admin,
     api_board,
     api_callbacks,
     api_callers,
@@ -25,6 +26,7 @@ from console.auth import csrf
 
 # In name order, as the OpenAPI document lists them.
 FEATURE_BLUEPRINTS = (
+    api_admin.blp,
     api_board.blp,
     api_callbacks.blp,
     api_callers.blp,

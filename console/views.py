@@ -74,5 +74,6 @@ from console import (  # noqa: E402
     views_capacity,  # noqa: F401
     views_manage,  # noqa: F401
     views_metrics,  # noqa: F401
+    views_people,  # noqa: F401
     views_rules,  # noqa: F401
 )

@@ -7,9 +7,12 @@ change in the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays as public_holidays
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,20 +21,28 @@ from terugbel.audit import record_audit
 from terugbel.validation import FieldErrors, NotFound, clock_time, whole_number
 
 SLOT_MINUTES = (5, 10, 15, 20, 30, 60)
+# The countries whose public holidays the `holidays` package knows, by their ISO 3166 code.
+HOLIDAY_COUNTRIES = tuple(sorted(code for code in public_holidays.list_supported_countries() if len(code) == 2))
+HANDLE_SECONDS = (60, 7200)
+LEAD_MINUTES = (0, 240)
 
 
 def update_queue_settings(
-    session: Session, *, queue_id: int, values: dict[str, str], actor: str, now: datetime
+    session: Session, *, queue_id: int, values: Mapping[str, str | None], actor: str, now: datetime
 ) -> Queue:
-    """Change a queue's label, time zone, wait threshold and callback capacity settings."""
+    """Change a queue's label, time zone, wait threshold and callback capacity settings.
+
+    `holiday_country`, `default_handle_seconds` and `callback_lead_minutes` change too when
+    `values` has them (the API sets them; the console's settings form leaves them be).
+    """
     queue = session.get(Queue, queue_id)
     if queue is None:
         raise NotFound(queue_id)
     errors: dict[str, str] = {}
-    label = values.get("label", "").strip()
+    label = (values.get("label") or "").strip()
     if not label or len(label) > 120:
         errors["label"] = "give a label of 1–120 characters"
-    zone = values.get("timezone", "").strip()
+    zone = (values.get("timezone") or "").strip()
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -43,24 +54,47 @@ def update_queue_settings(
     if slot not in SLOT_MINUTES:
         errors["slot_minutes"] = f"one of {', '.join(map(str, SLOT_MINUTES))}"
     try:
-        share = float(values.get("callback_share", "").replace(",", "."))
+        share = float((values.get("callback_share") or "").replace(",", "."))
     except ValueError:
         share = -1.0
     if not 0 < share <= 1:
         errors["callback_share"] = "a fraction above 0 and at most 1 (e.g. 0.3)"
+    optional = _optional_settings(values, errors)
     if errors:
         raise FieldErrors(errors)
-    changed = {
+    changed: dict[str, Any] = {
         "label": label,
         "timezone": zone,
         "wait_threshold_seconds": threshold,
         "slot_minutes": slot,
         "callback_share": share,
+        **optional,
     }
     for name, value in changed.items():
         setattr(queue, name, value)
     record_audit(session, at=now, actor=actor, action="queue.update", subject=f"queue {queue.name}", details=changed)
     return queue
+
+
+def _optional_settings(values: Mapping[str, str | None], errors: dict[str, str]) -> dict[str, Any]:
+    """The settings only the API sends: checked (into `errors`) when `values` has them."""
+    settings: dict[str, Any] = {}
+    if "holiday_country" in values:
+        country = (values["holiday_country"] or "").strip().upper() or None
+        if country is not None and country not in HOLIDAY_COUNTRIES:
+            errors["holiday_country"] = "a country code like NL or BE whose public holidays are known, or none"
+        settings["holiday_country"] = country
+    if "default_handle_seconds" in values:
+        handle = whole_number(values["default_handle_seconds"], *HANDLE_SECONDS)
+        if handle is None:
+            errors["default_handle_seconds"] = "a whole number of seconds from 60 to 7200"
+        settings["default_handle_seconds"] = handle
+    if "callback_lead_minutes" in values:
+        lead = whole_number(values["callback_lead_minutes"], *LEAD_MINUTES)
+        if lead is None:
+            errors["callback_lead_minutes"] = "a whole number of minutes from 0 to 240"
+        settings["callback_lead_minutes"] = lead
+    return settings
 
 
 def set_business_hours(

@@ -92,6 +92,7 @@ def _dry_run(page: Any) -> None:
 def _supervisor_pages(db: Any) -> list[tuple[str, str, Callable[[Any], None] | None]]:
     with db.session() as session:
         queue_id = session.scalar(select(Queue.id).order_by(Queue.name))
+        agent_id = session.scalar(select(Agent.id).order_by(Agent.name))
     return [
         ("board", "/console/board", None),
         ("metrics", "/console/metrics", None),
@@ -103,6 +104,9 @@ def _supervisor_pages(db: Any) -> list[tuple[str, str, Callable[[Any], None] | N
         ("queue", f"/console/queues/{queue_id}", None),
         ("capacity", f"/console/queues/{queue_id}/capacity", None),
         ("shifts", "/console/shifts", None),
+        ("agents", "/console/agents", None),
+        ("agent-edit", f"/console/agents/{agent_id}", None),
+        ("queue-new", "/console/queues/new", None),
     ]
 
 
