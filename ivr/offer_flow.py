@@ -38,7 +38,7 @@ from terugbel.phone import spoken_digits
 
 
 def on_offer(state: FlowState, event: CallerInput, facts: CallFacts, now: datetime) -> Transition:
-    """A slot by its key, a spoken time, 4 for another number, 5 to wait anyway; else once more."""
+    """A slot by its key, a spoken time, 4 for another number, 5 (or silence, when open) to wait; else once more."""
     digits = (event.digits or "").strip()
     speech = (event.speech or "").strip()
     offers = state.choices()
@@ -53,6 +53,11 @@ def on_offer(state: FlowState, event: CallerInput, facts: CallFacts, now: dateti
         return state, ask_number(state, [])
     if digits == WAIT_ANYWAY_KEY and state.queue_open and not state.moving:
         state.path.append("offer:wait")
+        return state, enqueue(state, [say(state, "ivr_connecting")])
+    if not digits and not speech and state.queue_open and not state.moving:
+        # Silence at the offer while we are open: the caller stays on the line rather than hearing
+        # the question again (a callback is offered once more while they wait).
+        state.path.append("offer:silent-wait")
         return state, enqueue(state, [say(state, "ivr_connecting")])
     if speech and state.queue_id is not None and number:
         near = parse_requested_time(speech, state.language, facts.zone, now)

@@ -351,3 +351,10 @@ def test_flow_state_data_is_a_copy_that_round_trips() -> None:
     assert state.offers[0][0] == 7 and state.path == ["probleem"]  # the stored data shares no list
     assert FlowState.from_data(state.to_data(), "en") == state
     assert FlowState.from_data({"step": "ask", "unknown": 1}, "en") == FlowState(language="en", step="ask")
+
+
+def test_silence_at_the_offer_while_open_keeps_the_caller_on_the_line() -> None:
+    state, action = flow.advance(at_the_offer(), CallerInput(), facts(), NOW)
+    assert isinstance(action, Enqueue) and action.queue_name == "technisch"
+    assert state.path[-1] == "offer:silent-wait"
+    assert text(action) == "Ik verbind u door."  # not the question again
