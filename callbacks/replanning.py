@@ -54,6 +54,7 @@ class ReplanCause(enum.StrEnum):
     SHIFT_REMOVED = "shift removed"
     SLOT_CAPACITY = "slot capacity changed"
     AGENT_DEACTIVATED = "agent deactivated"
+    AGENT_QUEUES = "agent's queues changed"
 
 
 def replan_queue(

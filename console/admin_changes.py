@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from callbacks.replanning import replan_queue
+from callbacks.replanning import ReplanCause, replan_queue
 from routing.agent_admin import create_agent, queue_ids_for_skills, update_agent
 from routing.queue_admin import create_queue, update_queue
 from terugbel.runtime import Runtime
@@ -22,7 +22,7 @@ def add_queue(runtime: Runtime, values: Mapping[str, Any], actor: str) -> int:
     now = runtime.clock.now()
     with unit_of_work(runtime) as session:
         change = create_queue(session, values=values, default_timezone=runtime.settings.timezone, actor=actor, now=now)
-        replan_queue(session, change.queue.id, now=now, cause="queue.create")
+        replan_queue(session, change.queue.id, now=now, cause=ReplanCause.QUEUE_SETTINGS)
         return change.queue.id
 
 
@@ -32,7 +32,7 @@ def change_queue(runtime: Runtime, queue_id: int, values: Mapping[str, Any], act
     with unit_of_work(runtime) as session:
         change = update_queue(session, queue_id=queue_id, values=values, actor=actor, now=now)
         if change.replan:
-            replan_queue(session, queue_id, now=now, cause="queue.update")
+            replan_queue(session, queue_id, now=now, cause=ReplanCause.QUEUE_SETTINGS)
 
 
 def add_agent(runtime: Runtime, values: Mapping[str, Any], actor: str) -> int:
@@ -51,5 +51,6 @@ def change_agent(runtime: Runtime, agent_id: int, values: Mapping[str, Any], act
         change = update_agent(
             session, agent_id=agent_id, values=values, region=runtime.settings.default_region, actor=actor, now=now
         )
+        cause = ReplanCause.AGENT_QUEUES if change.agent.active else ReplanCause.AGENT_DEACTIVATED
         for queue_id in queue_ids_for_skills(session, change.replan_skills):
-            replan_queue(session, queue_id, now=now, cause="agent.update")
+            replan_queue(session, queue_id, now=now, cause=cause)

@@ -47,6 +47,7 @@ SHOWN_FROM_DATA = (
     message_id("shift removed"),
     message_id("slot capacity changed"),
     message_id("agent deactivated"),
+    message_id("agent's queues changed"),
     # callbacks.rebalance.NO_SLOT_WITH_ROOM
     message_id("capacity dropped and no slot with room in the coming days"),
 )

@@ -205,8 +205,9 @@ def test_letting_an_agent_go_moves_the_callbacks_only_they_staffed(
         assert session.get(CallbackPromise, promise.id).state == "moved"
         [moved] = session.scalars(select(CallbackPromise).where(CallbackPromise.state == "booked")).all()
         assert moved.moved_by_us and moved.window_start == local(24, 10) and moved.number == promise.number
+        assert moved.reason == "agent deactivated"
         texts = [m for m in pending_messages(session) if m.purpose == "moved_by_us"]
-        assert texts and {m.number for m in texts} == {"+31612345678"}
+        assert len(texts) == 1 and texts[0].number == "+31612345678"  # moved once, told once
         assert "tussen 10:00 en 10:15" in texts[-1].body
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "agent.update")).all()
         assert entry.details == {"active": False}
