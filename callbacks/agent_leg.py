@@ -41,8 +41,8 @@ from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, Pro
 from callbacks.pacing import pacer_for
 from callbacks.promise import transition
 from callbacks.scheduling import agent_ring_job_id, enqueue_after_commit, job_id_for
-from callbacks.whisper import AGENT_LANGUAGE, Whisper, whisper_text
-from routing.agents import release_agent
+from callbacks.whisper import Whisper, whisper_text
+from routing.agents import agent_language, release_agent
 from routing.models import Contact
 from routing.wrap_up import start_wrap_up
 from telephony.port import OutboundCall, PermanentTelephonyError, RetryableTelephonyError
@@ -235,7 +235,7 @@ def _note_agent_sid(attempt: CallbackAttempt, agent_id: int, call_sid: str, now:
 
 
 def agent_whisper(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: str) -> Whisper | None:
-    """What the agent hears before choosing: who, the problem in the caller's words, the history."""
+    """What the agent hears before choosing, in the agent's language: who, the problem, the history."""
     now = runtime.clock.now()
     with attempt_transaction(runtime) as (session, _after):
         locked = lock_attempt(session, attempt_id)
@@ -245,7 +245,14 @@ def agent_whisper(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: st
         _note_agent_sid(attempt, agent_id, call_sid, now)
         if attempt.state != A.AGENT_RINGING.value or attempt.agent_call_sid != call_sid:
             return None
-        return Whisper(whisper_text(session, promise, now), AGENT_LANGUAGE)
+        language = agent_language(session, agent_id)
+        return Whisper(whisper_text(session, promise, now, language), language)
+
+
+def agent_prompt_language(runtime: Runtime, agent_id: int | None) -> str:
+    """The language the agent's leg speaks: the agent's own (Dutch for an agent no longer known)."""
+    with runtime.db.session() as session:
+        return agent_language(session, agent_id)
 
 
 def agent_accepts(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: str) -> str | None:

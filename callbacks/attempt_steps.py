@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from callbacks.attempts import DialPolicy, NextStep, plan_after_network_error
 from callbacks.booking import book_callback
 from callbacks.errors import CallbackError
+from callbacks.leg_urls import leg_url
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.promise import transition
 from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
@@ -87,11 +88,14 @@ def release_agent_leg(after: AfterCommit, attempt: CallbackAttempt) -> None:
     """Tell a waiting agent the caller was not reached and end their leg."""
     if not attempt.agent_call_sid:
         return
-    call_sid = attempt.agent_call_sid
+    call_sid, agent_id = attempt.agent_call_sid, attempt.agent_id
 
     def redirect(runtime: Runtime) -> None:
+        path = runtime.webhook_urls.agent_released
+        # The agent's id tells the released leg which language to speak.
+        url = leg_url(runtime, path, agent=agent_id) if agent_id is not None else runtime.url(path)
         try:
-            runtime.telephony.redirect_call(call_sid, url=runtime.url(runtime.webhook_urls.agent_released))
+            runtime.telephony.redirect_call(call_sid, url=url)
         except TelephonyError as exc:
             # The leg is already over (or the network hiccups): the agent is free either way.
             log.info("agent leg not redirected", call_sid=call_sid, error=str(exc))

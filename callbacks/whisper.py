@@ -15,14 +15,12 @@ from routing.history import caller_history, history_facts
 from routing.models import Caller, Intent
 from routing.whisper import Whisper, callback_whisper_text
 
-__all__ = ["AGENT_LANGUAGE", "Whisper", "whisper_text"]
-
-AGENT_LANGUAGE = "nl"  # the agents' working language: whispers and prompts on the agent leg
+__all__ = ["Whisper", "whisper_text"]
 
 
-def whisper_text(session: Session, promise: CallbackPromise, now: datetime) -> str:
-    """ "Terugbelafspraak met Monique de Vries, over: factuur klopt niet. Tweede contact deze week over factuur." """
-    lang = AGENT_LANGUAGE
+def whisper_text(session: Session, promise: CallbackPromise, now: datetime, lang: str) -> str:
+    """In the agent's language `lang`: "Terugbelafspraak met Monique de Vries, over: factuur klopt niet.
+    Tweede contact deze week over factuur." The caller's own words stay as they said them."""
     caller = session.get(Caller, promise.caller_id) if promise.caller_id else None
     intent = session.get(Intent, promise.intent_id) if promise.intent_id else None
     topic = (intent.label_nl if lang == "nl" else intent.label_en) if intent is not None else None

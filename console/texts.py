@@ -10,6 +10,8 @@ in SHOWN_FROM_DATA so extraction keeps them; tests/unit/test_catalogues.py holds
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Flask, g, has_request_context
 from flask_babel import Babel, gettext
 
@@ -52,6 +54,31 @@ SHOWN_FROM_DATA = (
     message_id("capacity dropped and no slot with room in the coming days"),
 )
 
+# What the domain's validation says about a field (routing/queue_settings.py, callbacks/staffing.py):
+# the English message is its id, so the console shows it in the user's language (`field_errors`).
+# tests/unit/test_catalogues.py holds this list to those modules' messages.
+DOMAIN_ERRORS = (
+    # routing.queue_settings
+    message_id("give a label of 1–120 characters"),
+    message_id("a whole number of seconds from 0 to 3600"),
+    message_id("a time like 08:30"),
+    message_id("a time like 17:00"),
+    message_id("must be after the opening time"),
+    message_id("a date like 2026-12-24"),
+    message_id("give a name of 1–120 characters"),
+    message_id("that day is already closed"),
+    message_id("a fraction above 0 and at most 1 (e.g. 0.3)"),
+    message_id("a country code like NL or BE whose public holidays are known, or none"),
+    message_id("a whole number of seconds from 60 to 7200"),
+    message_id("a whole number of minutes from 0 to 240"),
+    # callbacks.staffing
+    message_id("choose an agent"),
+    message_id("a date and time like 2026-11-23T08:00"),
+    message_id("a date and time like 2026-11-23T17:00"),
+    message_id("must be after the start, at most 16 hours later"),
+    message_id("a whole number from 0 to 1000, or empty"),
+)
+
 
 def ui_language() -> str:
     if has_request_context():
@@ -76,3 +103,18 @@ def tr(text: str, lang: str | None = None) -> str:
     if lang is None and has_request_context():
         return gettext(text)
     return translations(CONSOLE_DOMAIN, lang or ui_language()).get(text, text)
+
+
+def field_errors(errors: Mapping[str, str], fallbacks: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each field's validation message in the user's language: the message itself when it is a
+    console message id, else the field's fallback sentence, else the message as the domain said it."""
+    known = translations(CONSOLE_DOMAIN, DEFAULT_LANGUAGE)
+    shown: dict[str, str] = {}
+    for field, message in errors.items():
+        if message in known:
+            shown[field] = tr(message)
+        elif fallbacks is not None and field in fallbacks:
+            shown[field] = tr(fallbacks[field])
+        else:
+            shown[field] = message
+    return shown

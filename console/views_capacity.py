@@ -16,7 +16,7 @@ from console.auth import requires, runtime, signed_in_user
 from console.blueprint import bp
 from console.capacity_grid import SlotFacts, WeekGrid, changed_overrides, week_bounds, week_grid
 from console.models import Role
-from console.texts import tr, ui_language
+from console.texts import field_errors, tr, ui_language
 from routing.models import Queue
 from terugbel.unit_of_work import unit_of_work
 from terugbel.validation import FieldErrors, NotFound
@@ -104,7 +104,7 @@ def capacity_grid_save(queue_id: int) -> ResponseReturnValue:
         abort(404)
     except FieldErrors as exc:
         posted = {key: value for key, value in request.form.items() if key.startswith("cap-")}
-        return _grid_page(queue_id, first, exc.errors, posted), 422
+        return _grid_page(queue_id, first, field_errors(exc.errors), posted), 422
     flash(tr("Saved {count} slots.").format(count=len(overrides)))
     return redirect(f"{url_for('console.capacity_grid', queue_id=queue_id)}?from={first.isoformat()}")
 
@@ -130,6 +130,6 @@ def slot_capacity(slot_id: int) -> ResponseReturnValue:
                 now=rt.clock.now(),
             )
     except FieldErrors as exc:
-        return _grid_page(queue_id, day, exc.errors), 422
+        return _grid_page(queue_id, day, field_errors(exc.errors)), 422
     flash(tr("Saved."))
     return redirect(f"{url_for('console.capacity_grid', queue_id=queue_id)}?from={day.isoformat()}")

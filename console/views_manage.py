@@ -23,7 +23,7 @@ from console.auth import requires, runtime, signed_in_user
 from console.blueprint import bp
 from console.formatting import moment_text, percent_as_share, percent_text, share_as_percent
 from console.models import Role
-from console.texts import tr, ui_language
+from console.texts import field_errors, tr, ui_language
 from routing import incidents as incident_service
 from routing import intents as intent_service
 from routing.models import Agent, BusinessHours, Holiday, Queue, Shift
@@ -31,6 +31,11 @@ from terugbel.i18n import format_clock, message_id
 from terugbel.unit_of_work import unit_of_work
 from terugbel.validation import FieldErrors, NotFound
 
+# Sentences for the settings whose domain message names what was typed (it is no message id).
+SETTINGS_ERRORS = {
+    "timezone": message_id("A time zone like Europe/Amsterdam."),
+    "slot_minutes": message_id("One of 5, 10, 15, 20, 30 or 60 minutes."),
+}
 WEEKDAY_NAMES = (
     message_id("Monday"),
     message_id("Tuesday"),
@@ -276,12 +281,10 @@ def queue_settings(queue_id: int) -> ResponseReturnValue:
     except NotFound:
         abort(404)
     except FieldErrors as exc:
-        errors = exc.errors | (
-            {"callback_share": tr("a percentage above 0 and at most 100 (e.g. 30)")}
-            if "callback_share" in exc.errors
-            else {}
-        )
-        return _queue_page(queue_id, errors, values), 422
+        # The form asks for a percentage where the domain speaks of a fraction.
+        percent = message_id("a percentage above 0 and at most 100 (e.g. 30)")
+        shown = exc.errors | ({"callback_share": percent} if "callback_share" in exc.errors else {})
+        return _queue_page(queue_id, field_errors(shown, SETTINGS_ERRORS), values), 422
     flash(tr("Saved."))
     return redirect(url_for("console.queue_detail", queue_id=queue_id))
 
@@ -303,7 +306,7 @@ def queue_hours(queue_id: int) -> ResponseReturnValue:
         abort(404)
     except FieldErrors as exc:
         form = {f"opens-{d}": o for d, (o, _) in hours.items()} | {f"closes-{d}": c for d, (_, c) in hours.items()}
-        return _queue_page(queue_id, exc.errors, form), 422
+        return _queue_page(queue_id, field_errors(exc.errors), form), 422
     flash(tr("Saved."))
     return redirect(url_for("console.queue_detail", queue_id=queue_id))
 
@@ -322,13 +325,14 @@ def holiday_add() -> ResponseReturnValue:
     except NotFound:
         abort(404)
     except FieldErrors as exc:
+        errors = field_errors(exc.errors)
         if queue_id is not None:
-            return _queue_page(queue_id, exc.errors, form), 422
+            return _queue_page(queue_id, errors, form), 422
         with rt.db.session() as session:
             rows = session.scalars(select(Queue).order_by(Queue.name)).all()
             holidays = session.scalars(select(Holiday).where(Holiday.queue_id.is_(None))).all()
         page = render_template(
-            "queues.html", queues=rows, holidays=holidays, errors=exc.errors, form=form, **_helpers()
+            "queues.html", queues=rows, holidays=holidays, errors=errors, form=form, **_helpers()
         )
         return page, 422
     flash(tr("Saved."))
@@ -391,7 +395,7 @@ def shift_add() -> ResponseReturnValue:
         with unit_of_work(rt) as session:
             add_shift(session, zone=rt.settings.timezone, actor=signed_in_user().username, now=rt.clock.now(), **form)
     except FieldErrors as exc:
-        return _shifts_page(exc.errors, form), 422
+        return _shifts_page(field_errors(exc.errors), form), 422
     flash(tr("Saved."))
     return redirect(url_for("console.shifts"))
 

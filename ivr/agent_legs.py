@@ -15,6 +15,7 @@ from callbacks.booking import close_promise_resolved_by_contact
 from ivr.call_sessions import CallNotFound, call_language, find_call
 from ivr.flow_types import TRANSCRIPT_SEPARATOR, Action, Enqueue, Line
 from routing import distribution
+from routing.agents import agent_language
 from routing.history import repeat_count
 from routing.models import (
     Agent,
@@ -58,14 +59,14 @@ def connect_agent(runtime: Runtime, *, entry_id: int, now: datetime) -> ConnectA
 
 
 def whisper(runtime: Runtime, *, entry_id: int, now: datetime) -> Whisper:
-    """The agent's whisper: the caller's name, problem in their words, and contacts this week."""
+    """The agent's whisper, in the agent's language: the caller's name, problem in their words, contacts this week."""
     with runtime.db.session() as session:
         entry = session.get(QueueEntry, entry_id)
         if entry is None:
             raise CallNotFound(f"queue entry {entry_id}")
         contact = session.get(Contact, entry.contact_id) if entry.contact_id else None
-        call = find_call(session, entry.call_sid)
-        language = call_language(call)
+        # The caller hears the caller's language; the agent hears their own.
+        language = agent_language(session, entry.reserved_agent_id, call_language(find_call(session, entry.call_sid)))
         caller = session.get(Caller, contact.caller_id) if contact and contact.caller_id else None
         intent = session.get(Intent, contact.intent_id) if contact and contact.intent_id else None
         problem = few_words(

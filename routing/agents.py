@@ -15,13 +15,14 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from routing.models import Agent, AgentState, QueueEntry, QueueEntryState
+from routing.models import Agent, AgentState, Language, QueueEntry, QueueEntryState
 from terugbel.clock import ensure_utc
 from terugbel.db import rows_changed
 from terugbel.validation import ChangeRefused, NotFound
 
 # States an agent may pick by hand; the others (reserved, on a call) belong to the hand-out of calls.
 AGENT_CHOSEN_STATES = (AgentState.AVAILABLE.value, AgentState.AWAY.value)
+DEFAULT_AGENT_LANGUAGE = Language.NL.value  # an agent row's own default
 _BUSY = (AgentState.RESERVED.value, AgentState.ON_CALL.value)
 
 
@@ -100,3 +101,9 @@ def release_agent(session: Session, agent_id: int | None, now: datetime) -> bool
     if agent_id is None:
         return False
     return move_agent(session, agent_id, (AgentState.RESERVED, AgentState.ON_CALL), AgentState.AVAILABLE, now)
+
+
+def agent_language(session: Session, agent_id: int | None, default: str = DEFAULT_AGENT_LANGUAGE) -> str:
+    """The language an agent hears their whispers and prompts in; `default` when there is no such agent."""
+    agent = session.get(Agent, agent_id) if agent_id is not None else None
+    return agent.language if agent is not None else default

@@ -239,11 +239,13 @@ def make_agent(db: Database, clock: ManualClock) -> Callable[..., Any]:
         *,
         state: str = AgentState.AVAILABLE.value,
         shifts: list[tuple[datetime, datetime]] | None = None,
+        language: str = "nl",
     ):
         """An agent with a shift from 08:00 to 21:00 local today unless `shifts` says otherwise."""
         today = clock.now().astimezone(AMSTERDAM).replace(hour=8, minute=0, second=0, microsecond=0)
         with db.session() as session:
-            agent = Agent(name=name, phone=phone, skills=list(skills), state=state, state_changed_at=clock.now())
+            agent = Agent(name=name, phone=phone, skills=list(skills), state=state, language=language)
+            agent.state_changed_at = clock.now()
             session.add(agent)
             session.flush()
             for start, end in shifts if shifts is not None else [(today, today + timedelta(hours=13))]:

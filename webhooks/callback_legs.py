@@ -13,9 +13,8 @@ from flask import Blueprint, Response, abort, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from callbacks import agent_leg, caller_leg
-from callbacks.whisper import AGENT_LANGUAGE
 from telephony.call_status import is_final_status
-from terugbel.i18n import t
+from terugbel.i18n import message_id, t
 from webhooks import twiml
 from webhooks.common import (
     form_value,
@@ -54,8 +53,18 @@ def _url(path: str, **params: object) -> str:
     return webhook_runtime().url(f"{bp.url_prefix}{path}?{query}")
 
 
-def _goodbye(text: str | None, language: str = AGENT_LANGUAGE) -> Response:
-    return xml_response(twiml.spoken_goodbye(text, language))
+def _voices() -> dict[str, str]:
+    return twiml.voices_of(webhook_runtime().settings)
+
+
+def _goodbye(text: str | None, language: str) -> Response:
+    return xml_response(twiml.spoken_goodbye(text, language, _voices()))
+
+
+def _agent_goodbye(agent_id: int | None, key: str) -> Response:
+    """A last sentence on the agent's leg, in the agent's language, then hang up."""
+    language = agent_leg.agent_prompt_language(webhook_runtime(), agent_id)
+    return _goodbye(t(language, key), language)
 
 
 @bp.errorhandler(Exception)
@@ -67,7 +76,7 @@ def _never_a_dead_line(error: Exception) -> BaseResponse:
     log_failure("callback leg webhook failed", error)
     if request.path.endswith((LEG_STATUS, CALLER_AMD)):
         return xml_response(twiml.empty())
-    return _goodbye(t("nl", "cbd_sorry"))
+    return _goodbye(t("nl", "cbd_sorry"), "nl")
 
 
 # --- the agent's leg ------------------------------------------------------------------------------
@@ -79,10 +88,10 @@ def agent_whisper() -> Response:
     attempt_id, agent_id = _id("attempt"), _id("agent")
     whisper = agent_leg.agent_whisper(webhook_runtime(), attempt_id, agent_id, required_call_sid())
     if whisper is None:
-        return _goodbye(t(AGENT_LANGUAGE, "cbd_agent_not_needed"))
+        return _agent_goodbye(agent_id, message_id("cbd_agent_not_needed"))
     choice_url = _url("/agent/choice", attempt=attempt_id, agent=agent_id)
     keys = t(whisper.language, "cbd_whisper_keys")
-    return xml_response(twiml.agent_whisper_choice(whisper.text, keys, whisper.language, choice_url))
+    return xml_response(twiml.agent_whisper_choice(whisper.text, keys, whisper.language, choice_url, _voices()))
 
 
 @bp.post("/agent/choice")
@@ -93,18 +102,19 @@ def agent_choice() -> Response:
     if _form("Digits", 4) == "1":
         conference = agent_leg.agent_accepts(runtime, attempt_id, agent_id, call_sid)
         if conference is None:
-            return _goodbye(t(AGENT_LANGUAGE, "cbd_agent_not_needed"))
-        text = t(AGENT_LANGUAGE, "cbd_agent_connecting")
+            return _agent_goodbye(agent_id, message_id("cbd_agent_not_needed"))
+        language = agent_leg.agent_prompt_language(runtime, agent_id)
         after_url = _url("/agent/after", attempt=attempt_id, agent=agent_id)
-        return xml_response(twiml.conference_with_agent(text, AGENT_LANGUAGE, conference, after_url))
+        text = t(language, "cbd_agent_connecting")
+        return xml_response(twiml.conference_with_agent(text, language, conference, after_url, _voices()))
     agent_leg.agent_passes(runtime, attempt_id, agent_id, call_sid)
-    return _goodbye(t(AGENT_LANGUAGE, "cbd_agent_passed"))
+    return _agent_goodbye(agent_id, message_id("cbd_agent_passed"))
 
 
 @bp.post(AGENT_RELEASED)
 def agent_released() -> Response:
     """The caller was not reached while the agent waited: tell the agent, who is free again."""
-    return _goodbye(t(AGENT_LANGUAGE, "cbd_agent_released"))
+    return _agent_goodbye(_id("agent") if "agent" in request.args else None, message_id("cbd_agent_released"))
 
 
 @bp.post("/agent/after")
@@ -112,8 +122,8 @@ def agent_after_call() -> Response:
     """The conference is over: the agent records the outcome with one key."""
     attempt_id, agent_id = _id("attempt"), _id("agent")
     outcome_url = _url("/agent/outcome", attempt=attempt_id, agent=agent_id)
-    text = t(AGENT_LANGUAGE, "cbd_agent_outcome")
-    return xml_response(twiml.outcome_question(text, AGENT_LANGUAGE, outcome_url))
+    language = agent_leg.agent_prompt_language(webhook_runtime(), agent_id)
+    return xml_response(twiml.outcome_question(t(language, "cbd_agent_outcome"), language, outcome_url, _voices()))
 
 
 @bp.post("/agent/outcome")
@@ -122,7 +132,7 @@ def agent_outcome() -> Response:
     digits = _form("Digits", 4)
     if digits in {"1", "2"}:
         agent_leg.record_outcome(webhook_runtime(), _id("attempt"), resolved=digits == "1")
-    return _goodbye(t(AGENT_LANGUAGE, "cbd_agent_outcome_saved"))
+    return _agent_goodbye(_id("agent"), message_id("cbd_agent_outcome_saved"))
 
 
 # --- the caller's leg -------------------------------------------------------------------------------
@@ -137,7 +147,7 @@ def caller_answer() -> Response:
     if step.kind == "hold":
         return xml_response(twiml.hold_a_second(_url(CALLER_ANSWER, attempt=attempt_id, poll=poll + 1)))
     if step.kind == "connect" and step.conference:
-        return xml_response(twiml.conference_with_caller(step.text, step.language, step.conference))
+        return xml_response(twiml.conference_with_caller(step.text, step.language, step.conference, _voices()))
     return _goodbye(step.text or None, step.language)
 
 

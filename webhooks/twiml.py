@@ -131,62 +131,65 @@ def message(text: str | None) -> str:
 
 
 # --- the legs of a callback call (webhooks/callback_legs.py) -------------------------------------------
-# Said without a configured voice: Twilio's default voice for the language, as these legs always were.
+# Said in the language of who hears it (the agent's on the agent's leg, the caller's on theirs), with
+# the deployment's voice for that language, as on an inbound call.
 
 AGENT_KEY_SECONDS = 6  # silence after the whisper before the agent hears the keys again
 
 
-def _say_plain(target: VoiceResponse | Gather, text: str, language: str) -> None:
-    target.say(text, language=SPEECH_LANGUAGES.get(language, "nl-NL"))
+def _say(target: VoiceResponse | Gather, text: str, language: str, voices: Mapping[str, str]) -> None:
+    say_lines(target, (Line(text, language),), voices)
 
 
-def spoken_goodbye(text: str | None, language: str) -> str:
+def spoken_goodbye(text: str | None, language: str, voices: Mapping[str, str]) -> str:
     """Say `text` (when there is one), then hang up."""
     response = VoiceResponse()
     if text:
-        _say_plain(response, text, language)
+        _say(response, text, language, voices)
     response.hangup()
     return str(response)
 
 
-def agent_whisper_choice(whisper: str, keys: str, language: str, choice_url: str) -> str:
+def agent_whisper_choice(whisper: str, keys: str, language: str, choice_url: str, voices: Mapping[str, str]) -> str:
     """The whisper and the keys, the keys once more, then silence twice goes on as "pass"."""
     response = VoiceResponse()
     first = Gather(num_digits=1, action=choice_url, timeout=AGENT_KEY_SECONDS, input="dtmf")
-    _say_plain(first, f"{whisper} {keys}", language)
+    _say(first, f"{whisper} {keys}", language, voices)
     response.append(first)
     again = Gather(num_digits=1, action=choice_url, timeout=AGENT_KEY_SECONDS, input="dtmf")
-    _say_plain(again, keys, language)
+    _say(again, keys, language, voices)
     response.append(again)
     response.redirect(choice_url)  # the choice view without Digits: the agent passes
     return str(response)
 
 
-def conference_with_agent(text: str, language: str, conference: str, after_url: str) -> str:
+def conference_with_agent(
+    text: str, language: str, conference: str, after_url: str, voices: Mapping[str, str]
+) -> str:
     """The agent waits in the conference the caller is brought into; `after_url` once it ends."""
     response = VoiceResponse()
-    _say_plain(response, text, language)
+    _say(response, text, language, voices)
     dial = Dial(action=after_url)
     dial.conference(conference, start_conference_on_enter=True, end_conference_on_exit=True, beep=False)
     response.append(dial)
     return str(response)
 
 
-def conference_with_caller(text: str, language: str, conference: str) -> str:
+def conference_with_caller(text: str, language: str, conference: str, voices: Mapping[str, str]) -> str:
     """The caller, told who calls, joins the agent's conference."""
     response = VoiceResponse()
-    _say_plain(response, text, language)
+    _say(response, text, language, voices)
     dial = Dial()
     dial.conference(conference, start_conference_on_enter=True, end_conference_on_exit=True, beep=False)
     response.append(dial)
     return str(response)
 
 
-def outcome_question(text: str, language: str, outcome_url: str) -> str:
+def outcome_question(text: str, language: str, outcome_url: str, voices: Mapping[str, str]) -> str:
     """Ask the agent for the call's outcome with one key; no key hangs up."""
     response = VoiceResponse()
     gather = Gather(num_digits=1, action=outcome_url, timeout=8, input="dtmf")
-    _say_plain(gather, text, language)
+    _say(gather, text, language, voices)
     response.append(gather)
     response.hangup()
     return str(response)

@@ -34,11 +34,13 @@ def log_in(client: Any, username: str, password: str = PASSWORD) -> Any:
     return client.post("/console/login", data={"username": username, "password": password, "csrf_token": token})
 
 
-def logged_in_client(app: Any, db: Database, now: Any, role: str, *, agent_id: int | None = None) -> tuple[Any, str]:
-    """A fresh test client logged in as a new user with `role`; returns it with a CSRF token."""
+def logged_in_client(
+    app: Any, db: Database, now: Any, role: str, *, agent_id: int | None = None, language: str = "en"
+) -> tuple[Any, str]:
+    """A fresh test client logged in as a new user with `role` (console in `language`), with a CSRF token."""
     client = app.test_client()
-    username = f"{role}-{agent_id or 'x'}"
-    make_user(db, now, username, role, agent_id=agent_id)
+    username = f"{role}-{agent_id or 'x'}" + ("" if language == "en" else f"-{language}")
+    make_user(db, now, username, role, agent_id=agent_id, language=language)
     response = log_in(client, username)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client, csrf_from(client, "/console/")

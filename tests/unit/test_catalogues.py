@@ -14,7 +14,7 @@ from babel.messages.pofile import read_po
 from callbacks.models import PromiseState
 from callbacks.rebalance import NO_SLOT_WITH_ROOM
 from callbacks.replanning import ReplanCause
-from console.texts import SHOWN_FROM_DATA, tr
+from console.texts import DOMAIN_ERRORS, SHOWN_FROM_DATA, tr
 from routing.models import AgentState, ContactChannel
 from terugbel.catalogues import ROOT, SOURCES, extract, po_path, template_path
 from terugbel.i18n import (
@@ -121,6 +121,28 @@ def test_the_console_shows_every_state_channel_and_replan_cause_in_both_language
         assert shown <= set(translations(CONSOLE_DOMAIN, lang))
     assert tr("on_call", "nl") == "in gesprek"
     assert tr(ReplanCause.OPENING_HOURS, "nl") == "openingstijden gewijzigd"
+
+
+def _validation_messages(module: Path) -> set[str]:
+    """The literal messages a module puts in `errors[...] = "..."` or `FieldErrors({...: "..."})`."""
+    messages: set[str] = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
+            target = node.targets[0].value
+            if isinstance(target, ast.Name) and target.id == "errors" and isinstance(node.value, ast.Constant):
+                messages.add(node.value.value)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "FieldErrors" and node.args:
+            given = node.args[0]
+            if isinstance(given, ast.Dict):
+                messages |= {value.value for value in given.values if isinstance(value, ast.Constant)}
+    return messages
+
+
+def test_the_console_shows_the_domains_validation_messages_in_both_languages() -> None:
+    said = _validation_messages(ROOT / "routing/queue_settings.py")
+    said |= _validation_messages(ROOT / "callbacks/staffing.py")
+    assert len(said) > 10 and said <= set(DOMAIN_ERRORS), sorted(said - set(DOMAIN_ERRORS))
+    assert tr("that day is already closed", "nl") == "die dag is al gesloten"
 
 
 def test_english_is_the_console_id_and_dutch_its_translation() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from callbacks.models import CallbackPromise
+from console.texts import tr
 from ivr.models import CallSession
-from routing.models import Contact, Incident, QueueEntry
+from routing.models import AgentState, Contact, Incident, QueueEntry
 from tests.integration.console_support import logged_in_client
 
 
@@ -116,6 +119,27 @@ def test_board_shows_the_live_state(
     assert "Storing regio Utrecht" in page
     partial = client.get("/console/board/panel", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert partial.startswith('<div id="board-panel"') and "<html" not in partial
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_the_board_names_every_agent_state_in_words(
+    app: Any, db: Any, clock: Any, make_queue: Any, make_agent: Any, language: str
+) -> None:
+    """No raw state name (`on_call`, `wrap_up`) on the board, and in Dutch no English one either."""
+    make_queue("facturen")
+    agents = {
+        state: make_agent(f"Agent {n}", phone=f"+3161111000{n}", skills=("facturen",), state=state.value)
+        for n, state in enumerate(AgentState)
+    }
+    client, _ = logged_in_client(app, db, clock.now(), "supervisor", language=language)
+    page = client.get("/console/board").get_data(as_text=True)
+    for state, agent in agents.items():
+        row = page[page.index(f'id="board-agent-{agent.id}"') :]
+        shown = row[row.index('<span class="badge') : row.index("</span>")].split(">", 1)[1]
+        assert shown == tr(state.value, language) and "_" not in shown, (state, shown)
+        if language == "nl":
+            assert shown != state.value, state
+    assert "on_call" not in page and "wrap_up" not in page
 
 
 def test_agents_cannot_open_the_board(app: Any, db: Any, clock: Any, make_agent: Any) -> None:

@@ -94,7 +94,7 @@ def test_queue_settings_hours_and_holidays(app: Any, db: Any, clock: Any, make_q
     shown = client.get(f"/console/queues/{queue.id}").get_data(as_text=True)
     assert 'name="callback_share" type="text" value="30"' in shown  # the share as a percentage
     refused = client.post(f"/console/queues/{queue.id}/settings", data=settings)
-    assert "one of 5, 10" in (_error(refused.get_data(as_text=True), "queue-slot_minutes") or "")
+    assert _error(refused.get_data(as_text=True), "queue-slot_minutes") == "One of 5, 10, 15, 20, 30 or 60 minutes."
     refused = client.post(f"/console/queues/{queue.id}/settings", data={**settings, "callback_share": "150"})
     assert "a percentage above 0 and at most 100" in (
         _error(refused.get_data(as_text=True), "queue-callback_share") or ""
@@ -129,6 +129,10 @@ def test_shifts_and_slot_capacity(app: Any, db: Any, clock: Any, make_queue: Any
     shift = {"csrf_token": token, "agent_id": str(agent.id), "starts": "2026-11-24T09:00", "ends": "2026-11-24T08:00"}
     refused = client.post("/console/shifts", data=shift)
     assert "after the start" in (_error(refused.get_data(as_text=True), "shift-ends") or "")
+    dutch, dutch_token = logged_in_client(app, db, clock.now(), "supervisor", language="nl")
+    refused_in_dutch = dutch.post("/console/shifts", data={**shift, "csrf_token": dutch_token})
+    dutch_error = _error(refused_in_dutch.get_data(as_text=True), "shift-ends")
+    assert dutch_error == "moet na het begin liggen, hoogstens 16 uur later"
     assert client.post("/console/shifts", data={**shift, "ends": "2026-11-24T17:00"}).status_code == 302
     with db.session() as session:
         stored = session.scalar(select(Shift))

@@ -59,6 +59,30 @@ def test_a_leg_of_a_finished_attempt_hears_a_goodbye(client, runtime, make_queue
     assert document.find("./Say").text == "Deze terugbelafspraak is niet meer nodig. Dank u."
 
 
+def test_the_agent_leg_speaks_the_agents_language_with_its_voice(
+    client, runtime, make_queue, make_agent, clock
+) -> None:
+    """An English agent hears an English whisper (en-GB, the English voice) for a Dutch caller's callback."""
+    emily = make_agent("Emily", "+31611110001", language="en")
+    sid = "CA" + "4" * 32
+    attempt = dialling_attempt(
+        runtime, make_queue().id, clock, state=AttemptState.AGENT_RINGING.value, agent_id=emily.id, agent_call_sid=sid
+    )
+    response = post(
+        client, runtime, f"/twilio/callbacks/agent/whisper?attempt={attempt.id}&agent={emily.id}", {"CallSid": sid}
+    )
+    says = ET.fromstring(response.data).findall(".//Say")
+    assert says[0].text.startswith("Callback with an unknown caller")
+    assert says[1].text == "Press 1 to connect, 2 to pass."
+    assert {(say.get("language"), say.get("voice")) for say in says} == {("en-GB", "Polly.Amy")}
+    released = post(client, runtime, f"/twilio/callbacks/agent/released?agent={emily.id}", {"CallSid": sid})
+    [say] = ET.fromstring(released.data).findall("./Say")
+    assert (say.text, say.get("language")) == ("The caller was not reached. You are available again.", "en-GB")
+    unknown = post(client, runtime, "/twilio/callbacks/agent/released", {"CallSid": sid})  # no agent named: Dutch
+    [say] = ET.fromstring(unknown.data).findall("./Say")
+    assert (say.get("language"), say.get("voice")) == ("nl-NL", "Polly.Lotte")
+
+
 def test_the_caller_holds_while_detection_runs(client, runtime, make_queue, clock) -> None:
     sid = "CA" + "2" * 32
     attempt = dialling_attempt(
@@ -108,6 +132,7 @@ def test_a_repeated_final_status_changes_nothing_twice(client, runtime, make_que
             "/agent/choice",
             "/agent/after",
             "/agent/outcome",
+            "/agent/released",
             "/caller/answer",
             "/caller/amd",
             "/status",
