@@ -130,11 +130,11 @@ def _validation_messages(module: Path) -> set[str]:
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
             target = node.targets[0].value
             if isinstance(target, ast.Name) and target.id == "errors" and isinstance(node.value, ast.Constant):
-                messages.add(node.value.value)
+                messages.add(str(node.value.value))
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "FieldErrors" and node.args:
             given = node.args[0]
             if isinstance(given, ast.Dict):
-                messages |= {value.value for value in given.values if isinstance(value, ast.Constant)}
+                messages |= {str(value.value) for value in given.values if isinstance(value, ast.Constant)}
     return messages
 
 
