@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
+from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, PromiseState
 from console.metrics import REPEAT_WINDOW, ContactFact, PromiseFact
 from ivr.models import CallSession
 from routing.history import caller_history
@@ -291,6 +291,8 @@ class Board:
     due_next_hour: list[PromiseLine]
     at_risk: list[PromiseLine]
     moved_by_us: list[PromiseLine]
+    # Closed because the caller reached an agent another way (the last 12 hours).
+    resolved_otherwise: list[PromiseLine]
     incidents: list[IncidentLine]
 
 
@@ -327,6 +329,11 @@ def supervisor_board(session: Session, now: datetime) -> Board:
         moved_by_us=_promise_lines(
             session,
             CallbackPromise.moved_by_us.is_(True),
+            CallbackPromise.window_end >= now - timedelta(hours=12),
+        ),
+        resolved_otherwise=_promise_lines(
+            session,
+            CallbackPromise.state == PromiseState.RESOLVED.value,
             CallbackPromise.window_end >= now - timedelta(hours=12),
         ),
         incidents=active_incidents(session),
@@ -465,6 +472,7 @@ def metric_facts(
             started_at=contact.started_at,
             routed_at=contact.routed_at,
             questions_asked=contact.questions_asked,
+            continues_contact_id=contact.continues_contact_id,
         )
         for contact, intent_name in session.execute(
             select(Contact, Intent.name)
@@ -483,6 +491,7 @@ def metric_facts(
             first_dial_at=promise.first_dial_at,
             connected_at=promise.connected_at,
             moved_by_us=promise.moved_by_us,
+            contact_id=promise.contact_id,
         )
         for promise in session.scalars(
             select(CallbackPromise).where(CallbackPromise.window_start >= start, CallbackPromise.window_start < end)

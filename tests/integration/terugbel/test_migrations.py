@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
-from callbacks.models import CallbackPromise, CallbackSlot
+from callbacks.models import CallbackSlot
 from routing.models import Queue
 from terugbel.db import Base, Database
 from terugbel.migrate import current_revision, downgrade, upgrade
