@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from callbacks.booking import book_callback, move_promise
 from sqlalchemy import select
 
+from callbacks.booking import book_callback, move_promise
 from callbacks.models import CallbackPromise
 from routing.models import Contact
 from tests.e2e.callback_driver import CallbackWorld, book
@@ -64,7 +64,7 @@ def test_equal_priority_and_enough_agents_change_nothing(world: CallbackWorld, t
         assert attempt.started_at == promise.planned_dial_at and world.promise(promise.id).state == "completed"
 
 
-def test_a_booking_carries_the_callers_priority_and_a_move_keeps_it(world: CallbackWorld, technisch, make_agent) -> None:
+def test_a_booking_carries_the_priority_and_a_move_keeps_it(world: CallbackWorld, technisch, make_agent) -> None:
     make_agent("Ahmed", AHMED, ("technisch",))
     now = world.clock.now()
     with world.runtime.db.session() as session:
