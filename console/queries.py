@@ -291,8 +291,7 @@ class Board:
     due_next_hour: list[PromiseLine]
     at_risk: list[PromiseLine]
     moved_by_us: list[PromiseLine]
-    # Closed because the caller reached an agent another way (the last 12 hours).
-    resolved_otherwise: list[PromiseLine]
+    resolved_otherwise: list[PromiseLine]  # the caller reached an agent another way (last 12 hours)
     incidents: list[IncidentLine]
 
 
@@ -313,6 +312,7 @@ def supervisor_board(session: Session, now: datetime) -> Board:
         )
     )
     agents = _agent_lines(session, now)
+    recent = CallbackPromise.window_end >= now - timedelta(hours=12)
     return Board(
         now=now,
         in_menu=int(in_menu or 0),
@@ -326,16 +326,8 @@ def supervisor_board(session: Session, now: datetime) -> Board:
             CallbackPromise.window_end >= now,
         ),
         at_risk=_promise_lines(session, CallbackPromise.state.in_(_OPEN), CallbackPromise.at_risk.is_(True)),
-        moved_by_us=_promise_lines(
-            session,
-            CallbackPromise.moved_by_us.is_(True),
-            CallbackPromise.window_end >= now - timedelta(hours=12),
-        ),
-        resolved_otherwise=_promise_lines(
-            session,
-            CallbackPromise.state == PromiseState.RESOLVED.value,
-            CallbackPromise.window_end >= now - timedelta(hours=12),
-        ),
+        moved_by_us=_promise_lines(session, CallbackPromise.moved_by_us.is_(True), recent),
+        resolved_otherwise=_promise_lines(session, CallbackPromise.state == PromiseState.RESOLVED.value, recent),
         incidents=active_incidents(session),
     )
 
