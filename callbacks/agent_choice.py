@@ -1,5 +1,9 @@
 """Which agent takes a callback: one of the promise's queue, on shift and available, the preferred first.
 
+When agents are short, priority decides: a promise leaves the free agents to the promises of its
+queue with a higher priority (VIP, repeat) that are due now and still inside their window, and
+looks again shortly (its attempt ends "no agent free"), so the higher one gets the next free agent.
+
 The reservation itself is routing's (routing/agents.py, the only writer of an agent's state): a
 conditional update from available to reserved, so two jobs never take one agent.
 """
@@ -11,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callbacks.models import CallbackPromise
+from callbacks.models import CallbackPromise, PromiseState
 from routing.agents import reserve_available_agent
 from routing.models import Agent, AgentState, Queue, Shift
 
@@ -29,7 +33,25 @@ def reserve_agent(session: Session, promise: CallbackPromise, exclude: list[int]
     ).all()
     candidates = [agent for agent in rows if queue_row.skill in (agent.skills or []) and agent.id not in exclude]
     candidates.sort(key=lambda agent: agent.id != promise.preferred_agent_id)  # stable: preferred first
+    if candidates and _waiting_before(session, promise, now) >= len(candidates):
+        return None  # every free agent is due to a caller of higher priority
     for agent in candidates:
         if reserve_available_agent(session, agent.id, now):
             return agent
     return None
+
+
+def _waiting_before(session: Session, promise: CallbackPromise, now: datetime) -> int:
+    """Booked promises of the same queue with a higher priority, due now and not past their window."""
+    due_at = func.coalesce(CallbackPromise.next_attempt_at, CallbackPromise.planned_dial_at)
+    count = session.scalar(
+        select(func.count()).where(
+            CallbackPromise.queue_id == promise.queue_id,
+            CallbackPromise.id != promise.id,
+            CallbackPromise.state == PromiseState.BOOKED.value,
+            CallbackPromise.priority > promise.priority,
+            due_at <= now,
+            CallbackPromise.window_end > now,
+        )
+    )
+    return int(count or 0)

@@ -185,6 +185,7 @@ def give_up(session: Session, after: AfterCommit, promise: CallbackPromise, now:
                 problem=promise.problem,
                 contact_id=promise.contact_id,
                 preferred_agent_id=promise.preferred_agent_id,
+                priority=promise.priority,
                 source=promise.source,
                 needs_sms=False,
                 notify=False,

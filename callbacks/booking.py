@@ -62,6 +62,7 @@ def book_callback(
     problem: str | None = None,
     contact_id: int | None = None,
     preferred_agent_id: int | None = None,
+    priority: int = 0,
     source: str = "ivr",
     region: str = "NL",
     needs_sms: bool = True,
@@ -84,6 +85,7 @@ def book_callback(
         "problem": problem,
         "contact_id": contact_id,
         "preferred_agent_id": preferred_agent_id,
+        "priority": max(0, priority),
         "source": source,
     }
     first_offers = None
@@ -215,17 +217,22 @@ def cancel_promise(
     return promise
 
 
-def close_promise_resolved_by_contact(
-    session: Session, number: str, intent_id: int | None, now: datetime
-) -> CallbackPromise | None:
-    """Close the open promise for the same intent when the caller reached an agent another way."""
-    if intent_id is None:
-        return None  # without a known intent we cannot tell it was the same problem
-    promise = open_promise_for(session, number)
-    if promise is None or promise.state != PromiseState.BOOKED.value or promise.intent_id != intent_id:
+def close_promise_resolved_by_contact(session: Session, number: str, now: datetime) -> CallbackPromise | None:
+    """The caller reached an agent another way: their booked promise, whatever it was about, is resolved.
+
+    The agent now talking with them hears the problem anew; a callback later would be one contact
+    too many. A promise being dialled or connected is left to its attempt.
+    """
+    promise = _lock_open_promise(session, try_e164(number) or number)
+    if promise is None or promise.state != PromiseState.BOOKED.value:
         return None
     window = window_text(promise, now)
-    cancel_promise(session, promise.id, now, "resolved by another contact")
+    cause = "resolved by another contact"
+    transition(promise, PromiseState.RESOLVED, now, cause)
+    promise.reason = cause
+    promise.sms_offer = None
+    give_back_place(session, promise)
+    unschedule_after_commit(after_commit(session), promise.id)
     text_caller(session, promise, t(promise.language, "cb_sms_resolved", window=window), "resolved", now)
     return promise
 
@@ -241,6 +248,7 @@ def _details_of(promise: CallbackPromise) -> dict[str, Any]:
         "problem": promise.problem,
         "contact_id": promise.contact_id,
         "preferred_agent_id": promise.preferred_agent_id,
+        "priority": promise.priority,
         "source": promise.source,
     }
 

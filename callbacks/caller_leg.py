@@ -270,6 +270,7 @@ def caller_answer(
                 agent_id=attempt.agent_id,
                 started_at=now,
                 routed_at=now,
+                continues_contact_id=promise.contact_id,  # one contact with the call that booked it
             )
         )
         return _connect_step(promise, attempt_id)

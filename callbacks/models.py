@@ -77,6 +77,7 @@ class PromiseState(enum.StrEnum):
     CANCELLED = "cancelled"
     MOVED = "moved"  # replaced by a newer promise (moved by the caller or by us)
     FAILED = "failed"  # permanent failure (e.g. the number turned out invalid)
+    RESOLVED = "resolved"  # closed unneeded: the caller reached an agent another way while it was booked
 
 
 OPEN_PROMISE_STATES = (PromiseState.BOOKED, PromiseState.DIALLING, PromiseState.CONNECTED)
@@ -108,6 +109,9 @@ class CallbackPromise(Base):
     max_attempts: Mapped[int] = mapped_column(default=3)
     next_attempt_at: Mapped[datetime | None]
     preferred_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    # The caller's priority when it was booked (routing's: VIP, repeat, unresolved, rules): when
+    # agents are short, a higher one is dialled first (callbacks/agent_choice.py).
+    priority: Mapped[int] = mapped_column(default=0, server_default="0")
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     job_id: Mapped[str | None] = mapped_column(String(80))
     source: Mapped[str] = mapped_column(String(10), default="ivr")  # ivr, sms, api

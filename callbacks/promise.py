@@ -1,7 +1,8 @@
 """The callback promise as an explicit state machine; every transition is recorded.
 
-booked → dialling → connected → completed, or missed, cancelled, moved, failed. A dial attempt
-that reaches voicemail or nobody goes back from dialling to booked for the next attempt.
+booked → dialling → connected → completed, or missed, cancelled, moved, failed, or resolved (the
+caller reached an agent another way while it was booked). A dial attempt that reaches voicemail or
+nobody goes back from dialling to booked for the next attempt.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from terugbel.clock import ensure_utc
 S = PromiseState
 
 ALLOWED: dict[PromiseState, frozenset[PromiseState]] = {
-    S.BOOKED: frozenset({S.DIALLING, S.CANCELLED, S.MOVED, S.MISSED, S.FAILED}),
+    S.BOOKED: frozenset({S.DIALLING, S.CANCELLED, S.MOVED, S.MISSED, S.FAILED, S.RESOLVED}),
     # Back to booked: the attempt failed (voicemail, busy, no agent) and another one is planned.
     S.DIALLING: frozenset({S.CONNECTED, S.BOOKED, S.MISSED, S.FAILED, S.CANCELLED}),
     S.CONNECTED: frozenset({S.COMPLETED, S.FAILED}),
@@ -23,6 +24,7 @@ ALLOWED: dict[PromiseState, frozenset[PromiseState]] = {
     S.CANCELLED: frozenset(),
     S.MOVED: frozenset(),
     S.FAILED: frozenset(),
+    S.RESOLVED: frozenset(),
 }
 
 TERMINAL_STATES = frozenset(state for state, targets in ALLOWED.items() if not targets)

@@ -82,6 +82,10 @@ class BoardSchema(Schema):
     due_next_hour = fields.List(fields.Nested(BoardPromiseSchema))
     at_risk = fields.List(fields.Nested(BoardPromiseSchema))
     moved_by_us = fields.List(fields.Nested(BoardPromiseSchema))
+    resolved_otherwise = fields.List(
+        fields.Nested(BoardPromiseSchema),
+        metadata={"description": "Callbacks closed because the caller reached an agent another way (last 12 hours)"},
+    )
     incidents = fields.List(fields.Nested(BoardIncidentSchema))
 
 

@@ -40,6 +40,9 @@ class QueueNumbersSchema(Schema):
     connected_rate = fields.Float(allow_none=True)
     late_callbacks = fields.Integer()
     average_lateness_seconds = fields.Float(allow_none=True)
+    resolved_by_other_contact = fields.Integer(
+        metadata={"description": "Callbacks closed because the caller reached an agent another way"}
+    )
     moved_by_us = fields.Integer()
     average_seconds_to_routed = fields.Float(allow_none=True)
     average_questions = fields.Float(allow_none=True)

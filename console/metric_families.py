@@ -48,7 +48,9 @@ LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 DUE_WITHIN = {"15m": timedelta(minutes=15), "60m": timedelta(minutes=60)}
 KEPT_PERIOD = timedelta(hours=24)
 DIAL_OUTCOME_NAMES = ("answered", "voicemail", "no_answer", "busy", "failed")
-NOT_DUE_STATES = (PromiseState.CANCELLED.value, PromiseState.MOVED.value)  # as console/metrics.py counts them
+# As console/metrics.py counts them.
+NOT_DUE_STATES = (PromiseState.CANCELLED.value, PromiseState.MOVED.value, PromiseState.RESOLVED.value)
+RESOLVED_STATE = PromiseState.RESOLVED.value
 # Inline constants, not bind parameters: the partial index's predicate must match the query's text.
 _WAITING: ColumnElement[str] = literal_column(f"'{QueueEntryState.WAITING.value}'")
 _BOOKED: ColumnElement[str] = literal_column(f"'{PromiseState.BOOKED.value}'")
@@ -190,6 +192,19 @@ def _kept_on_time_families(session: Session, now: datetime) -> Iterator[Metric]:
     if rows:
         ratio.add_metric([], kept / len(rows))
     yield from (due, kept_family, ratio)
+    resolved = session.scalar(
+        select(func.count()).where(
+            CallbackPromise.window_start > now - KEPT_PERIOD,
+            CallbackPromise.window_start <= now,
+            CallbackPromise.state == RESOLVED_STATE,
+        )
+    )
+    otherwise = GaugeMetricFamily(
+        f"{PREFIX}promises_resolved_by_other_contact_last_day",
+        "Promises whose window opened in the last 24 hours, closed because the caller reached an agent another way.",
+    )
+    otherwise.add_metric([], int(resolved or 0))
+    yield otherwise
 
 
 def _waiting_families(session: Session, now: datetime) -> Iterator[Metric]:

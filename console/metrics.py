@@ -8,14 +8,21 @@ How each number is counted (so a supervisor can check it by hand):
   incident message), the share with no repeat within 7 days: not marked "follow-up" by the agent,
   and no later contact of the same caller within 7 days about the same intent (any later contact
   when the intent is unknown). A contact whose 7 days are still running, with nothing after it and
-  not marked resolved, is left out until its week is over.
+  not marked resolved, is left out until its week is over. A kept callback is the same contact as
+  the call that booked it: it is neither counted on its own nor a later contact, and how its agent
+  marked it (resolved / follow-up) is how that contact ended. A call whose callback was closed
+  because the caller got through another way (promise state `resolved`) was not resolved first time.
 - **Repeat-contact rate**: of the contacts of a known caller that started in the period, the share
   that repeat an earlier contact of the last 7 days (same intent, or that earlier one left
-  unresolved) — the rule routing uses to send a caller back to the same agent.
-- **Promises due**: callbacks whose window starts in the period, that were not cancelled or
-  replaced by a move, and whose window is over or that were dialled. **Kept**: first dialled inside
-  the window. **Connected**: the caller and an agent were put through. **Late**: first dialled after
-  the window ended; **average lateness** is over the dialled ones (0 for a dial inside the window).
+  unresolved) — the rule routing uses to send a caller back to the same agent. A kept callback
+  repeats nothing: it is its booking call's contact.
+- **Promises due**: callbacks whose window starts in the period, that were not cancelled, replaced
+  by a move or resolved by another contact, and whose window is over or that were dialled.
+  **Kept**: first dialled inside the window. **Connected**: the caller and an agent were put
+  through. **Late**: first dialled after the window ended; **average lateness** is over the
+  dialled ones (0 for a dial inside the window).
+- **Resolved by another contact**: callbacks whose window starts in the period, closed because the
+  caller reached an agent another way while the callback was pending.
 - **Moved by us**: callbacks whose window starts in the period that we moved (e.g. capacity fell).
 - **Seconds to routed**: mean time from answering the call to the routing decision.
 - **Questions in the menu**: mean number of questions the menu asked per call.
@@ -30,7 +37,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,8 +45,10 @@ from routing.repeats import REPEAT_WINDOW, makes_repeat
 
 # Outcomes that end a contact in a way the caller can use: the base of first-contact resolution.
 HANDLED_OUTCOMES = frozenset({"agent", "callback_booked", "answered", "informed_by_incident"})
-# Promise states that no longer count: the caller cancelled, or a newer promise replaced it.
-NOT_DUE_STATES = frozenset({"cancelled", "moved"})
+RESOLVED_STATE = "resolved"  # the caller reached an agent another way while the callback was pending
+# Promise states that no longer count: the caller cancelled, a newer promise replaced it, or the
+# caller got through another way.
+NOT_DUE_STATES = frozenset({"cancelled", "moved", RESOLVED_STATE})
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class ContactFact:
     started_at: datetime
     routed_at: datetime | None
     questions_asked: int
+    continues_contact_id: int | None = None  # a kept callback: the call that booked it
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,7 @@ class PromiseFact:
     first_dial_at: datetime | None
     connected_at: datetime | None
     moved_by_us: bool
+    contact_id: int | None = None  # the contact that booked it
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,7 @@ class QueueNumbers:
     connected_rate: float | None
     late_callbacks: int
     average_lateness_seconds: float | None
+    resolved_by_other_contact: int
     moved_by_us: int
     average_seconds_to_routed: float | None
     average_questions: float | None
@@ -112,8 +124,17 @@ def numbers_by_queue(
     """
     in_period = [c for c in contacts if start <= c.started_at < end]
     due = [p for p in promises if start <= p.window_start < end]
-    fcr = {c.contact_id: _first_contact_resolution(c, contacts, now, window) for c in in_period}
-    repeats = {c.contact_id: _is_repeat(c, contacts, window) for c in in_period}
+    firsts = one_per_contact(contacts, promises)
+    fcr = {
+        c.contact_id: _first_contact_resolution(firsts[c.contact_id], firsts.values(), now, window)
+        for c in in_period
+        if c.contact_id in firsts
+    }
+    repeats = {
+        c.contact_id: _is_repeat(firsts[c.contact_id], firsts.values(), window)
+        for c in in_period
+        if c.contact_id in firsts
+    }
     keys = sorted(
         {c.queue_id for c in in_period} | {p.queue_id for p in due} | set(queue_names),
         key=lambda k: (k is None, k or 0),
@@ -156,8 +177,8 @@ def _numbers(
     now: datetime,
 ) -> QueueNumbers:
     calls = [c for c in contacts if c.channel == "call"]
-    fcr_known = [fcr[c.contact_id] for c in contacts if fcr[c.contact_id] is not None]
-    repeat_known = [repeats[c.contact_id] for c in contacts if repeats[c.contact_id] is not None]
+    fcr_known = [v for v in (fcr.get(c.contact_id) for c in contacts) if v is not None]
+    repeat_known = [v for v in (repeats.get(c.contact_id) for c in contacts) if v is not None]
     due = [p for p in promises if p.state not in NOT_DUE_STATES and (p.window_end <= now or p.first_dial_at)]
     dialled = [p for p in due if p.first_dial_at is not None]
     kept = [p for p in dialled if p.window_start <= p.first_dial_at <= p.window_end]  # type: ignore[operator]
@@ -179,6 +200,7 @@ def _numbers(
         connected_rate=_rate(sum(1 for p in due if p.connected_at is not None), len(due)),
         late_callbacks=sum(1 for seconds in lateness if seconds > 0),
         average_lateness_seconds=_mean(lateness),
+        resolved_by_other_contact=sum(1 for p in promises if p.state == RESOLVED_STATE),
         moved_by_us=sum(1 for p in promises if p.moved_by_us),
         average_seconds_to_routed=_mean(routed),
         average_questions=_mean([c.questions_asked for c in calls]),
@@ -186,6 +208,31 @@ def _numbers(
         abandoned_in_menu=sum(1 for c in calls if c.outcome == "abandoned" and c.routed_at is None),
         abandoned_in_queue=sum(1 for c in calls if c.outcome == "abandoned" and c.routed_at is not None),
     )
+
+
+def one_per_contact(contacts: Iterable[ContactFact], promises: Iterable[PromiseFact]) -> dict[int, ContactFact]:
+    """The contacts as the numbers count them, by id: a kept callback folded into the call that booked it.
+
+    The continuation is left out; the call carries the continuation's resolved mark when its agent
+    set one, and counts as unresolved when its callback was closed because the caller got through
+    another way.
+    """
+    contacts = list(contacts)
+    marks: dict[int, bool] = {}
+    for later in sorted(contacts, key=lambda c: c.started_at):
+        if later.continues_contact_id is not None and later.resolved is not None:
+            marks[later.continues_contact_id] = later.resolved  # the last mark wins
+    otherwise = {p.contact_id for p in promises if p.state == RESOLVED_STATE and p.contact_id is not None}
+    folded = {}
+    for contact in contacts:
+        if contact.continues_contact_id is not None:
+            continue
+        if contact.contact_id in otherwise:
+            contact = replace(contact, resolved=False)
+        elif contact.contact_id in marks:
+            contact = replace(contact, resolved=marks[contact.contact_id])
+        folded[contact.contact_id] = contact
+    return folded
 
 
 def _first_contact_resolution(

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise
+from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, PromiseState
 from console.metrics import REPEAT_WINDOW, ContactFact, PromiseFact
 from ivr.models import CallSession
 from routing.history import caller_history
@@ -291,6 +291,7 @@ class Board:
     due_next_hour: list[PromiseLine]
     at_risk: list[PromiseLine]
     moved_by_us: list[PromiseLine]
+    resolved_otherwise: list[PromiseLine]  # the caller reached an agent another way (last 12 hours)
     incidents: list[IncidentLine]
 
 
@@ -311,6 +312,7 @@ def supervisor_board(session: Session, now: datetime) -> Board:
         )
     )
     agents = _agent_lines(session, now)
+    recent = CallbackPromise.window_end >= now - timedelta(hours=12)
     return Board(
         now=now,
         in_menu=int(in_menu or 0),
@@ -324,11 +326,8 @@ def supervisor_board(session: Session, now: datetime) -> Board:
             CallbackPromise.window_end >= now,
         ),
         at_risk=_promise_lines(session, CallbackPromise.state.in_(_OPEN), CallbackPromise.at_risk.is_(True)),
-        moved_by_us=_promise_lines(
-            session,
-            CallbackPromise.moved_by_us.is_(True),
-            CallbackPromise.window_end >= now - timedelta(hours=12),
-        ),
+        moved_by_us=_promise_lines(session, CallbackPromise.moved_by_us.is_(True), recent),
+        resolved_otherwise=_promise_lines(session, CallbackPromise.state == PromiseState.RESOLVED.value, recent),
         incidents=active_incidents(session),
     )
 
@@ -465,6 +464,7 @@ def metric_facts(
             started_at=contact.started_at,
             routed_at=contact.routed_at,
             questions_asked=contact.questions_asked,
+            continues_contact_id=contact.continues_contact_id,
         )
         for contact, intent_name in session.execute(
             select(Contact, Intent.name)
@@ -483,6 +483,7 @@ def metric_facts(
             first_dial_at=promise.first_dial_at,
             connected_at=promise.connected_at,
             moved_by_us=promise.moved_by_us,
+            contact_id=promise.contact_id,
         )
         for promise in session.scalars(
             select(CallbackPromise).where(CallbackPromise.window_start >= start, CallbackPromise.window_start < end)

@@ -27,6 +27,8 @@ SHOWN_FROM_DATA = (
     message_id("cancelled"),
     message_id("moved"),
     message_id("failed"),
+    message_id("resolved"),
+    message_id("resolved by another contact"),  # its reason
     # routing.models.AgentState
     message_id("available"),
     message_id("away"),

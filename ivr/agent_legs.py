@@ -104,8 +104,8 @@ def accept_whisper(runtime: Runtime, *, entry_id: int, digits: str | None, now: 
             contact.outcome = ContactOutcome.AGENT.value
             contact.routed_at = contact.routed_at or now
             if contact.caller is not None:
-                # The caller reached an agent about the same problem: a pending callback for it is moot.
-                close_promise_resolved_by_contact(session, contact.caller.number, contact.intent_id, now)
+                # The caller reached an agent: a pending callback, whatever it was about, is resolved.
+                close_promise_resolved_by_contact(session, contact.caller.number, now)
         return True
 
 

@@ -54,6 +54,7 @@ def fallback_callback(
                 queue_id = general.id if general is not None else session.scalar(select(Queue.id).order_by(Queue.id))
             if queue_id is None:
                 return None
+            contact = session.get(Contact, call.contact_id) if call is not None and call.contact_id else None
             promise = book_callback(
                 session,
                 queue_id=queue_id,
@@ -64,12 +65,11 @@ def fallback_callback(
                 caller_id=call.caller_id if call is not None else None,
                 contact_id=call.contact_id if call is not None else None,
                 problem=state.words if state is not None else None,
+                priority=contact.priority if contact is not None else 0,
                 region=runtime.settings.default_region,
             )
-            if call is not None and call.contact_id is not None:
-                contact = session.get(Contact, call.contact_id)
-                if contact is not None:
-                    contact.outcome = ContactOutcome.CALLBACK_BOOKED.value
+            if contact is not None:
+                contact.outcome = ContactOutcome.CALLBACK_BOOKED.value
             if give_up_at is not None and time.monotonic() > give_up_at:
                 # The apology went out without this callback: undo it rather than book a silent one.
                 raise TimeoutError("too late to promise this callback")

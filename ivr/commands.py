@@ -169,6 +169,7 @@ def _book(
             problem=state.words,
             contact_id=call.contact_id,
             preferred_agent_id=(call.data or {}).get("routing", {}).get("preferred_agent_id"),
+            priority=contact.priority if contact else 0,
             region=runtime.settings.default_region,
         )
     except SlotFull:

@@ -57,6 +57,8 @@ class HistoryEntry(NamedTuple):
     ended_at: datetime | None = None
     routing_explanation: str | None = None
     transcript: str | None = None  # the caller's words: shown to agents, never logged
+    # The contact this one continues (a kept callback: the call that booked it): one contact with it.
+    continues_contact_id: int | None = None
 
 
 def caller_history(
@@ -115,6 +117,8 @@ def _history(
                 continue  # its dial left a "callback" contact: shown once, as that contact
         elif row.id == exclude_contact_id:
             continue
+        if exclude_contact_id is not None and row.continues_contact_id == exclude_contact_id:
+            continue  # the kept callback of the contact left out is that same contact
         intent = intents.get(row.intent_id)
         entries.append(
             HistoryEntry(
@@ -132,6 +136,7 @@ def _history(
                 ended_at=row.ended_at,
                 routing_explanation=row.routing_explanation if detailed else None,
                 transcript=row.transcript if detailed else None,
+                continues_contact_id=row.continues_contact_id,
             )
         )
     return entries
@@ -155,6 +160,7 @@ def _timeline_statement(*, detailed: bool, repeats_only: bool) -> Select[Any]:
         Contact.intent_id,
         Contact.queue_id,
         false().label("is_promise"),
+        Contact.continues_contact_id,
     ).where(
         Contact.caller_id == bindparam("caller_id"),
         Contact.started_at >= bindparam("since"),
@@ -171,6 +177,7 @@ def _timeline_statement(*, detailed: bool, repeats_only: bool) -> Select[Any]:
         CallbackPromise.intent_id,
         CallbackPromise.queue_id,
         true(),
+        CallbackPromise.contact_id,
     ).where(
         CallbackPromise.caller_id == bindparam("caller_id"),
         CallbackPromise.connected_at.is_not(None),
@@ -209,12 +216,17 @@ def is_repeat_of(entry: HistoryEntry, intent_name: str | None) -> bool:
 def history_facts(
     history: Sequence[HistoryEntry], intent_name: str | None, days: int = REPEAT_WINDOW_DAYS
 ) -> HistoryFacts:
-    """Repeat count, last agent and team, and unresolved contacts from a timeline (newest first)."""
+    """Repeat count, last agent and team, and unresolved contacts from a timeline (newest first).
+
+    A kept callback and the call that booked it are one contact: counted once, its agent the last.
+    """
     earlier = [entry for entry in history if is_repeat_of(entry, intent_name)]
+    present = {entry.contact_id for entry in history if entry.contact_id is not None}
+    counted = [entry for entry in earlier if entry.continues_contact_id not in present]
     last_agent = next((e.agent_id for e in earlier if e.agent_id is not None), None)
     last_queue = next((e.queue for e in earlier if e.queue is not None), None)
     return HistoryFacts(
-        repeat_count=len(earlier),
+        repeat_count=len(counted),
         last_agent_id=last_agent,
         last_queue=last_queue,
         has_unresolved=any(e.resolved is False for e in history),
@@ -241,22 +253,28 @@ def resolved_at_first_contact(
 ) -> bool | None:
     """True when no repeat followed the contact within the window (and it was not marked unresolved).
 
-    None while the window is still running and nothing followed yet: it may still be repeated.
+    A kept callback continues the call that booked it: it is no repeat, and how its agent marked it
+    is how the contact ended. None while the window is still running and nothing followed yet.
     """
     contact = session.get(Contact, contact_id)
     if contact is None or contact.caller_id is None:
         return None
-    if contact.resolved is False:
-        return False
     intent_name = session.scalar(select(Intent.name).where(Intent.id == contact.intent_id))
     window_end = contact.started_at + timedelta(days=days)
     later = caller_history(session, contact.caller_id, min(ensure_utc(now), window_end), days)
+    marks = [e.resolved for e in later if e.continues_contact_id == contact.id and e.resolved is not None]
+    resolved = marks[0] if marks else contact.resolved  # newest first: the last word on it
+    if resolved is False:
+        return False
     repeated = intent_name is not None and any(
-        entry.started_at > contact.started_at and entry.contact_id != contact.id and entry.intent == intent_name
+        entry.started_at > contact.started_at
+        and entry.contact_id != contact.id
+        and entry.continues_contact_id != contact.id
+        and entry.intent == intent_name
         for entry in later
     )
     if repeated:
         return False
-    if ensure_utc(now) < window_end and contact.resolved is not True:
+    if ensure_utc(now) < window_end and resolved is not True:
         return None
     return True

@@ -74,6 +74,9 @@ class Contact(Base):
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     priority: Mapped[int] = mapped_column(default=0)
+    # The contact this one continues: a kept callback continues the call that booked it, and the
+    # two count as one contact in first-contact resolution and the repeat rate.
+    continues_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     routing_explanation: Mapped[str | None] = mapped_column(Text)
     questions_asked: Mapped[int] = mapped_column(default=0)
     started_at: Mapped[datetime]

@@ -14,7 +14,8 @@ from callbacks.promise import InvalidPromiseTransition, start_promise, transitio
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 # The machine as the product rules state it, written out here rather than read from the code under test:
-# booked → dialling → connected → completed, or missed, cancelled, moved (or failed); an attempt that
+# booked → dialling → connected → completed, or missed, cancelled, moved (or failed), or resolved
+# while booked (the caller reached an agent another way); an attempt that
 # reaches voicemail or nobody goes back to booked for the next one; a call in progress is not
 # cancelled. Nothing leaves an ending.
 EXPECTED = {
@@ -22,8 +23,9 @@ EXPECTED = {
     ("dialling", "connected"), ("dialling", "booked"), ("dialling", "missed"), ("dialling", "failed"),
     ("dialling", "cancelled"),
     ("connected", "completed"), ("connected", "failed"),
+    ("booked", "resolved"),
 }  # fmt: skip
-ENDINGS = {"completed", "missed", "cancelled", "moved", "failed"}
+ENDINGS = {"completed", "missed", "cancelled", "moved", "failed", "resolved"}
 
 
 def new_promise() -> CallbackPromise:
@@ -81,7 +83,7 @@ def reach(state: str) -> CallbackPromise:
     """A new promise taken to `state` along the shortest allowed path."""
     paths = {"booked": [], "dialling": ["dialling"], "connected": ["dialling", "connected"]}
     paths |= {"completed": ["dialling", "connected", "completed"]}
-    paths |= {ending: [ending] for ending in ("missed", "cancelled", "moved", "failed")}
+    paths |= {ending: [ending] for ending in ("missed", "cancelled", "moved", "failed", "resolved")}
     promise = new_promise()
     for step in paths[state]:
         transition(promise, step, T0, "on the way")

@@ -47,8 +47,9 @@ def promise(minutes_to_dial: int, *, at_risk: bool = False) -> PromiseLine:
 
 def board(**changes: object) -> Board:
     empty = Board(
-        now=NOW, in_menu=0, queues=[], waiting=[], agents=[], due_next_hour=[], at_risk=[], moved_by_us=[], incidents=[]
-    )
+        now=NOW, in_menu=0, queues=[], waiting=[], agents=[], due_next_hour=[], at_risk=[], moved_by_us=[],
+        resolved_otherwise=[], incidents=[],
+    )  # fmt: skip
     return replace(empty, **changes)  # type: ignore[arg-type]
 
 

@@ -476,20 +476,23 @@ def test_capacity_drop_with_nowhere_to_go_tells_the_caller(
         assert [m.purpose for m in pending_messages(session)][-1] == "cannot_keep"
 
 
-def test_a_contact_that_solved_it_closes_the_promise(
+def test_a_contact_that_solved_it_resolves_the_promise_whatever_its_intent(
     db: Database, technisch: Any, clock: ManualClock, make_intent: Callable[..., Any]
 ) -> None:
     modem = make_intent("modem", technisch)
-    other = make_intent("factuur", technisch)
     promise = book(db, technisch, clock.now(), near=local(23, 15), intent_id=modem.id)
     with db.session() as session:
-        assert close_promise_resolved_by_contact(session, JAN, other.id, clock.now()) is None
-        closed = close_promise_resolved_by_contact(session, JAN, modem.id, clock.now())
-        assert closed is not None and closed.id == promise.id and closed.state == "cancelled"
-        assert closed.reason == "resolved by another contact"
+        # The caller got through about another matter (or none the menu knew): the promise is moot all the same.
+        closed = close_promise_resolved_by_contact(session, JAN, clock.now())
+        assert closed is not None and closed.id == promise.id and closed.state == PromiseState.RESOLVED.value
+        assert closed.reason == "resolved by another contact" and closed.place is None
+        assert [t.to_state for t in closed.transitions] == ["booked", "resolved"]
         resolved = [m for m in pending_messages(session) if m.purpose == "resolved"]
         assert len(resolved) == 1 and "15:00" in resolved[0].body
+        session.commit()
     assert slot_at(db, technisch, local(23, 15)).booked == 0
+    with db.session() as session:
+        assert close_promise_resolved_by_contact(session, JAN, clock.now()) is None  # nothing open any more
 
 
 def test_reminders_only_for_promises_booked_well_ahead(db: Database, technisch: Any, clock: ManualClock) -> None:
