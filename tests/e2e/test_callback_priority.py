@@ -39,6 +39,7 @@ def test_the_vip_is_dialled_first_when_one_agent_is_free(world: CallbackWorld, t
     plain_attempts = world.attempts(plain.id)
     assert plain_attempts[0].state == "no_agent"  # left the one free agent to the VIP
     assert plain_attempts[-1].agent_id == ahmed.id
+    assert kept_vip.connected_at is not None and kept_plain.connected_at is not None
     assert kept_vip.connected_at < kept_plain.connected_at <= plain.window_end
     calls = world.calls_to(AHMED)
     assert len(calls) == 2  # the agent was rung once for each, the VIP first
