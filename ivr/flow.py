@@ -61,6 +61,7 @@ from ivr.prompts import (
     ask_offer,
     ask_problem,
     ask_promise,
+    joining_queue,
     menu_intents,
     promise_window_text,
     reask,
@@ -282,7 +283,7 @@ def _on_routed(state: FlowState, routed: Routed, facts: CallFacts, now: datetime
         if text:
             lead.append(Line(text, state.language))
     if routed.open and not routed.offer_callback_first:
-        return state, enqueue(state, [*lead, say(state, "ivr_connecting"), *wait_estimate(state, routed.wait_seconds)])
+        return state, enqueue(state, [*lead, *joining_queue(state)])
     if facts.number and routed.offers:
         state.step = "offer"
         state.retries = 0
@@ -290,7 +291,7 @@ def _on_routed(state: FlowState, routed: Routed, facts: CallFacts, now: datetime
         state.path.append("offer")
         return state, ask_offer(state, facts, now, lead)
     if routed.open:
-        return state, enqueue(state, [*lead, say(state, "ivr_connecting"), *wait_estimate(state, routed.wait_seconds)])
+        return state, enqueue(state, [*lead, *joining_queue(state)])
     lead.append(say(state, "ivr_closed"))
     return no_booking(state, facts, now, lead)
 

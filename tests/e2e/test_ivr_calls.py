@@ -61,8 +61,9 @@ def test_unknown_dutch_caller_is_queued_with_an_announced_wait(
     heard = call.system_text
     assert "Welkom bij Terugbel" in heard and "Vertel in een paar woorden waarover u belt" in heard
     assert "For English, press 9." in heard
-    assert "Ik verbind u door." in heard and "De wachttijd is ongeveer" in heard
+    assert "U komt in de wachtrij. De wachttijd is ongeveer" in heard
     assert "U bent nummer 1 in de rij." in heard
+    assert "Ik verbind u door." not in heard and "direct een medewerker" not in heard
     assert "Toets 1 als u liever wordt teruggebeld, vandaag om" in heard
     assert "Enqueue" in call.verbs
     assert call.errors == []
@@ -72,6 +73,20 @@ def test_unknown_dutch_caller_is_queued_with_an_announced_wait(
     contact = contact_of(runtime, call.call_sid)
     assert contact.transcript == "mijn modem knippert rood"
     assert contact.questions_asked == 1
+
+
+def test_a_caller_with_an_agent_free_hears_only_that_and_is_put_through(
+    sim: Simulator, runtime: Runtime, center: dict[str, Any], make_agent: Callable[..., Any]
+) -> None:
+    make_agent("Sanne", "+31611110001", ("technisch",))
+    sim.add_agent("+31611110001")
+    call = sim.place_inbound_call("+31687654321", script=["mijn modem knippert rood"], max_seconds=120)
+    heard = call.system_text
+    assert "Ik verbind u door. Er is direct een medewerker voor u vrij." in heard
+    assert "Een ogenblik, u wordt nu doorverbonden met een medewerker." in heard
+    assert "in de rij" not in heard and "wachttijd" not in heard and "teruggebeld" not in heard
+    assert call.errors == []
+    assert contact_of(runtime, call.call_sid).outcome == "agent"
 
 
 def test_known_caller_is_greeted_by_name(sim: Simulator, make_caller: Any, center: dict[str, Any]) -> None:

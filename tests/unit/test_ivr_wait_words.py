@@ -1,0 +1,102 @@
+"""What a caller hears about the wait agrees with itself, in nl and en, in every state: an agent
+free now, a wait with a place in line, and a long wait with the callback offer."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr import flow, prompts
+from ivr.flow_types import Ask, CallerInput, Enqueue, FlowState
+from tests.unit.test_ivr_flow import NOW, facts, routed, slots, text
+
+ZONE = "Europe/Amsterdam"
+# Words that say an agent takes the call now, and words that say the caller waits for one.
+NOW_WORDS = {
+    "nl": ("direct een medewerker", "verbind u door", "nu doorverbonden", "nu een medewerker te spreken"),
+    "en": ("free for you right now", "putting you through", "speak to a colleague now"),
+}
+WAIT_WORDS = {
+    "nl": ("in de rij", "wachttijd", "wachtrij", "toch aan de lijn te wachten", "liever wordt teruggebeld"),
+    "en": ("in line", "The wait is", "queue", "wait on the line anyway", "callback today"),
+}
+
+
+def says_now(language: str, heard: str) -> bool:
+    return any(words in heard for words in NOW_WORDS[language])
+
+
+def says_wait(language: str, heard: str) -> bool:
+    return any(words in heard for words in WAIT_WORDS[language])
+
+
+def routed_by_key(language: str, **changes: object) -> tuple[FlowState, object]:
+    state, _ = flow.start(facts(), language, NOW)
+    state, _ = flow.advance(state, CallerInput(digits="1"), facts(), NOW)
+    return flow.advance(state, routed(**changes), facts(), NOW)
+
+
+def hold_loop(state: FlowState, *, position: int, waited: int, connecting: bool) -> str:
+    offer = slots("14:30")[0]
+    return text(
+        prompts.wait_prompt(
+            state, position=position, waited_seconds=waited, offer=offer, zone=ZONE, now=NOW, connecting=connecting
+        )
+    )
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_an_agent_free_now_is_said_without_a_place_in_line_or_a_wait(language: str) -> None:
+    state, joined = routed_by_key(language, wait_seconds=0)
+    assert isinstance(joined, Enqueue)
+    assert says_now(language, text(joined)) and not says_wait(language, text(joined))
+    # The hold message while that agent is being rung: put through, no number in line, no callback.
+    ringing = hold_loop(state, position=1, waited=0, connecting=True)
+    assert says_now(language, ringing) and not says_wait(language, ringing)
+    expected = {
+        "nl": "Een ogenblik, u wordt nu doorverbonden met een medewerker.",
+        "en": "One moment, I am putting you through to a colleague now.",
+    }
+    assert ringing == expected[language]
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_wait_is_said_with_the_place_the_time_and_a_callback_never_as_put_through(language: str) -> None:
+    state, joined = routed_by_key(language, wait_seconds=170)
+    assert isinstance(joined, Enqueue)
+    assert says_wait(language, text(joined)) and not says_now(language, text(joined))
+    expected = {
+        "nl": "U komt in de wachtrij. De wachttijd is ongeveer 3 minuten.",
+        "en": "I am placing you in the queue. The wait is about 3 minutes.",
+    }
+    assert text(joined) == expected[language]
+    waiting = hold_loop(state, position=2, waited=60, connecting=False)
+    assert says_wait(language, waiting) and not says_now(language, waiting)
+    # The agent who was free got another caller first: the hold message says the wait as it is now.
+    free_state, _ = routed_by_key(language, wait_seconds=0)
+    taken = hold_loop(free_state, position=1, waited=20, connecting=False)
+    assert says_wait(language, taken) and not says_now(language, taken)
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_long_wait_offers_the_callback_and_waiting_anyway_joins_the_queue(language: str) -> None:
+    offers = slots("14:30", "15:00")
+    state, offer = routed_by_key(language, wait_seconds=18 * 60, offer_callback_first=True, offers=offers)
+    assert isinstance(offer, Ask) and offer.step == "offer"
+    assert says_wait(language, text(offer)) and not says_now(language, text(offer))
+    state, joined = flow.advance(state, CallerInput(digits="5"), facts(), NOW)
+    assert isinstance(joined, Enqueue)
+    assert says_wait(language, text(joined)) and not says_now(language, text(joined))
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_callback_offered_while_an_agent_is_free_offers_that_agent_not_a_wait(language: str) -> None:
+    # A supervisor's rule may offer the callback first however short the wait.
+    offers = slots("14:30", "15:00")
+    state, offer = routed_by_key(language, wait_seconds=0, offer_callback_first=True, offers=offers)
+    assert isinstance(offer, Ask) and offer.step == "offer"
+    said = text(offer)
+    assert says_now(language, said) and "wachttijd" not in said and "The wait is" not in said
+    assert "toch aan de lijn te wachten" not in said and "wait on the line anyway" not in said
+    state, joined = flow.advance(state, CallerInput(digits="5"), facts(), NOW)
+    assert isinstance(joined, Enqueue)
+    assert says_now(language, text(joined)) and not says_wait(language, text(joined))
