@@ -83,6 +83,12 @@ def ask_problem(state: FlowState, facts: CallFacts, lead: list[Line], *, again: 
     return Ask(tuple(lines), "problem", state.language, hints=_hints(state, facts), timeout=6)
 
 
+def ask_callback_problem(state: FlowState, facts: CallFacts, moment: str) -> Ask:
+    """A callback time asked for before the problem: the time is taken, then what it is about."""
+    lines = (say(state, "ivr_callback_problem", moment=moment),)
+    return Ask(lines, "problem", state.language, hints=_hints(state, facts), timeout=6)
+
+
 def ask_confirm(state: FlowState, facts: CallFacts, intent: str) -> Ask:
     """One confirmation of an unsure match: "I understood: invoices. Press 1 if that is right."."""
     label = next((intent_label(i, state.language) for i in facts.intents if i.name == intent), intent)

@@ -164,6 +164,33 @@ def test_english_caller_after_hours_books_the_time_they_say(
     assert promise.window_start.astimezone(ZoneInfo("Europe/London")).hour == 11
 
 
+def test_a_callback_time_at_the_first_question_books_it_after_one_question_about_the_problem(
+    sim: Simulator, runtime: Runtime, clock: ManualClock, make_agent: Any, center: dict[str, Any]
+) -> None:
+    """"Bel me morgen om tien uur terug" first: the time is taken, the problem asked, 10:00 booked."""
+    from callbacks.models import CallbackPromise
+
+    clock.set(datetime(2026, 11, 23, 16, 0, tzinfo=AMS))
+    tomorrow = datetime(2026, 11, 24, 8, 0, tzinfo=AMS)
+    make_agent("Sanne", "+31611110001", ("facturen",), shifts=[(tomorrow, tomorrow + timedelta(hours=13))])
+    call = sim.place_inbound_call(
+        PIETER, script=["bel me morgen om tien uur terug", "mijn factuur klopt niet"], max_seconds=180
+    )
+    heard = call.system_text
+    assert "niet begrepen" not in heard
+    assert "Goed, we bellen u morgen om 10:00 terug. Waarover gaat het, in een paar woorden?" in heard
+    assert "Geregeld: we bellen u morgen tussen 10:00 en 10:15" in heard
+    assert call.errors == []
+    sim.run_until_idle()
+    contact = contact_of(runtime, call.call_sid)
+    assert contact.outcome == "callback_booked" and contact.questions_asked == 2
+    with runtime.db.session() as session:
+        promise = session.scalars(select(CallbackPromise)).one()
+    assert promise.queue_id == center["facturen"].id and promise.number == PIETER
+    assert promise.window_start.astimezone(AMS) == datetime(2026, 11, 24, 10, 0, tzinfo=AMS)
+    assert promise.problem == "bel me morgen om tien uur terug / mijn factuur klopt niet"
+
+
 def test_language_switch_by_key(sim: Simulator, center: dict[str, Any]) -> None:
     call = sim.place_inbound_call("+31687654321", script=[Reply(press="9"), Reply(hang_up=True)], max_seconds=60)
     said = call.said_by("system")

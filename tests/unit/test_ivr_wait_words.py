@@ -3,11 +3,13 @@ free now, a wait with a place in line, and a long wait with the callback offer."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from ivr import flow, prompts
-from ivr.flow_types import Ask, CallerInput, Enqueue, FlowState
-from tests.unit.test_ivr_flow import NOW, facts, routed, slots, text
+from ivr.flow_types import Ask, BookCallback, Booked, CallerInput, Enqueue, FlowState, Goodbye, NotBooked, RouteContact
+from tests.unit.test_ivr_flow import AMS, NOW, facts, routed, slots, text
 
 ZONE = "Europe/Amsterdam"
 # Words that say an agent takes the call now, and words that say the caller waits for one.
@@ -100,3 +102,60 @@ def test_a_callback_offered_while_an_agent_is_free_offers_that_agent_not_a_wait(
     state, joined = flow.advance(state, CallerInput(digits="5"), facts(), NOW)
     assert isinstance(joined, Enqueue)
     assert says_now(language, text(joined)) and not says_wait(language, text(joined))
+
+
+# -- a callback time asked for at the first question --------------------------------------------
+
+
+def test_a_callback_time_at_the_first_question_is_taken_then_the_problem_asked_once_then_booked() -> None:
+    state, _ = flow.start(facts(), "nl", NOW)
+    state, ask = flow.advance(state, CallerInput(speech="bel me morgen om tien uur terug"), facts(), NOW)
+    assert isinstance(ask, Ask) and ask.step == "problem"
+    assert text(ask) == "Goed, we bellen u morgen om 10:00 terug. Waarover gaat het, in een paar woorden?"
+    assert "niet begrepen" not in text(ask) and state.questions == 2
+    state, command = flow.advance(state, CallerInput(speech="mijn factuur klopt niet"), facts(), NOW)
+    assert command == RouteContact("factuur", "bel me morgen om tien uur terug / mijn factuur klopt niet")
+    state, book = flow.advance(state, routed(queue_id=2, queue_name="facturen", wait_seconds=60), facts(), NOW)
+    assert isinstance(book, BookCallback) and book.queue_id == 2 and book.slot_id is None
+    assert book.near is not None and (book.near.astimezone(AMS).day, book.near.astimezone(AMS).hour) == (24, 10)
+    state, bye = flow.advance(
+        state, Booked(book.near, book.near + timedelta(minutes=15), book.number, True), facts(), NOW
+    )
+    assert isinstance(bye, Goodbye) and "morgen tussen 10:00 en 10:15" in text(bye)
+    assert state.outcome == "callback_booked"
+
+
+def test_a_callback_time_with_the_problem_in_the_same_words_books_without_a_second_question() -> None:
+    state, _ = flow.start(facts(), "en", NOW)
+    state, command = flow.advance(
+        state, CallerInput(speech="my internet is down, call me back tomorrow at eleven"), facts(), NOW
+    )
+    assert isinstance(command, RouteContact) and command.intent == "internet" and state.questions == 1
+    state, book = flow.advance(state, routed(), facts(), NOW)
+    assert isinstance(book, BookCallback) and book.near is not None and book.near.astimezone(AMS).hour == 11
+
+
+def test_a_callback_time_and_a_problem_not_understood_books_in_the_general_queue() -> None:
+    state, _ = flow.start(facts(), "en", NOW)
+    state, ask = flow.advance(state, CallerInput(speech="please call me back at three"), facts(), NOW)
+    assert isinstance(ask, Ask) and text(ask).startswith("Fine, we will call you back today at 15:00.")
+    state, command = flow.advance(state, CallerInput(speech="something else entirely"), facts(), NOW)
+    assert isinstance(command, RouteContact) and command.intent is None
+    state, book = flow.advance(state, routed(queue_name="algemeen"), facts(), NOW)
+    assert isinstance(book, BookCallback) and book.near is not None and book.near.astimezone(AMS).hour == 15
+    # No slot near that time: the caller is told so and waits in the queue instead.
+    state, after = flow.advance(state, NotBooked("no_slot"), facts(), NOW)
+    assert (
+        isinstance(after, Enqueue)
+        and text(after) == "I cannot book a callback right now. I am placing you in the queue."
+    )
+
+
+def test_a_time_without_asking_for_a_callback_is_a_problem_and_a_withheld_number_asks_no_time() -> None:
+    state, _ = flow.start(facts(), "nl", NOW)
+    state, command = flow.advance(state, CallerInput(speech="mijn factuur van maandag klopt niet"), facts(), NOW)
+    assert isinstance(command, RouteContact) and command.intent == "factuur" and state.requested_at is None
+    anonymous = facts(number=None)
+    state, _ = flow.start(anonymous, "nl", NOW)
+    state, ask = flow.advance(state, CallerInput(speech="bel me morgen om tien uur terug"), anonymous, NOW)
+    assert isinstance(ask, Ask) and "niet begrepen" in text(ask) and state.requested_at is None
