@@ -201,7 +201,7 @@ def _on_problem(state: FlowState, event: CallerInput, facts: CallFacts, now: dat
 
 
 def _callback_time_asked(state: FlowState, speech: str, facts: CallFacts, now: datetime) -> datetime | None:
-    """ "Bel me morgen om tien uur terug": the time, kept on the state; None for words that ask no callback."""
+    """The time in words that ask for a callback ("bel me morgen om tien uur terug"), kept on the state."""
     if state.requested_at is not None or facts.number is None or not asks_for_callback(speech):
         return None
     asked = parse_requested_time(speech, state.language, facts.zone, now)

@@ -167,7 +167,7 @@ def test_english_caller_after_hours_books_the_time_they_say(
 def test_a_callback_time_at_the_first_question_books_it_after_one_question_about_the_problem(
     sim: Simulator, runtime: Runtime, clock: ManualClock, make_agent: Any, center: dict[str, Any]
 ) -> None:
-    """"Bel me morgen om tien uur terug" first: the time is taken, the problem asked, 10:00 booked."""
+    """First "bel me morgen om tien uur terug": the time is taken, the problem asked, then 10:00 booked."""
     from callbacks.models import CallbackPromise
 
     clock.set(datetime(2026, 11, 23, 16, 0, tzinfo=AMS))
