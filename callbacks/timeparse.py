@@ -25,6 +25,12 @@ _NUMBER_WORDS = {
     },
 }  # fmt: skip
 
+# The words around the time that only ask for the call ("bel me morgen om tien uur terug", "could you
+# call me back at ten"): dateparser reads a day from them no better than from the day word alone.
+_ASKING = re.compile(
+    r"\b(kunt u|wilt u|belt u|bel|terug ?bellen|terug|could you|can you|please|call|ring|back|callback|me|mij|us|ons)\b"
+)
+
 # Callers of a contact center mean the afternoon by "om drie uur" / "at three".
 _AFTERNOON_BELOW = 8
 _MORNING = re.compile(r"\b(am|a\.m\.|ochtend|'s ochtends|morgens|morning|in the morning)\b")
@@ -38,7 +44,7 @@ def parse_requested_time(text: str, lang: str, zone: str, now: datetime) -> date
     first slot with room on that day.
     """
     lang = lang if lang in _NUMBER_WORDS else "nl"
-    cleaned = " ".join((text or "").lower().replace(".", ":").split())
+    cleaned = " ".join(_ASKING.sub(" ", (text or "").lower().replace(".", ":")).split())
     if not cleaned or re.fullmatch(r"[\d\s]{1,3}", cleaned):
         return None  # a lone digit is a menu choice, not a time
     rewritten, clock = _rewrite_clock(cleaned, lang)

@@ -44,17 +44,20 @@ class ConnectAgent:
 
 
 def connect_agent(runtime: Runtime, *, entry_id: int, now: datetime) -> ConnectAgent | Action:
-    """The call was picked for an agent: dial them (whisper first), or back in the queue if none."""
+    """The call was picked for an agent: dial them (whisper first), or back in the queue if none.
+
+    Only the agent distribution reserved is dialled: a redirect that arrives after the reservation
+    was given up (the agent was set away meanwhile) puts the caller back in the queue, and never
+    rings anyone nobody reserved.
+    """
     with runtime.db.session() as session:
         entry = session.get(QueueEntry, entry_id)
         if entry is None:
             raise CallNotFound(f"queue entry {entry_id}")
-        agent_id = entry.reserved_agent_id or entry.preferred_agent_id
-        agent = session.get(Agent, agent_id) if agent_id is not None else None
+        reserved = entry.state == QueueEntryState.RESERVED.value and entry.reserved_agent_id is not None
+        agent = session.get(Agent, entry.reserved_agent_id) if reserved else None
         if agent is None:
             return _requeue(session, entry, now, missed=False)
-        entry.reserved_agent_id = agent.id
-        entry.state = QueueEntryState.RESERVED.value
         return ConnectAgent(number=agent.phone, entry_id=entry.id)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from callbacks.offers import offer_slots
 from ivr.call_sessions import find_call, flow_state_of, require_call, store_flow_state
@@ -95,12 +96,24 @@ def take_input(runtime: Runtime, *, call_sid: str, event: CallerInput, now: date
 
 
 def wait_message(runtime: Runtime, *, call_sid: str, position: int, waited_seconds: int, now: datetime) -> Ask:
-    """One loop of the hold message, with a callback slot offered instead of waiting."""
+    """One loop of the hold message: the caller is handed to a free agent first, if there is one,
+    so what they hear matches what happens: being put through, or their place, the wait and a
+    callback slot instead."""
+    with runtime.db.session() as session:
+        entry_id, entry_state = _queue_entry_of(session, call_sid)
+    if entry_state == QueueEntryState.WAITING.value and entry_id is not None:
+        # The caller is surely in Twilio's queue now: hand them to a free agent, if there is one.
+        try:
+            distribution.caller_enqueued(runtime, entry_id)
+        except Exception:
+            log.exception("handing the waiting caller to an agent failed")
     with unit_of_work(runtime) as session:
         call = require_call(session, call_sid)
         state = flow_state_of(call)
+        _, entry_state = _queue_entry_of(session, call_sid)
+        connecting = entry_state == QueueEntryState.RESERVED.value
         offer: SlotChoice | None = None
-        if call.number and state.queue_id is not None:
+        if call.number and state.queue_id is not None and not connecting:
             offers = offer_slots(
                 session, queue_id=state.queue_id, now=now, zone=caller_zone(runtime, call.number), count=1
             )
@@ -108,23 +121,20 @@ def wait_message(runtime: Runtime, *, call_sid: str, position: int, waited_secon
         state.offers = [[offer.slot_id, offer.start.isoformat(), offer.end.isoformat()]] if offer else []
         state.step = "queued"
         store_flow_state(call, state, now)
-        entry = session.scalar(select(QueueEntry).where(QueueEntry.call_sid == call_sid))
-        waiting_entry = entry.id if entry is not None and entry.state == QueueEntryState.WAITING.value else None
-        prompt = wait_prompt(
+        return wait_prompt(
             state,
             position=position,
             waited_seconds=waited_seconds,
             offer=offer,
             zone=caller_zone(runtime, call.number),
             now=now,
+            connecting=connecting,
         )
-    if waiting_entry is not None:
-        # The caller is surely in Twilio's queue now: hand them to a free agent, if there is one.
-        try:
-            distribution.caller_enqueued(runtime, waiting_entry)
-        except Exception:
-            log.exception("handing the waiting caller to an agent failed")
-    return prompt
+
+
+def _queue_entry_of(session: Session, call_sid: str) -> tuple[int | None, str | None]:
+    row = session.execute(select(QueueEntry.id, QueueEntry.state).where(QueueEntry.call_sid == call_sid)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def queue_result(runtime: Runtime, *, call_sid: str, result: str, now: datetime) -> Action | None:

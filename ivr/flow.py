@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from callbacks.timeparse import parse_requested_time
 from ivr.flow_types import (
     LANGUAGE_KEY,
     MAX_MISSES,
@@ -24,6 +25,7 @@ from ivr.flow_types import (
     QUESTION_BUDGET,
     SPEECH_LANGUAGES,
     TRANSCRIPT_SEPARATOR,
+    BookCallback,
     Booked,
     CallerInput,
     CallFacts,
@@ -56,18 +58,21 @@ from ivr.offer_flow import (
     store_offers,
 )
 from ivr.prompts import (
+    ask_callback_problem,
     ask_confirm,
     ask_incident,
     ask_offer,
     ask_problem,
     ask_promise,
+    joining_queue,
     menu_intents,
+    moment_text,
     promise_window_text,
     reask,
     say,
     wait_estimate,
 )
-from routing.classify import IntentPhrases, classify, yes_or_no
+from routing.classify import IntentPhrases, asks_for_callback, classify, yes_or_no
 from terugbel.i18n import format_window, message_id
 from terugbel.phone import language_for_number
 
@@ -176,6 +181,9 @@ def _on_problem(state: FlowState, event: CallerInput, facts: CallFacts, now: dat
         state.words = f"{state.words}{TRANSCRIPT_SEPARATOR}{speech}" if state.words else speech
         intents = [IntentPhrases(i.name, i.phrases.get(state.language, ())) for i in facts.intents]
         found = classify(speech, intents, event.confidence)
+        asked = _callback_time_asked(state, speech, facts, now)
+        if asked is not None and not found.sure:
+            return _ask_what_the_callback_is_about(state, facts, asked, now)
         if found.intent is not None and found.sure:
             state.path.append("speech:sure")
             return _route(state, found.intent)
@@ -192,9 +200,32 @@ def _on_problem(state: FlowState, event: CallerInput, facts: CallFacts, now: dat
     return _miss(state, facts, message_id("ivr_not_heard"))
 
 
+def _callback_time_asked(state: FlowState, speech: str, facts: CallFacts, now: datetime) -> datetime | None:
+    """The time in words that ask for a callback ("bel me morgen om tien uur terug"), kept on the state."""
+    if state.requested_at is not None or facts.number is None or not asks_for_callback(speech):
+        return None
+    asked = parse_requested_time(speech, state.language, facts.zone, now)
+    if asked is not None:
+        state.requested_at = asked.isoformat()
+        state.path.append("callback:asked")
+    return asked
+
+
+def _ask_what_the_callback_is_about(state: FlowState, facts: CallFacts, asked: datetime, now: datetime) -> Transition:
+    """The caller asked for a callback time before saying the problem: ask it once, in a few words,
+    so the callback goes to the right queue; with no question left, the general queue books it."""
+    if state.questions >= QUESTION_BUDGET:
+        return _route(state, None)
+    state.step = "problem"
+    state.questions += 1
+    return state, ask_callback_problem(state, facts, moment_text(asked, facts, state, now))
+
+
 def _miss(state: FlowState, facts: CallFacts, reason: str) -> Transition:
     state.misses += 1
     state.path.append(f"miss:{reason.removeprefix('ivr_')}")
+    if state.requested_at is not None:  # the callback is asked for: the general queue books it
+        return _route(state, None)
     if state.misses >= MAX_MISSES or state.questions >= QUESTION_BUDGET:
         return _route(state, None, lead_key=message_id("ivr_to_person"))
     state.step = "problem"
@@ -274,6 +305,10 @@ def _on_routed(state: FlowState, routed: Routed, facts: CallFacts, now: datetime
     state.opens_at = routed.opens_at.isoformat() if routed.opens_at else None
     state.moving = False
     store_offers(state, routed.offers)
+    if state.requested_at is not None and facts.number:
+        # Asked for at the first question: booked at (or nearest to) that time, no offer to choose from.
+        state.path.append("offer:time")
+        return state, BookCallback(routed.queue_id, facts.number, near=datetime.fromisoformat(state.requested_at))
     lead: list[Line] = []
     if "lead:ivr_to_person" in state.path:
         lead.append(say(state, "ivr_to_person"))
@@ -282,7 +317,7 @@ def _on_routed(state: FlowState, routed: Routed, facts: CallFacts, now: datetime
         if text:
             lead.append(Line(text, state.language))
     if routed.open and not routed.offer_callback_first:
-        return state, enqueue(state, [*lead, say(state, "ivr_connecting"), *wait_estimate(state, routed.wait_seconds)])
+        return state, enqueue(state, [*lead, *joining_queue(state)])
     if facts.number and routed.offers:
         state.step = "offer"
         state.retries = 0
@@ -290,7 +325,7 @@ def _on_routed(state: FlowState, routed: Routed, facts: CallFacts, now: datetime
         state.path.append("offer")
         return state, ask_offer(state, facts, now, lead)
     if routed.open:
-        return state, enqueue(state, [*lead, say(state, "ivr_connecting"), *wait_estimate(state, routed.wait_seconds)])
+        return state, enqueue(state, [*lead, *joining_queue(state)])
     lead.append(say(state, "ivr_closed"))
     return no_booking(state, facts, now, lead)
 

@@ -240,6 +240,7 @@ class FlowState:
     opens_at: str | None = None  # ISO: when a closed queue opens again
     offers: list[list[Any]] = field(default_factory=list)  # [slot_id, start ISO, end ISO]
     moving: bool = False
+    requested_at: str | None = None  # ISO: a callback time asked for at the problem question
     callback_number: str | None = None
     pending_number: str | None = None  # typed, read back, not yet confirmed
     outcome: str | None = None  # set once the menu reached its end: callback_booked, answered, queued...

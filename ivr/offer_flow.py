@@ -31,7 +31,15 @@ from ivr.flow_types import (
     Transfer,
     Transition,
 )
-from ivr.prompts import ask_number, ask_offer, confirm_number, moment_text, promise_window_text, say
+from ivr.prompts import (
+    ask_number,
+    ask_offer,
+    confirm_number,
+    join_line,
+    moment_text,
+    promise_window_text,
+    say,
+)
 from routing.classify import yes_or_no
 from terugbel.i18n import format_clock, format_window, message_id
 from terugbel.phone import spoken_digits
@@ -53,12 +61,12 @@ def on_offer(state: FlowState, event: CallerInput, facts: CallFacts, now: dateti
         return state, ask_number(state, [])
     if digits == WAIT_ANYWAY_KEY and state.queue_open and not state.moving:
         state.path.append("offer:wait")
-        return state, enqueue(state, [say(state, "ivr_connecting")])
+        return state, enqueue(state, [join_line(state)])
     if not digits and not speech and state.queue_open and not state.moving:
         # Silence at the offer while we are open: the caller stays on the line rather than hearing
         # the question again (a callback is offered once more while they wait).
         state.path.append("offer:silent-wait")
-        return state, enqueue(state, [say(state, "ivr_connecting")])
+        return state, enqueue(state, [join_line(state)])
     if speech and state.queue_id is not None and number:
         near = parse_requested_time(speech, state.language, facts.zone, now)
         if near is not None:
@@ -192,7 +200,7 @@ def no_booking(state: FlowState, facts: CallFacts, now: datetime, lead: list[Lin
         window = promise_window_text(state, facts, now)
         return state, Goodbye((*lead, say(state, "ivr_promise_kept", window=window)))
     if state.queue_open and state.queue_name:
-        return state, enqueue(state, [*lead, say(state, "ivr_connecting")])
+        return state, enqueue(state, [*lead, join_line(state)])
     if facts.overflow_number:
         state.outcome = "transferred"
         state.path.append("overflow")

@@ -83,6 +83,12 @@ def ask_problem(state: FlowState, facts: CallFacts, lead: list[Line], *, again: 
     return Ask(tuple(lines), "problem", state.language, hints=_hints(state, facts), timeout=6)
 
 
+def ask_callback_problem(state: FlowState, facts: CallFacts, moment: str) -> Ask:
+    """A callback time asked for before the problem: the time is taken, then what it is about."""
+    lines = (say(state, "ivr_callback_problem", moment=moment),)
+    return Ask(lines, "problem", state.language, hints=_hints(state, facts), timeout=6)
+
+
 def ask_confirm(state: FlowState, facts: CallFacts, intent: str) -> Ask:
     """One confirmation of an unsure match: "I understood: invoices. Press 1 if that is right."."""
     label = next((intent_label(i, state.language) for i in facts.intents if i.name == intent), intent)
@@ -144,8 +150,9 @@ def ask_offer(state: FlowState, facts: CallFacts, now: datetime, lead: list[Line
     lines.append(say(state, "ivr_offer_keys", others=others))
     if not state.moving:
         lines.append(say(state, "ivr_offer_other_number"))
-        if state.queue_open:
-            lines.append(say(state, "ivr_offer_wait"))
+        if state.queue_open:  # wait for an agent, or speak to the one free now
+            key = message_id("ivr_offer_wait") if state.wait_seconds > 0 else message_id("ivr_offer_agent_now")
+            lines.append(say(state, key))
     return Ask(tuple(lines), "offer", state.language, num_digits=1, timeout=6)
 
 
@@ -161,22 +168,49 @@ def confirm_number(state: FlowState, lead: list[Line]) -> Ask:
 
 
 def wait_estimate(state: FlowState, seconds: int) -> list[Line]:
+    """The wait in whole minutes; nothing when there is none (an agent is free: say so with `joining_queue`)."""
     if seconds <= 0:
-        return [say(state, "ivr_wait_none")]
+        return []
     minutes = max(1, math.ceil(seconds / 60))
     if minutes == 1:
         return [say(state, "ivr_wait_estimate_one")]
     return [say(state, "ivr_wait_estimate", minutes=minutes)]
 
 
+def join_line(state: FlowState) -> Line:
+    """Put through at once when an agent is free, else into the queue: never "through" to a wait."""
+    return say(state, message_id("ivr_connecting") if state.wait_seconds <= 0 else message_id("ivr_queue_join"))
+
+
+def joining_queue(state: FlowState) -> list[Line]:
+    """What a caller hears as they join the queue: an agent free now, or the queue and its wait."""
+    if state.wait_seconds <= 0:
+        return [join_line(state), say(state, "ivr_wait_none")]
+    return [join_line(state), *wait_estimate(state, state.wait_seconds)]
+
+
 def wait_prompt(
-    state: FlowState, *, position: int, waited_seconds: int, offer: SlotChoice | None, zone: str, now: datetime
+    state: FlowState,
+    *,
+    position: int,
+    waited_seconds: int,
+    offer: SlotChoice | None,
+    zone: str,
+    now: datetime,
+    connecting: bool = False,
 ) -> Ask:
-    """One loop of the hold message: position, a concrete estimate, and a callback instead."""
-    remaining = max(60, state.wait_seconds - waited_seconds) if state.wait_seconds > 0 else 60
-    lines = [say(state, "ivr_wait_position", position=max(1, position)), *wait_estimate(state, remaining)]
-    if offer is not None:
-        lines.append(say(state, "ivr_wait_offer", moment=format_moment(offer.start, zone, state.language, now)))
+    """One loop of the hold message: position, a concrete estimate, and a callback instead.
+
+    `connecting`: an agent is being rung for this caller. Then the caller hears only that, never a
+    place in line or a wait next to "an agent is free for you".
+    """
+    if connecting:
+        lines = [say(state, "ivr_wait_connecting")]
+    else:
+        remaining = max(60, state.wait_seconds - waited_seconds) if state.wait_seconds > 0 else 60
+        lines = [say(state, "ivr_wait_position", position=max(1, position)), *wait_estimate(state, remaining)]
+        if offer is not None:
+            lines.append(say(state, "ivr_wait_offer", moment=format_moment(offer.start, zone, state.language, now)))
     return Ask(tuple(lines), "queued", state.language, speech=False, num_digits=1, timeout=15, act_on_silence=False)
 
 

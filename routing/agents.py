@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from routing.models import Agent, AgentState, Language, QueueEntry, QueueEntryState
@@ -24,6 +24,7 @@ from terugbel.validation import ChangeRefused, NotFound
 AGENT_CHOSEN_STATES = (AgentState.AVAILABLE.value, AgentState.AWAY.value)
 DEFAULT_AGENT_LANGUAGE = Language.NL.value  # an agent row's own default
 _BUSY = (AgentState.RESERVED.value, AgentState.ON_CALL.value)
+_CHANGE_TRIES = 5  # reads of an agent whose state others keep changing before the change is refused
 
 
 class UnknownAgent(LookupError):
@@ -43,27 +44,41 @@ def choose_agent_state(session: Session, *, agent_id: int, state: str, now: date
 
 
 def change_agent_state(session: Session, agent_id: int, state: AgentState | str, now: datetime) -> Agent:
-    """Set an agent's state (from the console or the API); `reserved` is only set by the hand-out."""
-    agent = session.get(Agent, agent_id)
-    if agent is None:
-        raise UnknownAgent(f"no agent {agent_id}")
+    """Set an agent's state (from the console or the API); `reserved` is only set by the hand-out.
+
+    The move is conditional on the state read, like every other move of an agent: a change that
+    raced another one reads the agent again and decides anew. An agent being rung for a caller who
+    is made available stays reserved for that caller: available they already are, and freeing the
+    caller would only reserve them again and ring the agent a second time. Any other change of a
+    reserved agent frees the caller for someone else.
+    """
     target = AgentState(state)
     if target == AgentState.RESERVED:
         raise ValueError("reserved is set by distribution, not by hand")
-    if agent.state != target.value:
-        if agent.state == AgentState.RESERVED.value:
-            # Leaving a reservation by hand frees the caller for someone else.
-            for entry in session.scalars(
-                select(QueueEntry).where(
-                    QueueEntry.reserved_agent_id == agent_id, QueueEntry.state == QueueEntryState.RESERVED.value
-                )
-            ):
-                entry.state = QueueEntryState.WAITING.value
-                entry.reserved_agent_id = None
-        agent.state = target.value
-        agent.state_changed_at = ensure_utc(now)
-        session.flush()
-    return agent
+    for _ in range(_CHANGE_TRIES):
+        agent = session.get(Agent, agent_id, populate_existing=True)
+        if agent is None:
+            raise UnknownAgent(f"no agent {agent_id}")
+        seen = AgentState(agent.state)
+        if seen == target or (seen == AgentState.RESERVED and target == AgentState.AVAILABLE):
+            return agent
+        if move_agent(session, agent_id, seen, target, now):
+            if seen == AgentState.RESERVED:
+                _free_reserved_callers(session, agent_id)
+            session.refresh(agent)
+            return agent
+    raise ChangeRefused("state", "the agent's state kept changing meanwhile; try again")
+
+
+def _free_reserved_callers(session: Session, agent_id: int) -> None:
+    """Leaving a reservation by hand: the caller held for this agent waits for someone else."""
+    rows_changed(
+        session,
+        update(QueueEntry)
+        .where(QueueEntry.reserved_agent_id == agent_id, QueueEntry.state == QueueEntryState.RESERVED.value)
+        .values(state=QueueEntryState.WAITING.value, reserved_agent_id=None)
+        .execution_options(synchronize_session=False),
+    )
 
 
 def move_agent(

@@ -213,6 +213,17 @@ def classify(text: str | None, intents: Sequence[IntentPhrases], confidence: flo
     )
 
 
+# Words that ask to be called back ("bel me morgen terug", "call me back at ten"), normalised.
+_CALLBACK_WORDS = re.compile(
+    r"\b(terug ?bel\w*|bel (me|mij|ons)( \w+){0,5} terug|belt u (me|mij)|(call|ring) (me|us) back|call ?back)\b"
+)
+
+
+def asks_for_callback(text: str | None) -> bool:
+    """Whether the words ask to be called back (the time they name is callbacks.timeparse's)."""
+    return bool(_CALLBACK_WORDS.search(normalise(text)))
+
+
 def yes_or_no(text: str | None) -> bool | None:
     """True for a spoken yes, False for a no ("dat klopt niet" is a no), None when it is neither."""
     words = set(normalise(text).split())

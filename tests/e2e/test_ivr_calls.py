@@ -61,8 +61,9 @@ def test_unknown_dutch_caller_is_queued_with_an_announced_wait(
     heard = call.system_text
     assert "Welkom bij Terugbel" in heard and "Vertel in een paar woorden waarover u belt" in heard
     assert "For English, press 9." in heard
-    assert "Ik verbind u door." in heard and "De wachttijd is ongeveer" in heard
+    assert "U komt in de wachtrij. De wachttijd is ongeveer" in heard
     assert "U bent nummer 1 in de rij." in heard
+    assert "Ik verbind u door." not in heard and "direct een medewerker" not in heard
     assert "Toets 1 als u liever wordt teruggebeld, vandaag om" in heard
     assert "Enqueue" in call.verbs
     assert call.errors == []
@@ -72,6 +73,20 @@ def test_unknown_dutch_caller_is_queued_with_an_announced_wait(
     contact = contact_of(runtime, call.call_sid)
     assert contact.transcript == "mijn modem knippert rood"
     assert contact.questions_asked == 1
+
+
+def test_a_caller_with_an_agent_free_hears_only_that_and_is_put_through(
+    sim: Simulator, runtime: Runtime, center: dict[str, Any], make_agent: Callable[..., Any]
+) -> None:
+    make_agent("Sanne", "+31611110001", ("technisch",))
+    sim.add_agent("+31611110001")
+    call = sim.place_inbound_call("+31687654321", script=["mijn modem knippert rood"], max_seconds=120)
+    heard = call.system_text
+    assert "Ik verbind u door. Er is direct een medewerker voor u vrij." in heard
+    assert "Een ogenblik, u wordt nu doorverbonden met een medewerker." in heard
+    assert "in de rij" not in heard and "wachttijd" not in heard and "teruggebeld" not in heard
+    assert call.errors == []
+    assert contact_of(runtime, call.call_sid).outcome == "agent"
 
 
 def test_known_caller_is_greeted_by_name(sim: Simulator, make_caller: Any, center: dict[str, Any]) -> None:
@@ -147,6 +162,33 @@ def test_english_caller_after_hours_books_the_time_they_say(
     # Her times are said in her own zone: 11:00 in London is 12:00 in Amsterdam.
     assert promise.timezone == "Europe/London" and promise.language == "en"
     assert promise.window_start.astimezone(ZoneInfo("Europe/London")).hour == 11
+
+
+def test_a_callback_time_at_the_first_question_books_it_after_one_question_about_the_problem(
+    sim: Simulator, runtime: Runtime, clock: ManualClock, make_agent: Any, center: dict[str, Any]
+) -> None:
+    """First "bel me morgen om tien uur terug": the time is taken, the problem asked, then 10:00 booked."""
+    from callbacks.models import CallbackPromise
+
+    clock.set(datetime(2026, 11, 23, 16, 0, tzinfo=AMS))
+    tomorrow = datetime(2026, 11, 24, 8, 0, tzinfo=AMS)
+    make_agent("Sanne", "+31611110001", ("facturen",), shifts=[(tomorrow, tomorrow + timedelta(hours=13))])
+    call = sim.place_inbound_call(
+        PIETER, script=["bel me morgen om tien uur terug", "mijn factuur klopt niet"], max_seconds=180
+    )
+    heard = call.system_text
+    assert "niet begrepen" not in heard
+    assert "Goed, we bellen u morgen om 10:00 terug. Waarover gaat het, in een paar woorden?" in heard
+    assert "Geregeld: we bellen u morgen tussen 10:00 en 10:15" in heard
+    assert call.errors == []
+    sim.run_until_idle()
+    contact = contact_of(runtime, call.call_sid)
+    assert contact.outcome == "callback_booked" and contact.questions_asked == 2
+    with runtime.db.session() as session:
+        promise = session.scalars(select(CallbackPromise)).one()
+    assert promise.queue_id == center["facturen"].id and promise.number == PIETER
+    assert promise.window_start.astimezone(AMS) == datetime(2026, 11, 24, 10, 0, tzinfo=AMS)
+    assert promise.problem == "bel me morgen om tien uur terug / mijn factuur klopt niet"
 
 
 def test_language_switch_by_key(sim: Simulator, center: dict[str, Any]) -> None:

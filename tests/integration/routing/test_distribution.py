@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from twilio.rest import Client
 
 import terugbel.schema  # noqa: F401  (every model, so Base.metadata is the whole schema)
@@ -95,6 +95,7 @@ def test_preferred_agent_is_waited_for_until_preferred_until(
         first = offer_agent(session, eva.id, now)
     assert first is not None and first.queue_entry_id == other.id  # Monique waits for Sanne
     with db.session() as session:
+        mark_connected(session, other.id, now)  # Eva took the other caller, and is free again
         change_agent_state(session, eva.id, "available", now)
         assert offer_caller(session, monique.id, now) is None
     clock.advance(seconds=61)
@@ -182,19 +183,82 @@ def test_connected_caller_sets_agent_on_call_and_handle_time_starts(
         assert session.get(Contact, contact.id).agent_id == sanne.id
 
 
+def reserved_pair(db: Database, clock: ManualClock, make_queue: Any, make_agent: Any) -> tuple[QueueEntry, Agent]:
+    """One waiting caller, reserved for the one agent who was available."""
+    queue = make_queue("technisch")
+    entry = add_waiting(db, queue, enqueued_at=clock.now())
+    agent = make_agent("A", "+31611110051", ("technisch",))
+    with db.session() as session:
+        assert offer_agent(session, agent.id, clock.now()) is not None
+    return entry, agent
+
+
 def test_caller_who_hangs_up_frees_the_reserved_agent(
     db: Database, clock: ManualClock, make_queue: Any, make_agent: Any
 ) -> None:
     now = clock.now()
-    queue = make_queue("technisch")
-    entry = add_waiting(db, queue, enqueued_at=now)
-    agent = make_agent("A", "+31611110051", ("technisch",))
-    with db.session() as session:
-        offer_agent(session, agent.id, now)
+    entry, agent = reserved_pair(db, clock, make_queue, make_agent)
     with db.session() as session:
         assert leave_queue(session, entry.call_sid, now).state == "left"
         assert leave_queue(session, "CA-unknown", now) is None
     assert state_of(db, Agent, agent.id) == "available"
+
+
+def test_an_agent_being_rung_who_is_made_available_keeps_the_caller(
+    db: Database, clock: ManualClock, make_queue: Any, make_agent: Any
+) -> None:
+    now = clock.now()
+    entry, agent = reserved_pair(db, clock, make_queue, make_agent)
+    for _ in range(3):  # a second click, a retried request: the reservation stands, nobody is handed out again
+        with db.session() as session:
+            assert change_agent_state(session, agent.id, "available", now).state == "reserved"
+        with db.session() as session:
+            assert offer_agent(session, agent.id, now) is None
+    with db.session() as session:
+        held = session.get(QueueEntry, entry.id)
+        assert (held.state, held.reserved_agent_id) == ("reserved", agent.id)
+    with db.session() as session:
+        assert change_agent_state(session, agent.id, "away", now).state == "away"
+    with db.session() as session:
+        freed = session.get(QueueEntry, entry.id)
+        assert (freed.state, freed.reserved_agent_id) == ("waiting", None)  # for someone else now
+
+
+def test_a_state_change_that_read_the_agent_before_another_reserved_them_leaves_the_reservation(
+    db: Database, clock: ManualClock, make_queue: Any, make_agent: Any
+) -> None:
+    """Two "available" clicks: the late one read the agent away, then the first one made them
+    available and reserved the waiting caller. The late write must not undo that reservation."""
+    if db.is_sqlite:
+        pytest.skip("SQLite serialises every writer: no change commits between another's read and write")
+    now = clock.now()
+    queue = make_queue("technisch")
+    entry = add_waiting(db, queue, enqueued_at=now)
+    agent = make_agent("A", "+31611110051", ("technisch",), state="away")
+    first: list[Any] = []
+
+    def the_first_click_commits_in_between(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if first or not statement.startswith("UPDATE agents"):
+            return
+        first.append(None)
+        with db.session() as session:
+            change_agent_state(session, agent.id, "available", now)
+        with db.session() as session:
+            first[0] = offer_agent(session, agent.id, now)
+
+    event.listen(db.engine, "before_cursor_execute", the_first_click_commits_in_between)
+    try:
+        with db.session() as session:
+            change_agent_state(session, agent.id, "available", now)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", the_first_click_commits_in_between)
+    with db.session() as session:
+        late = offer_agent(session, agent.id, now)
+    assert first[0] is not None and first[0].queue_entry_id == entry.id and late is None
+    with db.session() as session:
+        held = session.get(QueueEntry, entry.id)
+        assert (held.state, held.reserved_agent_id) == ("reserved", agent.id)
+        assert session.get(Agent, agent.id).state == "reserved"
 
 
 def test_reserved_is_not_set_by_hand(db: Database, clock: ManualClock, make_agent: Any) -> None:
