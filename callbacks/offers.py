@@ -39,6 +39,8 @@ from terugbel.unit_of_work import after_commit
 FIRST_HORIZON = timedelta(days=1)
 OFFER_HORIZON = timedelta(days=8)
 WIDE_HORIZON = timedelta(days=21)
+# How far past that the next opening is looked for, when no slot of the wide horizon has room.
+NEXT_OPENING_HORIZON = timedelta(days=366)
 
 
 def queue_of(session: Session, queue_id: int) -> Queue:
@@ -276,3 +278,15 @@ def offer_slots(
         if len(offers) >= count or (offers and horizon >= OFFER_HORIZON):
             break  # beyond a week only when nothing at all is free this week
     return offers
+
+
+def next_opening(session: Session, queue_id: int, now: datetime) -> tuple[datetime, datetime] | None:
+    """The first slot window of the queue's next opening beyond what offers search (none within a year).
+
+    Offers look up to WIDE_HORIZON ahead; when none of those slots has room, this is when the caller
+    can next be given a time.
+    """
+    rules = _slot_rules(session, queue_id)
+    start = earliest_start(now, rules.callback_lead_minutes) + WIDE_HORIZON
+    windows = _windows(rules, start, start + NEXT_OPENING_HORIZON)
+    return windows[0] if windows else None

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackPromise
+from callbacks.offers import next_opening
 from telephony.models import SmsMessage
 from telephony.opt_out import is_opted_out
 from telephony.outbox import queue_sms
@@ -46,3 +47,16 @@ def text_caller(
     if not takes_texts(session, promise.number):
         return None  # a landline (booked with needs_sms=False), or the caller texted STOP
     return queue_sms(session, to=promise.number, body=body, purpose=purpose, now=now, promise_id=promise.id)
+
+
+def no_time_text(session: Session, promise: CallbackPromise, message: str, old_window: str, now: datetime) -> str:
+    """The text for a promise we cannot keep and no slot with room replaces: when we are open again.
+
+    `message` is the catalogue id of the sentence ({old_window}, {window}: the first slot of the next
+    opening beyond every slot searched). A queue without opening hours in the coming year has no time to name.
+    """
+    opening = next_opening(session, promise.queue_id, now)
+    if opening is None:
+        return t(promise.language, "cb_sms_no_opening", old_window=old_window)
+    window = format_window(opening[0], opening[1], promise.timezone, promise.language, now)
+    return t(promise.language, message, old_window=old_window, window=window)
