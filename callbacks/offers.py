@@ -9,7 +9,7 @@ missing of the days it looks at, then picks among the slots with room.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import literal_column, select, update
@@ -283,10 +283,12 @@ def offer_slots(
 def next_opening(session: Session, queue_id: int, now: datetime) -> tuple[datetime, datetime] | None:
     """The first slot window of the queue's next opening beyond what offers search (none within a year).
 
-    Offers look up to WIDE_HORIZON ahead; when none of those slots has room, this is when the caller
-    can next be given a time.
+    Offers look up to WIDE_HORIZON ahead; when none of those slots has room, the next opening is
+    the first open day after that, from its opening time.
     """
     rules = _slot_rules(session, queue_id)
-    start = earliest_start(now, rules.callback_lead_minutes) + WIDE_HORIZON
+    zone = ZoneInfo(rules.timezone)
+    searched = (earliest_start(now, rules.callback_lead_minutes) + WIDE_HORIZON).astimezone(zone).date()
+    start = datetime.combine(searched + timedelta(days=1), time(0), tzinfo=zone)
     windows = _windows(rules, start, start + NEXT_OPENING_HORIZON)
     return windows[0] if windows else None

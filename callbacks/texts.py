@@ -49,14 +49,12 @@ def text_caller(
     return queue_sms(session, to=promise.number, body=body, purpose=purpose, now=now, promise_id=promise.id)
 
 
-def no_time_text(session: Session, promise: CallbackPromise, message: str, old_window: str, now: datetime) -> str:
-    """The text for a promise we cannot keep and no slot with room replaces: when we are open again.
+def next_opening_text(session: Session, promise: CallbackPromise, now: datetime) -> str | None:
+    """When we are open again for a promise no slot with room replaces: the first slot of the next opening.
 
-    `message` is the catalogue id of the sentence ({old_window}, {window}: the first slot of the next
-    opening beyond every slot searched). A queue without opening hours in the coming year has no time to name.
+    None for a queue without opening hours in the coming year: then there is no time to name.
     """
     opening = next_opening(session, promise.queue_id, now)
     if opening is None:
-        return t(promise.language, "cb_sms_no_opening", old_window=old_window)
-    window = format_window(opening[0], opening[1], promise.timezone, promise.language, now)
-    return t(promise.language, message, old_window=old_window, window=window)
+        return None
+    return format_window(opening[0], opening[1], promise.timezone, promise.language, now)
