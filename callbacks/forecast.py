@@ -46,23 +46,38 @@ def reachable_places(
     return min(slot.capacity, staffed_capacity(queue, present, start, slot.ends_at, handle))
 
 
+# How far ahead a moved promise must not land in a slot the agents away now leave short.
+DESTINATION_HORIZON = timedelta(days=1)
+
+
 def forecast(session: Session, now: datetime, horizon: timedelta) -> list[MovedPromise]:
-    """Move the promises in slots starting before now + horizon that the agents there will not reach."""
+    """Move the promises in slots starting before now + horizon that the agents there will not reach.
+
+    A moved promise never lands in a slot of the coming day that the agents away now leave short:
+    an agent away on their shift is taken to stay away until it ends, so the caller is told one new
+    time, not a new one every reconcile.
+    """
     slots = list(
         session.scalars(
             select(CallbackSlot)
-            .where(CallbackSlot.starts_at < now + horizon, CallbackSlot.ends_at > now)
+            .where(CallbackSlot.starts_at < now + DESTINATION_HORIZON, CallbackSlot.ends_at > now)
             .order_by(CallbackSlot.starts_at, CallbackSlot.id)
         )
     )
     away = frozenset(session.scalars(select(Agent.id).where(Agent.state == AgentState.AWAY.value)))
+    shifts: dict[int, list[ShiftSpan]] = {}
     room: dict[int, int] = {}  # per slot: the promises it can still take under the forecast (< 0: short)
     victims: list[CallbackPromise] = []
     for slot in slots:
         queue = queue_of(session, slot.queue_id)
-        shifts = shifts_serving(session, queue, slot.starts_at, slot.ends_at)
+        if queue.id not in shifts:
+            shifts[queue.id] = shifts_serving(session, queue, now, now + DESTINATION_HORIZON + horizon)
+        reachable = reachable_places(slot, queue, shifts[queue.id], away, now, handle_seconds(session, queue))
+        if slot.starts_at >= now + horizon:
+            room[slot.id] = reachable - slot.booked
+            continue
         holders = [p for p in holders_of(session, slot.id) if p.state in _OPEN]  # the latest booked first
-        room[slot.id] = reachable_places(slot, queue, shifts, away, now, handle_seconds(session, queue)) - len(holders)
+        room[slot.id] = reachable - len(holders)
         victims.extend([p for p in holders if p.state == PromiseState.BOOKED.value][: max(-room[slot.id], 0)])
     moved = []
     for promise in victims:
