@@ -31,7 +31,7 @@ DEFAULT_RETRY_NO_ANSWER_SECONDS = 240
 DEFAULT_RETRY_MACHINE_SECONDS = 240
 DEFAULT_RETRY_FAILED_SECONDS = 120
 # Callbacks: how far ahead the forecast looks for promises the agents logged in will not reach.
-DEFAULT_FORECAST_MINUTES = 30
+DEFAULT_FORECAST_MINUTES = 20
 
 
 class SettingsError(ValueError):
