@@ -31,8 +31,8 @@ from callbacks.attempts import (
     DEFAULT_POLICY,
     DialPolicy,
     Retry,
-    dial_deadline,
     is_due,
+    last_dial_start,
     plan_without_agent,
 )
 from callbacks.caller_leg import dial_caller_after_commit
@@ -93,8 +93,8 @@ def start_attempt(runtime: Runtime, promise_id: int, attempt: int, policy: DialP
         due = promise.next_attempt_at or promise.planned_dial_at
         if not is_due(due, now, policy):
             return "not due yet"  # the reconciler puts a job back for the right time
-        if now > dial_deadline(promise.window_start, promise.window_end):
-            give_up(session, after, promise, now, "the window passed before the dial")
+        if now > last_dial_start(promise.window_start, promise.window_end, policy):
+            give_up(session, after, promise, now, "too late in the window to dial")
             return "given up"
         if promise.first_dial_at is None:
             _count_first_dial(session, promise, now)
@@ -136,6 +136,13 @@ def ring_next_agent(runtime: Runtime, attempt_id: int, failures: int = 0, policy
             return f"attempt is {attempt.state}"
         if attempt.agent_id is not None:
             return "an agent leg is being placed"
+        if now > last_dial_start(promise.window_start, promise.window_end, policy):
+            # The next agent's ring and whisper would push the caller's phone past the window.
+            attempt.state = A.NO_AGENT.value
+            attempt.ended_at = now
+            attempt.result = "no agent in time"
+            give_up(session, after, promise, now, "too late in the window for another agent")
+            return "given up"
         agent = reserve_agent(session, promise, list(attempt.agents_tried or []), now)
         if agent is None:
             _end_without_agent(session, after, promise, attempt, now, policy)
@@ -219,7 +226,7 @@ def _end_without_agent(
     attempt.ended_at = now
     attempt.result = "no agent free"
     flag_at_risk(session, promise, now, "no agent free")
-    step = plan_without_agent(now=now, window_end=promise.window_end, policy=policy)
+    step = plan_without_agent(now=now, window_start=promise.window_start, window_end=promise.window_end, policy=policy)
     if isinstance(step, Retry):
         back_to_booked(after, promise, now, step.at, "no agent free")
     else:
@@ -323,7 +330,7 @@ def agent_leg_ended(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: 
             attempt.ended_at = now
             attempt.result = "the agent left before the caller answered"
             release_agent(session, agent_id, now)
-            step = plan_without_agent(now=now, window_end=promise.window_end)
+            step = plan_without_agent(now=now, window_start=promise.window_start, window_end=promise.window_end)
             if isinstance(step, Retry):
                 back_to_booked(after, promise, now, step.at, "agent left")
             else:
@@ -359,4 +366,3 @@ def record_outcome(runtime: Runtime, attempt_id: int, resolved: bool) -> bool:
             return False
         contact.resolved = resolved
         return True
-

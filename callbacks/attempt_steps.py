@@ -24,6 +24,7 @@ from callbacks.leg_urls import leg_url
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.promise import transition
 from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
+from callbacks.texts import next_opening_text
 from routing.agents import release_agent
 from telephony.outbox import queue_sms
 from telephony.port import TelephonyError
@@ -200,6 +201,11 @@ def give_up(session: Session, after: AfterCommit, promise: CallbackPromise, now:
         )
     except CallbackError as exc:
         log.warning("no new time for a missed promise", promise=promise.id, error=type(exc).__name__)
-        body = t(promise.language, "cbd_sms_no_new_time", old_window=old_window)
+        opening = next_opening_text(session, promise, now)
+        body = (
+            t(promise.language, "cbd_sms_no_new_time", old_window=old_window, window=opening)
+            if opening is not None
+            else t(promise.language, "cb_sms_no_opening", old_window=old_window)
+        )
     queue_sms(session, to=promise.number, body=body, purpose="promise_missed", now=now, promise_id=promise.id)
     log.warning("promise given up", promise=promise.id, reason=reason, number=mask(promise.number))

@@ -1,8 +1,10 @@
 """Pure decisions of a callback attempt: what a call result means and what happens next.
 
-Agent first, then the caller with answering-machine detection. Each caller result has its own retry
-spacing; every retry lies inside the window plus a grace of one slot, and a promise that can no
-longer be kept is given up in time to tell the caller (by SMS) before the window ends.
+Agent first, then the caller with answering-machine detection. The window is a hard edge: an
+attempt starts no later than `last_dial_start`, early enough that the agent's ring, the whisper, the
+caller's ring and the voicemail detection all fit before the window ends, with time left to text the
+caller. Each caller result has its own retry spacing (operator settings, `dial_policy`), bounded by
+that moment; a promise that can no longer be kept is given up while the caller can still be told.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from terugbel.clock import ensure_utc
+from terugbel.settings import Settings
 
 
 class CallerResult(enum.StrEnum):
@@ -28,10 +31,10 @@ class CallerResult(enum.StrEnum):
 
 _DEFAULT_SPACING = MappingProxyType(
     {
-        CallerResult.VOICEMAIL: timedelta(minutes=5),
-        CallerResult.BUSY: timedelta(minutes=5),
-        CallerResult.NO_ANSWER: timedelta(minutes=5),
-        CallerResult.FAILED: timedelta(minutes=5),
+        CallerResult.VOICEMAIL: timedelta(minutes=4),
+        CallerResult.BUSY: timedelta(minutes=3),
+        CallerResult.NO_ANSWER: timedelta(minutes=4),
+        CallerResult.FAILED: timedelta(minutes=2),
     }
 )
 
@@ -45,11 +48,24 @@ class DialPolicy:
     # Tries ending in one result before we stop trying (e.g. a number that always fails); none: no own limit.
     max_per_result: Mapping[CallerResult, int] = field(default_factory=dict)
     agent_ring_seconds: int = 20
+    # The whisper and its keys, twice (webhooks/twiml.py agent_whisper_choice), before the caller is dialled.
+    whisper_seconds: int = 30
     caller_ring_seconds: int = 30
+    # Answering-machine detection after the caller picks up (callbacks/caller_leg.py MAX_HOLD_POLLS).
+    detection_seconds: int = 45
+    # Never a retry sooner than this after the last leg ended: no phone rung twice in a breath.
+    min_retry_gap: timedelta = timedelta(minutes=1)
     # No agent free: look again this often, as long as the caller can still be told in the window.
     no_agent_retry: timedelta = timedelta(minutes=1)
     # Time the caller needs the SMS before the window ends: we give up no later than this.
     notice_before_end: timedelta = timedelta(minutes=1)
+
+    @property
+    def attempt_length(self) -> timedelta:
+        """The longest one attempt takes until we know it failed: agent ring, whisper, caller ring, detection."""
+        seconds = self.agent_ring_seconds + self.whisper_seconds + self.caller_ring_seconds + self.detection_seconds
+        return timedelta(seconds=seconds)
+
     # Twilio 429/5xx: first wait, doubled per failure up to the maximum.
     backoff_first: timedelta = timedelta(seconds=2)
     backoff_max: timedelta = timedelta(seconds=60)
@@ -83,9 +99,24 @@ class GiveUp:
 NextStep = Retry | GiveUp
 
 
-def dial_deadline(window_start: datetime, window_end: datetime) -> datetime:
-    """The last moment a retry may start: the window plus a grace of one slot."""
-    return ensure_utc(window_end) + (ensure_utc(window_end) - ensure_utc(window_start))
+def dial_policy(settings: Settings) -> DialPolicy:
+    """The policy with the operator's retry spacing per result (TERUGBEL_RETRY_*_SECONDS)."""
+    spacing = {
+        CallerResult.BUSY: settings.retry_busy_seconds,
+        CallerResult.NO_ANSWER: settings.retry_no_answer_seconds,
+        CallerResult.VOICEMAIL: settings.retry_machine_seconds,
+        CallerResult.FAILED: settings.retry_failed_seconds,
+    }
+    return DialPolicy(retry_spacing=MappingProxyType({r: timedelta(seconds=s) for r, s in spacing.items()}))
+
+
+def last_dial_start(window_start: datetime, window_end: datetime, policy: DialPolicy = DEFAULT_POLICY) -> datetime:
+    """The last moment an attempt may start: it is over, and the caller told if it failed, before the end.
+
+    In a window shorter than an attempt that is its start: one attempt, made as early as it can be.
+    """
+    start, end = ensure_utc(window_start), ensure_utc(window_end)
+    return max(end - policy.attempt_length - policy.notice_before_end, start)
 
 
 def classify_answered_by(answered_by: str | None) -> CallerResult | None:
@@ -129,16 +160,20 @@ def plan_after_caller(
     limit = policy.max_per_result.get(result)
     if limit is not None and same_result_tries >= limit:
         return GiveUp(f"{same_result_tries} attempts ended {result.value}")
-    at = max(ensure_utc(now) + policy.retry_spacing[result], ensure_utc(window_start))
-    if at > dial_deadline(window_start, window_end):
+    # The spacing is bounded by the window: a retry that would come too late comes at the last moment.
+    last = last_dial_start(window_start, window_end, policy)
+    at = min(max(ensure_utc(now) + policy.retry_spacing[result], ensure_utc(window_start)), last)
+    if at < ensure_utc(now) + policy.min_retry_gap:
         return GiveUp(f"no time left in the window after {result.value}")
     return Retry(at)
 
 
-def plan_without_agent(*, now: datetime, window_end: datetime, policy: DialPolicy = DEFAULT_POLICY) -> NextStep:
+def plan_without_agent(
+    *, now: datetime, window_start: datetime, window_end: datetime, policy: DialPolicy = DEFAULT_POLICY
+) -> NextStep:
     """No agent took the call: look again shortly, or give up while the caller can still be told in time."""
     at = ensure_utc(now) + policy.no_agent_retry
-    if at > ensure_utc(window_end) - policy.notice_before_end:
+    if at > last_dial_start(window_start, window_end, policy):
         return GiveUp("no agent free before the end of the window")
     return Retry(at)
 
@@ -151,9 +186,9 @@ def plan_after_network_error(
     window_end: datetime,
     policy: DialPolicy = DEFAULT_POLICY,
 ) -> NextStep:
-    """Twilio said 429 or 5xx: back off (doubling), as long as it stays inside the window and grace."""
+    """Twilio said 429 or 5xx: back off (doubling), as long as the leg still fits in the window."""
     at = ensure_utc(now) + backoff(failures, policy)
-    if at > dial_deadline(window_start, window_end):
+    if at > last_dial_start(window_start, window_end, policy):
         return GiveUp(f"the phone network refused {failures} times until the window passed")
     return Retry(at)
 

@@ -35,6 +35,7 @@ from callbacks.attempts import (
     Retry,
     caller_result_from_status,
     classify_answered_by,
+    dial_policy,
     plan_after_caller,
 )
 from callbacks.leg_urls import leg_url
@@ -201,9 +202,7 @@ def _caller_number_failed(runtime: Runtime, attempt_id: int, reason: str) -> Non
         body = t(
             promise.language, "cbd_sms_number_failed", old_window=old_window, number=display_number(promise.number)
         )
-        queue_sms(
-            session, to=promise.number, body=body, purpose="promise_failed", now=now, promise_id=promise.id
-        )
+        queue_sms(session, to=promise.number, body=body, purpose="promise_failed", now=now, promise_id=promise.id)
 
 
 def _note_caller_sid(attempt: CallbackAttempt, call_sid: str) -> None:
@@ -223,10 +222,11 @@ class CallerStep:
 
 
 def caller_answer(
-    runtime: Runtime, attempt_id: int, call_sid: str, poll: int, policy: DialPolicy = DEFAULT_POLICY
+    runtime: Runtime, attempt_id: int, call_sid: str, poll: int, policy: DialPolicy | None = None
 ) -> CallerStep:
     """The caller's leg asks what to do: wait for detection, or connect a person, or leave a message."""
     now = runtime.clock.now()
+    policy = policy or dial_policy(runtime.settings)
     with attempt_transaction(runtime) as (session, after):
         locked = lock_attempt(session, attempt_id)
         if locked is None:
@@ -318,10 +318,11 @@ def caller_leg_ended(
     call_sid: str,
     status: str,
     answered_by: str | None = None,
-    policy: DialPolicy = DEFAULT_POLICY,
+    policy: DialPolicy | None = None,
 ) -> str:
     """The caller's leg is over: complete a connected promise, or plan the next attempt."""
     now = runtime.clock.now()
+    policy = policy or dial_policy(runtime.settings)
     with attempt_transaction(runtime) as (session, after):
         locked = lock_attempt(session, attempt_id)
         if locked is None:
@@ -385,9 +386,7 @@ def _caller_not_reached(
     if result is CallerResult.VOICEMAIL:
         moment = format_moment(step.at, promise.timezone, promise.language, now)
         body = t(promise.language, "cbd_sms_next_attempt", moment=moment, number=display_number(promise.number))
-        queue_sms(
-            session, to=promise.number, body=body, purpose="next_attempt", now=now, promise_id=promise.id
-        )
+        queue_sms(session, to=promise.number, body=body, purpose="next_attempt", now=now, promise_id=promise.id)
 
 
 def _caller_tries(session: Session, promise_id: int, state: str | None = None) -> int:

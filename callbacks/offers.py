@@ -9,7 +9,7 @@ missing of the days it looks at, then picks among the slots with room.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import literal_column, select, update
@@ -39,6 +39,8 @@ from terugbel.unit_of_work import after_commit
 FIRST_HORIZON = timedelta(days=1)
 OFFER_HORIZON = timedelta(days=8)
 WIDE_HORIZON = timedelta(days=21)
+# How far past that the next opening is looked for, when no slot of the wide horizon has room.
+NEXT_OPENING_HORIZON = timedelta(days=366)
 
 
 def queue_of(session: Session, queue_id: int) -> Queue:
@@ -276,3 +278,17 @@ def offer_slots(
         if len(offers) >= count or (offers and horizon >= OFFER_HORIZON):
             break  # beyond a week only when nothing at all is free this week
     return offers
+
+
+def next_opening(session: Session, queue_id: int, now: datetime) -> tuple[datetime, datetime] | None:
+    """The first slot window of the queue's next opening beyond what offers search (none within a year).
+
+    Offers look up to WIDE_HORIZON ahead; when none of those slots has room, the next opening is
+    the first open day after that, from its opening time.
+    """
+    rules = _slot_rules(session, queue_id)
+    zone = ZoneInfo(rules.timezone)
+    searched = (earliest_start(now, rules.callback_lead_minutes) + WIDE_HORIZON).astimezone(zone).date()
+    start = datetime.combine(searched + timedelta(days=1), time(0), tzinfo=zone)
+    windows = _windows(rules, start, start + NEXT_OPENING_HORIZON)
+    return windows[0] if windows else None

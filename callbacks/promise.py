@@ -53,16 +53,12 @@ def is_open(state: str) -> bool:
 def start_promise(promise: CallbackPromise, at: datetime, cause: str) -> PromiseTransition:
     """Record the birth of a promise (None → booked)."""
     promise.state = PromiseState.BOOKED.value
-    record = PromiseTransition(
-        from_state=None, to_state=PromiseState.BOOKED.value, at=ensure_utc(at), cause=cause
-    )
+    record = PromiseTransition(from_state=None, to_state=PromiseState.BOOKED.value, at=ensure_utc(at), cause=cause)
     promise.transitions.append(record)
     return record
 
 
-def transition(
-    promise: CallbackPromise, to_state: PromiseState | str, at: datetime, cause: str
-) -> PromiseTransition:
+def transition(promise: CallbackPromise, to_state: PromiseState | str, at: datetime, cause: str) -> PromiseTransition:
     """Move the promise to `to_state` and record when and why; refuse what the machine forbids."""
     target = PromiseState(to_state)
     if not can_transition(promise.state, target):

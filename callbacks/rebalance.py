@@ -7,7 +7,7 @@ over capacity the latest-booked promises are moved by us, and each caller is tol
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +23,7 @@ from callbacks.offers import (
 from callbacks.places import give_back_place, move_to_place
 from callbacks.promise import transition
 from callbacks.scheduling import unschedule_after_commit
-from callbacks.texts import text_caller, window_text
+from callbacks.texts import next_opening_text, text_caller, window_text
 from terugbel.i18n import format_window, t
 from terugbel.logs import get_logger
 from terugbel.phone import display_number, mask
@@ -63,12 +63,15 @@ def _place_of(promise: CallbackPromise) -> int:
     return promise.place or 0
 
 
-def move_by_us(session: Session, promise: CallbackPromise, now: datetime, cause: str) -> MovedPromise:
+def move_by_us(
+    session: Session, promise: CallbackPromise, now: datetime, cause: str, *, avoid: Collection[int] = ()
+) -> MovedPromise:
     """Move a promise that no longer fits to the nearest slot with room, a later one preferred.
 
     The caller is texted the new window at once; the new promise says why it was moved (`cause`).
     Its own slot is skipped unless that slot's window changed (another slot length): then the
-    slot's new window may be the nearest. A promise that fits nowhere is missed, and the caller told.
+    slot's new window may be the nearest; so are the slots in `avoid`. A promise that fits nowhere
+    is missed, and the caller told when we are open again (callbacks/texts.py `next_opening_text`).
     """
     slot = session.get(CallbackSlot, promise.slot_id) if promise.slot_id is not None else None
     same_window = slot is not None and (slot.starts_at, slot.ends_at) == (promise.window_start, promise.window_end)
@@ -80,7 +83,7 @@ def move_by_us(session: Session, promise: CallbackPromise, now: datetime, cause:
         zone=promise.timezone,
         near=promise.window_start,
         count=50,
-        exclude=[slot.id] if slot is not None and same_window else [],
+        exclude=[*avoid, slot.id] if slot is not None and same_window else list(avoid),
     )
     later = [o for o in offers if o.window_start >= promise.window_start]
     for offer in later + [o for o in offers if o not in later]:
@@ -103,5 +106,11 @@ def move_by_us(session: Session, promise: CallbackPromise, now: datetime, cause:
     transition(promise, PromiseState.MISSED, now, f"{cause}: no slot with room"[:200])
     promise.reason = NO_SLOT_WITH_ROOM
     unschedule_after_commit(after_commit(session), promise.id)
-    text_caller(session, promise, t(promise.language, "cb_sms_cannot_keep", old_window=old_window), "cannot_keep", now)
+    opening = next_opening_text(session, promise, now)
+    body = (
+        t(promise.language, "cb_sms_cannot_keep", old_window=old_window, window=opening)
+        if opening is not None
+        else t(promise.language, "cb_sms_no_opening", old_window=old_window)
+    )
+    text_caller(session, promise, body, "cannot_keep", now)
     return MovedPromise(promise.id, None)

@@ -1,7 +1,8 @@
 """The reconciler: bring Redis in line with the database, settle what a crash left, text what is due.
 
-The database is the source of truth. `reconcile` schedules every open promise due soon that has no
-live dial job, removes jobs of promises no longer open, recovers attempts a crashed worker left half
+The database is the source of truth. `reconcile` first moves the promises the agents logged in will
+not reach (callbacks/forecast.py: the callers are told early), then schedules every open promise due
+soon that has no live dial job, removes jobs of promises no longer open, recovers attempts a crashed worker left half
 done, texts the reminders that have come due and hands the SMS queue the texts still unsent.
 Workers run it at start and every 30 seconds, so after Redis loses everything each open promise is
 back on schedule within a minute.
@@ -10,11 +11,13 @@ back on schedule within a minute.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from callbacks.attempts import DEFAULT_POLICY, DialPolicy
+from callbacks.forecast import forecast
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, PromiseState
 from callbacks.recovery import recover_stale_attempts
 from callbacks.reminders import send_due_reminders
@@ -24,6 +27,7 @@ from telephony.outbox import redispatch_pending, settle_unfinished_sends
 from terugbel.clock import ensure_utc
 from terugbel.logs import get_logger
 from terugbel.runtime import current_runtime
+from terugbel.unit_of_work import unit_of_work
 
 if TYPE_CHECKING:
     from terugbel.runtime import Runtime
@@ -39,6 +43,7 @@ class ReconcileReport:
     sms: list[int] = field(default_factory=list)  # pending messages handed to the SMS queue again
     reminders: int = 0  # reminders texted: their window starts within half an hour
     wrap_ups_ended: list[int] = field(default_factory=list)  # agents whose wrap-up job Redis lost
+    forecast_moved: list[int] = field(default_factory=list)  # promises moved: the agents there will not reach them
 
 
 def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> ReconcileReport:
@@ -49,6 +54,9 @@ def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> Reconcil
     """
     report = ReconcileReport()
     now = runtime.clock.now()
+    with unit_of_work(runtime) as session:
+        moved = forecast(session, now, timedelta(minutes=runtime.settings.forecast_minutes))
+        report.forecast_moved = [m.old_id for m in moved]
     live = live_dial_job_ids(runtime.redis)
     due_at = func.coalesce(CallbackPromise.next_attempt_at, CallbackPromise.planned_dial_at)
     with runtime.db.session() as session:
@@ -85,9 +93,10 @@ def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> Reconcil
     report.wrap_ups_ended = end_expired_wrap_ups(runtime)
     settle_unfinished_sends(runtime)  # first: a send found unfinished goes out again in this pass
     report.sms = redispatch_pending(runtime)
-    if report.scheduled or report.removed or report.recovered or report.sms or report.reminders:
+    if report.scheduled or report.removed or report.recovered or report.sms or report.reminders or moved:
         log.info(
             "reconciled dial jobs",
+            forecast_moved=len(report.forecast_moved),
             scheduled=len(report.scheduled),
             removed=len(report.removed),
             recovered=len(report.recovered),

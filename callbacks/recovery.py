@@ -22,7 +22,7 @@ from callbacks.attempt_steps import (
     give_up,
     lock_attempt,
 )
-from callbacks.attempts import DEFAULT_POLICY, DialPolicy, dial_deadline
+from callbacks.attempts import DEFAULT_POLICY, DialPolicy, last_dial_start
 from callbacks.caller_leg import caller_leg_ended, dial_caller_job
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.scheduling import agent_ring_job_id, caller_dial_job_id, enqueue_dial_step
@@ -140,8 +140,8 @@ def _forget_lost_caller_leg(runtime: Runtime, attempt_id: int, now: datetime) ->
         if attempt.state != A.CALLER_RINGING.value or attempt.caller_call_sid or attempt.result != CALLER_CLAIM:
             return False
         fail_attempt(session, after, attempt, now, "caller leg lost")
-        if now <= dial_deadline(promise.window_start, promise.window_end):
+        if now <= last_dial_start(promise.window_start, promise.window_end):
             back_to_booked(after, promise, now, now, "caller leg lost")
         else:
-            give_up(session, after, promise, now, "caller leg lost after the window")
+            give_up(session, after, promise, now, "caller leg lost too late in the window")
         return True

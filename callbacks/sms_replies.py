@@ -59,16 +59,12 @@ def parse_reply(body: str, *, offered: int = 0) -> Reply:
     # "1 ok", "1 = ok" and "1." all mean 1: a leading digit decides.
     leading = re.match(r"^([1-3])(?:\b|$)", text)
     if leading and not offered:
-        return Reply(
-            {"1": ReplyKind.CONFIRM, "2": ReplyKind.OTHER_TIME, "3": ReplyKind.CANCEL}[leading.group(1)]
-        )
+        return Reply({"1": ReplyKind.CONFIRM, "2": ReplyKind.OTHER_TIME, "3": ReplyKind.CANCEL}[leading.group(1)])
     for words, kind in _KINDS:
         if text in words:
             return Reply(kind)
     # "other time please", "ja graag": a longer text counts when it names exactly one thing.
-    found = {
-        kind for words, kind in _KINDS for word in words if not word.isdigit() and _has_phrase(text, word)
-    }
+    found = {kind for words, kind in _KINDS for word in words if not word.isdigit() and _has_phrase(text, word)}
     if len(found) == 1:
         return Reply(found.pop())
     return Reply(ReplyKind.UNKNOWN)

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackPromise
+from callbacks.offers import next_opening
 from telephony.models import SmsMessage
 from telephony.opt_out import is_opted_out
 from telephony.outbox import queue_sms
@@ -46,3 +47,14 @@ def text_caller(
     if not takes_texts(session, promise.number):
         return None  # a landline (booked with needs_sms=False), or the caller texted STOP
     return queue_sms(session, to=promise.number, body=body, purpose=purpose, now=now, promise_id=promise.id)
+
+
+def next_opening_text(session: Session, promise: CallbackPromise, now: datetime) -> str | None:
+    """When we are open again for a promise no slot with room replaces: the first slot of the next opening.
+
+    None for a queue without opening hours in the coming year: then there is no time to name.
+    """
+    opening = next_opening(session, promise.queue_id, now)
+    if opening is None:
+        return None
+    return format_window(opening[0], opening[1], promise.timezone, promise.language, now)

@@ -52,6 +52,8 @@ SHOWN_FROM_DATA = (
     message_id("slot capacity changed"),
     message_id("agent deactivated"),
     message_id("agent's queues changed"),
+    # callbacks.forecast.FORECAST_CAUSE
+    message_id("agents away: cannot be reached in its window"),
     # callbacks.rebalance.NO_SLOT_WITH_ROOM
     message_id("capacity dropped and no slot with room in the coming days"),
 )

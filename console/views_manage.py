@@ -299,9 +299,7 @@ def queue_hours(queue_id: int) -> ResponseReturnValue:
     }
     try:
         with unit_of_work(rt) as session:
-            change_hours(
-                session, queue_id=queue_id, hours=hours, actor=signed_in_user().username, now=rt.clock.now()
-            )
+            change_hours(session, queue_id=queue_id, hours=hours, actor=signed_in_user().username, now=rt.clock.now())
     except NotFound:
         abort(404)
     except FieldErrors as exc:

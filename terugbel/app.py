@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+
 # Where the webhooks (webhooks/views.py) serve what the domain steers live calls to.
 def create_app(
     settings: Settings | None = None,

@@ -61,8 +61,10 @@ def run_demo(settings: Settings, *, port: int, simulator_port: int) -> None:
                 env,
             ) as children:
                 _wait_for_health(app_url, children)
-                with agents_at_their_desks(simulator, app_url, agent_tokens), \
-                        _announced(settings, SimulatorAddress(app_url=app_url, simulator_url=simulator_url)):
+                with (
+                    agents_at_their_desks(simulator, app_url, agent_tokens),
+                    _announced(settings, SimulatorAddress(app_url=app_url, simulator_url=simulator_url)),
+                ):
                     _print_welcome(settings, app_url)
                     _wait_while_running(children)
     except KeyboardInterrupt:

@@ -58,8 +58,9 @@ def finish_wrap_up(api: requests.Session, app_url: str) -> bool:
     if desk.json()["state"] != AgentState.WRAP_UP.value:
         return False
     for pending in desk.json()["pending_outcomes"]:
-        recorded = api.post(f"{app_url}/api/me/contacts/{pending['contact_id']}/outcome",
-                            json={"resolved": True}, timeout=10)
+        recorded = api.post(
+            f"{app_url}/api/me/contacts/{pending['contact_id']}/outcome", json={"resolved": True}, timeout=10
+        )
         recorded.raise_for_status()
     api.put(f"{app_url}/api/me/state", json={"state": AgentState.AVAILABLE.value}, timeout=10).raise_for_status()
     return True

@@ -25,6 +25,13 @@ LOG_FORMATS = ("console", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_DEMO_TALK_SECONDS = 5
 DEFAULT_WRAP_UP_SECONDS = 60
+# Callbacks: the wait before the next attempt after each result of the caller's leg.
+DEFAULT_RETRY_BUSY_SECONDS = 180
+DEFAULT_RETRY_NO_ANSWER_SECONDS = 240
+DEFAULT_RETRY_MACHINE_SECONDS = 240
+DEFAULT_RETRY_FAILED_SECONDS = 120
+# Callbacks: how far ahead the forecast looks for promises the agents logged in will not reach.
+DEFAULT_FORECAST_MINUTES = 20
 
 
 class SettingsError(ValueError):
@@ -65,6 +72,14 @@ class Settings:
     voice_en: str | None = None
     # Agents: wrap-up after a call ends when they record the outcome, or after this many seconds.
     wrap_up_seconds: int = DEFAULT_WRAP_UP_SECONDS
+    # Callbacks: the wait before the next attempt after a busy line, no answer, voicemail, a failed leg
+    # (always bounded by the window: callbacks/attempts.py).
+    retry_busy_seconds: int = DEFAULT_RETRY_BUSY_SECONDS
+    retry_no_answer_seconds: int = DEFAULT_RETRY_NO_ANSWER_SECONDS
+    retry_machine_seconds: int = DEFAULT_RETRY_MACHINE_SECONDS
+    retry_failed_seconds: int = DEFAULT_RETRY_FAILED_SECONDS
+    # Callbacks: windows starting within this many minutes are checked against the agents logged in.
+    forecast_minutes: int = DEFAULT_FORECAST_MINUTES
     # Workers: how often each compares the dial jobs with the database (and texts due reminders).
     reconcile_seconds: int = DEFAULT_RECONCILE_SECONDS
     # Storage limitation: the caller's words (transcripts, call state, problems, SMS bodies) are
@@ -159,6 +174,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     wrap_up_seconds = _whole_setting(env, "TERUGBEL_WRAP_UP_SECONDS", DEFAULT_WRAP_UP_SECONDS, 0, 3600)
     reconcile_seconds = _whole_setting(env, "TERUGBEL_RECONCILE_SECONDS", DEFAULT_RECONCILE_SECONDS, 1, 86400)
+    retry = {
+        outcome: _whole_setting(env, f"TERUGBEL_RETRY_{outcome.upper()}_SECONDS", default, 60, 3600)
+        for outcome, default in (
+            ("busy", DEFAULT_RETRY_BUSY_SECONDS),
+            ("no_answer", DEFAULT_RETRY_NO_ANSWER_SECONDS),
+            ("machine", DEFAULT_RETRY_MACHINE_SECONDS),
+            ("failed", DEFAULT_RETRY_FAILED_SECONDS),
+        )
+    }
+    forecast_minutes = _whole_setting(env, "TERUGBEL_FORECAST_MINUTES", DEFAULT_FORECAST_MINUTES, 15, 240)
     transcript_retention_days = _whole_setting(
         env, "TERUGBEL_TRANSCRIPT_RETENTION_DAYS", DEFAULT_TRANSCRIPT_RETENTION_DAYS, 1, 3650
     )
@@ -197,6 +222,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         voice_en=env.get("TERUGBEL_VOICE_EN") or None,
         wrap_up_seconds=wrap_up_seconds,
         reconcile_seconds=reconcile_seconds,
+        retry_busy_seconds=retry["busy"],
+        retry_no_answer_seconds=retry["no_answer"],
+        retry_machine_seconds=retry["machine"],
+        retry_failed_seconds=retry["failed"],
+        forecast_minutes=forecast_minutes,
         transcript_retention_days=transcript_retention_days,
         worker_fork=env.get("TERUGBEL_WORKER_FORK") == "1",
         log_format=log_format,

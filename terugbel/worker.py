@@ -108,9 +108,7 @@ def reconcile_now(runtime: Runtime) -> None:
 def _reconcile_periodically(runtime: Runtime, stop: threading.Event, interval: int) -> None:
     cron = CronScheduler(connection=runtime.redis, name=f"terugbel-reconcile-{os.getpid()}")
     cron.register(reconcile_job, queue_name=DEFAULT_QUEUE, interval=interval, result_ttl=60)
-    cron.register(
-        clear_expired_words_job, queue_name=DEFAULT_QUEUE, interval=RETENTION_INTERVAL_SECONDS, result_ttl=60
-    )
+    cron.register(clear_expired_words_job, queue_name=DEFAULT_QUEUE, interval=RETENTION_INTERVAL_SECONDS, result_ttl=60)
     while not stop.is_set():
         try:
             # A Redis that lost everything (a restart, a flush) lost this key too: the first worker

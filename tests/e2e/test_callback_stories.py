@@ -134,7 +134,7 @@ def test_busy_then_answer(world, technisch, make_agent, make_caller) -> None:
     world.run_until(promise.planned_dial_at + timedelta(minutes=2))
     assert [a.state for a in world.attempts(promise.id)] == ["busy"]
     retry_at = world.promise(promise.id).next_attempt_at - world.attempts(promise.id)[0].ended_at
-    assert timedelta(minutes=5) <= retry_at < timedelta(minutes=5, seconds=1)  # busy: 5 minutes, whole seconds
+    assert timedelta(minutes=3) <= retry_at < timedelta(minutes=3, seconds=1)  # busy: 3 minutes, whole seconds
     assert [m for m in world.sim.sent_messages() if m.to == JAN] == []  # busy: no voicemail, no text
     # The agent who waited for Jan is told, and let go at once.
     [agent_leg] = [c for c in world.sim.calls() if c.to == AHMED]

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from callbacks.attempts import DEFAULT_POLICY, last_dial_start
 from callbacks.capacity import (
     ShiftSpan,
     agent_minutes_in,
@@ -182,11 +183,16 @@ def test_no_room_anywhere_offers_nothing() -> None:
     assert choose_offers(slots, now=local(2026, 11, 23, 8), lead_minutes=10, zone=ZONE) == []
 
 
-def test_dial_times_are_spread_over_the_slot() -> None:
+def test_dial_times_are_spread_over_the_slot_up_to_its_last_dial_start() -> None:
     start, end = local(2026, 11, 23, 14, 30), local(2026, 11, 23, 14, 45)
+    last = last_dial_start(start, end)
+    # An attempt takes 2:05 at most (rings, whisper, detection) and the caller needs a minute's notice.
+    assert last == end - timedelta(minutes=3, seconds=5)
+    step = (last - start) / 3
     moments = [place_dial_time(start, end, 3, place) for place in range(3)]
-    assert moments == [start, start + timedelta(minutes=5), start + timedelta(minutes=10)]
+    assert moments == [start, start + step, start + 2 * step]
+    assert moments[-1] + DEFAULT_POLICY.attempt_length + DEFAULT_POLICY.notice_before_end < end
     # A place left above a capacity that dropped shares the last moment, inside the slot.
-    assert place_dial_time(start, end, 3, 7) == start + timedelta(minutes=10)
+    assert place_dial_time(start, end, 3, 7) == start + 2 * step
     # No capacity (a place kept after the slot's staff left): the start.
     assert place_dial_time(start, end, 0, 0) == start

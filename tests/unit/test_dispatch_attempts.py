@@ -1,4 +1,4 @@
-"""Pure decisions of a callback attempt: retries inside the window plus grace, giving up in time, back-off."""
+"""Pure decisions of a callback attempt: retries inside the window, giving up in time to tell the caller, back-off."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callbacks.attempts import (
+    DEFAULT_POLICY,
     CallerResult,
     DialPolicy,
     GiveUp,
@@ -17,19 +18,39 @@ from callbacks.attempts import (
     backoff,
     caller_result_from_status,
     classify_answered_by,
-    dial_deadline,
+    dial_policy,
     is_due,
+    last_dial_start,
     plan_after_caller,
     plan_after_network_error,
     plan_without_agent,
 )
+from terugbel.settings import Settings
 
 START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 16:00 in Amsterdam
 END = START + timedelta(minutes=15)
 
 
-def test_the_deadline_is_the_window_plus_one_slot() -> None:
-    assert dial_deadline(START, END) == END + timedelta(minutes=15)
+def test_the_last_dial_start_leaves_room_for_a_whole_attempt_and_the_text() -> None:
+    # Agent ring 20 s + whisper 30 s + caller ring 30 s + detection 45 s, then a minute to text.
+    assert DEFAULT_POLICY.attempt_length == timedelta(seconds=125)
+    assert last_dial_start(START, END) == END - timedelta(minutes=3, seconds=5)
+    # A window shorter than an attempt: one attempt, at its start.
+    assert last_dial_start(START, START + timedelta(minutes=2)) == START
+
+
+def test_retry_spacing_comes_from_the_operator_settings(settings: Settings) -> None:
+    policy = dial_policy(
+        settings.with_overrides(
+            retry_busy_seconds=60, retry_no_answer_seconds=120, retry_machine_seconds=180, retry_failed_seconds=240
+        )
+    )
+    assert dict(policy.retry_spacing) == {
+        CallerResult.BUSY: timedelta(minutes=1),
+        CallerResult.NO_ANSWER: timedelta(minutes=2),
+        CallerResult.VOICEMAIL: timedelta(minutes=3),
+        CallerResult.FAILED: timedelta(minutes=4),
+    }
 
 
 @pytest.mark.parametrize(
@@ -63,11 +84,11 @@ def test_final_status_of_an_unconnected_leg(status: str, expected: CallerResult)
     assert caller_result_from_status(status) is expected
 
 
-def test_voicemail_at_the_start_retries_five_minutes_later() -> None:
+def test_voicemail_at_the_start_retries_four_minutes_later() -> None:
     step = plan_after_caller(
         CallerResult.VOICEMAIL, now=START + timedelta(seconds=20), window_start=START, window_end=END, caller_tries=1
     )
-    assert step == Retry(START + timedelta(minutes=5, seconds=20))
+    assert step == Retry(START + timedelta(minutes=4, seconds=20))
 
 
 def test_each_result_has_its_own_spacing() -> None:
@@ -86,6 +107,16 @@ def test_each_result_has_its_own_spacing() -> None:
         CallerResult.NO_ANSWER, now=START, window_start=START, window_end=END, caller_tries=1, policy=policy
     )
     assert busy == Retry(START + timedelta(minutes=2)) and silent == Retry(START + timedelta(minutes=7))
+    # Bounded by the window: a spacing that would come too late comes at the last dial start.
+    late = plan_after_caller(
+        CallerResult.NO_ANSWER,
+        now=START + timedelta(minutes=6),
+        window_start=START,
+        window_end=END,
+        caller_tries=1,
+        policy=policy,
+    )
+    assert late == Retry(last_dial_start(START, END))
 
 
 def test_three_attempts_in_total_then_give_up() -> None:
@@ -95,9 +126,14 @@ def test_three_attempts_in_total_then_give_up() -> None:
     assert isinstance(step, GiveUp) and "3 attempts" in step.reason
 
 
-def test_a_retry_past_the_grace_slot_is_given_up() -> None:
+def test_a_retry_that_cannot_fit_in_the_window_is_given_up() -> None:
+    # Less than the minimum gap left before the last dial start: give up, the caller is told in time.
     step = plan_after_caller(
-        CallerResult.BUSY, now=END + timedelta(minutes=12), window_start=START, window_end=END, caller_tries=2
+        CallerResult.BUSY,
+        now=last_dial_start(START, END) - timedelta(seconds=30),
+        window_start=START,
+        window_end=END,
+        caller_tries=2,
     )
     assert isinstance(step, GiveUp)
 
@@ -107,18 +143,23 @@ def test_a_retry_past_the_grace_slot_is_given_up() -> None:
     tries=st.integers(min_value=0, max_value=5),
     result=st.sampled_from([CallerResult.BUSY, CallerResult.NO_ANSWER, CallerResult.VOICEMAIL, CallerResult.FAILED]),
 )
-def test_every_retry_lies_inside_the_window_and_its_grace(now_offset: int, tries: int, result: CallerResult) -> None:
+def test_every_retry_lies_inside_the_window(now_offset: int, tries: int, result: CallerResult) -> None:
     now = START + timedelta(seconds=now_offset)
     step = plan_after_caller(result, now=now, window_start=START, window_end=END, caller_tries=tries)
     if isinstance(step, Retry):
-        assert START <= step.at <= dial_deadline(START, END)
+        assert START <= step.at <= last_dial_start(START, END)
+        # The whole attempt, and the text if it fails, fit before the window ends.
+        assert step.at + DEFAULT_POLICY.attempt_length + DEFAULT_POLICY.notice_before_end <= END
         assert step.at > now
         assert tries < 3
 
 
 def test_without_an_agent_we_look_again_until_the_caller_can_still_be_told() -> None:
-    assert plan_without_agent(now=START, window_end=END) == Retry(START + timedelta(minutes=1))
-    late = plan_without_agent(now=END - timedelta(minutes=1, seconds=30), window_end=END)
+    assert plan_without_agent(now=START, window_start=START, window_end=END) == Retry(START + timedelta(minutes=1))
+    # The look after the next would start past the last dial start: give up now, in time to text.
+    late = plan_without_agent(
+        now=last_dial_start(START, END) - timedelta(seconds=30), window_start=START, window_end=END
+    )
     assert isinstance(late, GiveUp)
 
 
@@ -130,7 +171,7 @@ def test_network_refusals_retry_with_backoff_inside_the_window() -> None:
     assert plan_after_network_error(now=START, failures=1, window_start=START, window_end=END) == Retry(
         START + timedelta(seconds=2)
     )
-    too_late = plan_after_network_error(now=dial_deadline(START, END), failures=3, window_start=START, window_end=END)
+    too_late = plan_after_network_error(now=last_dial_start(START, END), failures=3, window_start=START, window_end=END)
     assert isinstance(too_late, GiveUp)
 
 
@@ -174,4 +215,4 @@ def test_a_result_can_have_its_own_maximum() -> None:
         policy=policy,
     )
     assert isinstance(failed, GiveUp) and "1 attempts ended failed" in failed.reason
-    assert busy == Retry(START + timedelta(minutes=5))
+    assert busy == Retry(START + timedelta(minutes=3))

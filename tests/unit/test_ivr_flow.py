@@ -135,9 +135,7 @@ def test_unsure_speech_gets_one_confirmation_then_routes() -> None:
     state, ask = flow.advance(state, CallerInput(speech="something about the internet", confidence=0.5), facts(), NOW)
     assert isinstance(ask, Ask) and ask.step == "confirm"
     assert text(ask) == "I understood: internet. Press 1 if that is right, 2 if not."
-    yes_state, command = flow.advance(
-        FlowState.from_data(state.to_data(), "en"), CallerInput(digits="1"), facts(), NOW
-    )
+    yes_state, command = flow.advance(FlowState.from_data(state.to_data(), "en"), CallerInput(digits="1"), facts(), NOW)
     assert isinstance(command, RouteContact) and command.intent == "internet"
     assert yes_state.questions == 2
 

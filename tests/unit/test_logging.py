@@ -37,8 +37,10 @@ def test_structlog_pipeline_masks(capsys: Any) -> None:
 
 def _clashing_number() -> Exception:
     # What a database error says of a unique index clash: the caller's number, twice.
-    return ValueError('duplicate key value violates unique constraint "uq_callback_promises_open_number"\n'
-                      "DETAIL:  Key (number)=(+31612345678) already exists. [parameters: {'number': '+31612345678'}]")
+    return ValueError(
+        'duplicate key value violates unique constraint "uq_callback_promises_open_number"\n'
+        "DETAIL:  Key (number)=(+31612345678) already exists. [parameters: {'number': '+31612345678'}]"
+    )
 
 
 def test_an_exception_s_text_is_masked_in_structlog_lines(capsys: Any) -> None:
@@ -81,7 +83,10 @@ def test_json_format_writes_one_object_a_line_with_numbers_masked(capsys: Any) -
     structlog.reset_defaults()
     ours = json.loads(lines[0])
     assert (ours["event"], ours["caller"], ours["call_sid"], ours["level"]) == (
-        "callback booked", "+3161234****", "CA1", "info"
+        "callback booked",
+        "+3161234****",
+        "CA1",
+        "info",
     )
     assert lines[1] == "job for +3168765**** done"
 

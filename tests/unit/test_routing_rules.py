@@ -125,9 +125,7 @@ def test_rule_set_must_be_a_list_and_names_unique() -> None:
         ),
     ],
 )
-def test_a_rule_behind_an_always_matching_stop_is_refused(
-    earlier: dict[str, Any], later: dict[str, Any]
-) -> None:
+def test_a_rule_behind_an_always_matching_stop_is_refused(earlier: dict[str, Any], later: dict[str, Any]) -> None:
     rules = [rule("vangnet", earlier, {"route_to_queue": "algemeen", "stop": True}), rule("later", later)]
     errors = validate(rules)
     assert [(i, f) for i, f, _ in errors] == [(1, "conditions")]

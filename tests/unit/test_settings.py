@@ -50,6 +50,9 @@ def test_real_twilio_credentials_turn_the_simulator_off() -> None:
         ({"TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS": "3600"}, "TERUGBEL_PREFERRED_AGENT_WAIT_SECONDS"),
         ({"TERUGBEL_RECONCILE_SECONDS": "half a minute"}, "TERUGBEL_RECONCILE_SECONDS"),
         ({"TERUGBEL_RECONCILE_SECONDS": "0"}, "TERUGBEL_RECONCILE_SECONDS"),
+        ({"TERUGBEL_RETRY_BUSY_SECONDS": "30"}, "TERUGBEL_RETRY_BUSY_SECONDS"),
+        ({"TERUGBEL_RETRY_MACHINE_SECONDS": "soon"}, "TERUGBEL_RETRY_MACHINE_SECONDS"),
+        ({"TERUGBEL_FORECAST_MINUTES": "5"}, "TERUGBEL_FORECAST_MINUTES"),
         ({"TERUGBEL_LOG_FORMAT": "xml"}, "TERUGBEL_LOG_FORMAT"),
         ({"TERUGBEL_LOG_LEVEL": "LOUD"}, "TERUGBEL_LOG_LEVEL"),
         ({"TERUGBEL_LOG_LEVEL": "10"}, "TERUGBEL_LOG_LEVEL"),
@@ -92,3 +95,20 @@ def test_demo_talk_seconds() -> None:
         with pytest.raises(SettingsError) as caught:
             load_settings({"TERUGBEL_DEMO_TALK_SECONDS": bad})
         assert caught.value.setting == "TERUGBEL_DEMO_TALK_SECONDS"
+
+
+def test_callback_retry_and_forecast_settings() -> None:
+    defaults = load_settings({})
+    assert (defaults.retry_busy_seconds, defaults.retry_no_answer_seconds) == (180, 240)
+    assert (defaults.retry_machine_seconds, defaults.retry_failed_seconds, defaults.forecast_minutes) == (240, 120, 20)
+    chosen = load_settings(
+        {
+            "TERUGBEL_RETRY_BUSY_SECONDS": "60",
+            "TERUGBEL_RETRY_NO_ANSWER_SECONDS": "90",
+            "TERUGBEL_RETRY_MACHINE_SECONDS": "600",
+            "TERUGBEL_RETRY_FAILED_SECONDS": "3600",
+            "TERUGBEL_FORECAST_MINUTES": "45",
+        }
+    )
+    assert (chosen.retry_busy_seconds, chosen.retry_no_answer_seconds, chosen.retry_machine_seconds) == (60, 90, 600)
+    assert (chosen.retry_failed_seconds, chosen.forecast_minutes) == (3600, 45)

@@ -18,8 +18,16 @@ def spec() -> SpecValidator:
 
 
 def test_a_good_call_passes_with_repeated_status_callback_events(spec: SpecValidator) -> None:
-    spec.validate(CALLS, "post", {**GOOD, "StatusCallbackEvent": ["initiated", "answered", "completed"],
-                                  "MachineDetection": ["DetectMessageEnd"], "Timeout": ["30"]})
+    spec.validate(
+        CALLS,
+        "post",
+        {
+            **GOOD,
+            "StatusCallbackEvent": ["initiated", "answered", "completed"],
+            "MachineDetection": ["DetectMessageEnd"],
+            "Timeout": ["30"],
+        },
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,7 +56,15 @@ def test_required_fields_and_the_url_twiml_application_rule(spec: SpecValidator)
 
 
 def test_messages(spec: SpecValidator) -> None:
-    spec.validate(MESSAGES, "post", {"To": ["+31612345678"], "From": ["+3197010000000"], "Body": ["hallo"],
-                                     "StatusCallback": ["https://app.example/sms-status"]})
+    spec.validate(
+        MESSAGES,
+        "post",
+        {
+            "To": ["+31612345678"],
+            "From": ["+3197010000000"],
+            "Body": ["hallo"],
+            "StatusCallback": ["https://app.example/sms-status"],
+        },
+    )
     with pytest.raises(ApiError):
         spec.validate(MESSAGES, "post", {"From": ["+3197010000000"], "Body": ["hallo"]})

@@ -18,9 +18,18 @@ from telephony.simulator.twiml import (
 
 def test_everything_the_twilio_builders_make_parses() -> None:
     response = VoiceResponse()
-    gather = Gather(input="speech dtmf", action="/next", timeout=3, num_digits=1, finish_on_key="*",
-                    action_on_empty_result=True, language="nl-NL", hints="internet, tv",
-                    speech_model="phone_call", speech_timeout="auto")
+    gather = Gather(
+        input="speech dtmf",
+        action="/next",
+        timeout=3,
+        num_digits=1,
+        finish_on_key="*",
+        action_on_empty_result=True,
+        language="nl-NL",
+        hints="internet, tv",
+        speech_model="phone_call",
+        speech_timeout="auto",
+    )
     gather.say("Wat is uw probleem?", language="nl-NL", voice="Polly.Lotte")
     response.append(gather)
     dial = Dial(action="/dialed", timeout=20, caller_id="+3197010000000")
@@ -71,7 +80,7 @@ def test_schema_comes_from_the_library() -> None:
 
 
 def test_say_collects_words_inside_ssml() -> None:
-    root = parse_voice_twiml('<Response><Say>Goedemorgen <emphasis>Pieter</emphasis>, welkom</Say></Response>')
+    root = parse_voice_twiml("<Response><Say>Goedemorgen <emphasis>Pieter</emphasis>, welkom</Say></Response>")
     assert root.children[0].spoken_text == "Goedemorgen Pieter, welkom"
 
 

@@ -39,6 +39,9 @@ from terugbel.unit_of_work import take_after_commit
 AMS = ZoneInfo("Europe/Amsterdam")
 JAN = "+31612345678"
 
+# A 15-minute slot's dial moments run from its start to its last dial start, 3:05 before its end.
+SPAN = timedelta(minutes=15) - timedelta(minutes=3, seconds=5)
+
 
 def local(d: int, hh: int, mm: int = 0) -> datetime:
     return datetime(2026, 11, d, hh, mm, tzinfo=AMS).astimezone(UTC)
@@ -142,7 +145,8 @@ def test_dial_times_spread_over_the_slot(db: Database, technisch: Any, clock: Ma
         slot = promise.slot_id if slot is None else slot
         assert promise.slot_id == slot
         times.append(promise.planned_dial_at)
-    assert times == [local(23, 11), local(23, 11, 5), local(23, 11, 10)]
+    # Spread from the start to the last dial start (3:05 before the end): 11:55 in thirds.
+    assert times == [local(23, 11) + k * (SPAN / 3) for k in range(3)]
     # The slot is full now: the next caller asking for 11:00 gets the nearest slot with room.
     assert book(db, technisch, clock.now(), number="+31612345009", near=local(23, 11)).window_start == local(23, 11, 15)
     with pytest.raises(SlotFull):
@@ -353,7 +357,7 @@ def test_a_lower_capacity_renumbers_the_places_that_still_fit(
         replan_nine(session, queue, clock.now())
     promises = [book(db, queue, clock.now(), number=f"+3161234570{i}", slot_id=nine) for i in range(4)]
     assert [p.place for p in promises] == [0, 1, 2, 3]
-    assert [p.planned_dial_at for p in promises] == [local(24, 9) + timedelta(seconds=225 * k) for k in range(4)]
+    assert [p.planned_dial_at for p in promises] == [local(24, 9) + k * (SPAN / 4) for k in range(4)]
     with db.session() as session:
         for promise in promises[:2]:
             cancel_promise(session, promise.id, clock.now(), "cancelled by API")
@@ -366,7 +370,7 @@ def test_a_lower_capacity_renumbers_the_places_that_still_fit(
         kept = [session.get(CallbackPromise, p.id) for p in promises[2:]]
         assert [(p.state, p.place, p.planned_dial_at) for p in kept] == [
             ("booked", 0, local(24, 9)),
-            ("booked", 1, local(24, 9, 7) + timedelta(seconds=30)),
+            ("booked", 1, local(24, 9) + SPAN / 2),
         ]
     assert followups == {p.id: p.planned_dial_at for p in kept}  # the dial jobs follow
     assert slot_at(db, queue, local(24, 9)).booked == 2
@@ -378,7 +382,7 @@ def test_a_lower_capacity_renumbers_the_places_that_still_fit(
 def test_a_changed_capacity_gives_the_waiting_promises_their_place_s_new_moment(
     change: str, db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
 ) -> None:
-    """Three places (every 5 minutes), then six (every 2:30), by a supervisor's override or by three
+    """Three places (every third of the span), then six (every sixth), by a supervisor's override or by three
     more agents on shift: the three booked before move to the new moments of their places, so none
     shares a moment with the three booked after."""
     queue = make_queue("facturen", default_handle_seconds=300)
@@ -386,7 +390,7 @@ def test_a_changed_capacity_gives_the_waiting_promises_their_place_s_new_moment(
         make_agent(f"F{i}", f"+3161111100{i}", ("facturen",), shifts=[day_shift(24, 8, 17)])
     nine = slot_at_start(db, queue, local(24, 9), clock.now())
     before = [book(db, queue, clock.now(), number=f"+3161234570{i}", slot_id=nine) for i in range(3)]
-    assert [p.planned_dial_at for p in before] == [local(24, 9, 5 * k) for k in range(3)]
+    assert [p.planned_dial_at for p in before] == [local(24, 9) + k * (SPAN / 3) for k in range(3)]
     if change == "staffing":
         for i in range(4, 7):  # 7 agents: 6.3 → 6 places
             make_agent(f"F{i}", f"+3161111100{i}", ("facturen",), shifts=[day_shift(24, 8, 17)])
@@ -402,7 +406,7 @@ def test_a_changed_capacity_gives_the_waiting_promises_their_place_s_new_moment(
     with db.session() as session:
         promises = [session.get(CallbackPromise, p.id) for p in before + after]
         moments = [(p.place, p.planned_dial_at) for p in promises if p is not None]
-    assert moments == [(k, local(24, 9) + timedelta(seconds=150 * k)) for k in range(6)]
+    assert moments == [(k, local(24, 9) + k * (SPAN / 6)) for k in range(6)]
     assert followups == {p.id: p.planned_dial_at for p in promises[1:3] if p is not None}
 
 
@@ -473,7 +477,11 @@ def test_capacity_drop_with_nowhere_to_go_tells_the_caller(
         )
         assert moved[0].new_id is None
         assert session.get(CallbackPromise, promise.id).state == PromiseState.MISSED.value
-        assert [m.purpose for m in pending_messages(session)][-1] == "cannot_keep"
+        sms = pending_messages(session)[-1]
+    # No slot with room in the three weeks offers search: the text names the next opening, its first slot.
+    assert sms.purpose == "cannot_keep"
+    assert "morgen tussen 09:00 en 09:15" in sms.body
+    assert "Onze eerstvolgende opening is dinsdag 15 december tussen 09:00 en 09:15" in sms.body
 
 
 def test_a_contact_that_solved_it_resolves_the_promise_whatever_its_intent(
