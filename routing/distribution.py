@@ -304,7 +304,13 @@ def _reservation(session: Session, entry_id: int, agent: Agent) -> Reservation:
 
 
 def agent_became_available(runtime: Runtime, agent_id: int) -> Reservation | None:
-    """Reserve the best waiting caller for the agent and redirect that call to dial them."""
+    """Reserve the best waiting caller for the agent and redirect that call to dial them.
+
+    A booked callback waiting for an agent goes first (`Runtime.serve_waiting_callback`): it was
+    promised a time, the caller in the queue was not. If it took this agent, no caller is offered.
+    """
+    if runtime.serve_waiting_callback is not None:
+        runtime.serve_waiting_callback(runtime, agent_id)
     for _ in range(MAX_REDIRECT_TRIES):
         with runtime.db.session() as session:
             reservation = offer_agent(session, agent_id, runtime.clock.now())

@@ -29,6 +29,7 @@ from terugbel.tallies import count_twilio_api_error
 
 # Start attempt `attempt` of promise `promise_id`; return what happened (callbacks/agent_leg.py).
 StartDial = Callable[["Runtime", int, int], str]
+ServeWaitingCallback = Callable[["Runtime", int], bool]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Runtime:
     # Handed in by the composition root (terugbel/wiring.py); None until wired.
     urls: WebhookUrls | None = None
     start_dial: StartDial | None = None
+    # An agent became free: a callback waiting for one goes first (callbacks/waiting_callbacks.py).
+    serve_waiting_callback: ServeWaitingCallback | None = None
 
     @property
     def telephony(self) -> Telephony:

@@ -8,6 +8,7 @@ the job runs (which schedules dial jobs again).
 from __future__ import annotations
 
 from callbacks.agent_leg import start_attempt
+from callbacks.waiting_callbacks import serve_waiting_callback
 from terugbel.runtime import Runtime, WebhookUrls
 from webhooks import callback_legs, voice
 
@@ -22,7 +23,8 @@ WEBHOOK_URLS = WebhookUrls(
 
 
 def wire(runtime: Runtime) -> Runtime:
-    """Hand the runtime the webhook URLs and the step a due dial job runs."""
+    """Hand the runtime the webhook URLs, the step a due dial job runs, and callbacks' claim on a free agent."""
     runtime.urls = WEBHOOK_URLS
     runtime.start_dial = start_attempt
+    runtime.serve_waiting_callback = serve_waiting_callback
     return runtime
