@@ -354,6 +354,6 @@ def test_flow_state_data_is_a_copy_that_round_trips() -> None:
 def test_silence_at_the_offer_while_open_keeps_the_caller_on_the_line() -> None:
     state, action = flow.advance(at_the_offer(), CallerInput(), facts(), NOW)
     assert isinstance(action, Enqueue) and action.queue_name == "technisch"
-    assert state.path[-1] == "offer:silent-wait"
+    assert "offer:silent-wait" in state.path
     assert text(action).startswith("U komt in de wachtrij.")  # not the question again
     assert "niet gehoord" not in text(action)
