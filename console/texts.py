@@ -10,11 +10,12 @@ in SHOWN_FROM_DATA so extraction keeps them; tests/unit/test_catalogues.py holds
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from flask import Flask, g, has_request_context
 from flask_babel import Babel, gettext
 
+from routing.phrases import Phrase, render_all
 from terugbel.i18n import CONSOLE_DOMAIN, DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, message_id, translations
 
 SHOWN_FROM_DATA = (
@@ -79,6 +80,77 @@ DOMAIN_ERRORS = (
     message_id("a whole number from 0 to 1000, or empty"),
 )
 
+# Why a contact goes where it goes (routing/decision.py, routing/dry_run.py): the templates of their
+# phrases (routing/phrases.py), so the dry run explains itself in the user's language (`explained`).
+# tests/unit/test_catalogues.py holds this list to the templates those modules use.
+RULE_PHRASES = (
+    # the decision
+    message_id("→ {queue}"),
+    message_id("→ {queue}, {agent} first (up to {seconds} s)"),
+    message_id("{where} (built-in): {why}"),
+    message_id("{where} (rule '{rule}'): {why}"),
+    message_id("{where} (rule '{rule}')"),
+    # built-in behaviour
+    message_id("intent {intent} goes to {queue}"),
+    message_id("default queue {queue}"),
+    message_id("repeat contact ({nth} in {days} days)"),
+    message_id("{n}st"),
+    message_id("{n}nd"),
+    message_id("{n}rd"),
+    message_id("{n}th"),
+    message_id("repeat contact, last handled by {agent} in {queue}"),
+    message_id("repeat contact, {agent} is not on shift, so the same team {queue}"),
+    message_id("repeat contact, back to the same team {queue}"),
+    message_id("an unresolved contact"),
+    message_id("VIP"),
+    message_id("priority {priority} (built-in): {reasons}"),
+    # rules: skipped, what held, what they did
+    message_id("rule '{rule}' skipped: {why}"),
+    message_id("queue '{queue}' no longer exists"),
+    message_id("agent {agent} no longer works here"),
+    message_id("applies to every call"),
+    message_id("intent is {intent}"),
+    message_id("language is {language}"),
+    message_id("caller is VIP"),
+    message_id("caller is not VIP"),
+    message_id("{count} earlier contact(s) in {days} days"),
+    message_id("has an open callback"),
+    message_id("has no open callback"),
+    message_id("matches an active incident"),
+    message_id("matches no incident"),
+    message_id("number starts with {prefix}"),
+    message_id("number is from {region}"),
+    message_id("{day} {time} is within {window}"),
+    message_id("mon"),
+    message_id("tue"),
+    message_id("wed"),
+    message_id("thu"),
+    message_id("fri"),
+    message_id("sat"),
+    message_id("sun"),
+    message_id("wait for {queue} is {wait} s (over {limit} s)"),
+    message_id("{queue} is open"),
+    message_id("{queue} is closed"),
+    message_id("rule '{rule}': {did}"),
+    message_id("rule '{rule}' ({why}): {did}"),
+    message_id("rule '{rule}' ({why}) overruled by a later rule"),
+    message_id("{agent} is not on shift, so any agent of {queue}"),
+    message_id("priority set to {priority}"),
+    message_id("priority raised to {priority}"),
+    message_id("offer a callback first"),
+    message_id("no callback offer first"),
+    message_id("play its announcement"),
+    message_id("stop"),
+    # the open queue or the callback
+    message_id("{queue} is closed, so its overflow {overflow}"),
+    message_id("{queue} is closed: offer a callback"),
+    message_id("wait {wait} s is over {limit} s: offer a callback first"),
+    # routing.dry_run
+    message_id(
+        "the words only suggest {intent}: a call first asks the caller to confirm it, and goes here when they say yes"
+    ),
+)
+
 
 def ui_language() -> str:
     if has_request_context():
@@ -103,6 +175,11 @@ def tr(text: str, lang: str | None = None) -> str:
     if lang is None and has_request_context():
         return gettext(text)
     return translations(CONSOLE_DOMAIN, lang or ui_language()).get(text, text)
+
+
+def explained(parts: Iterable[Phrase]) -> str:
+    """A routing explanation (its phrases) in the user's language; the API keeps the English text."""
+    return render_all(parts, tr)
 
 
 def field_errors(errors: Mapping[str, str], fallbacks: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -14,8 +14,10 @@ from babel.messages.pofile import read_po
 from callbacks.models import PromiseState
 from callbacks.rebalance import NO_SLOT_WITH_ROOM
 from callbacks.replanning import ReplanCause
-from console.texts import DOMAIN_ERRORS, SHOWN_FROM_DATA, tr
+from console.texts import DOMAIN_ERRORS, RULE_PHRASES, SHOWN_FROM_DATA, explained, tr
 from routing.models import AgentState, ContactChannel
+from routing.phrases import phrase
+from routing.rules import WEEKDAY_NAMES
 from terugbel.catalogues import ROOT, SOURCES, extract, po_path, template_path
 from terugbel.i18n import (
     CALLER_DOMAIN,
@@ -143,6 +145,45 @@ def test_the_console_shows_the_domains_validation_messages_in_both_languages() -
     said |= _validation_messages(ROOT / "callbacks/staffing.py")
     assert len(said) > 10 and said <= set(DOMAIN_ERRORS), sorted(said - set(DOMAIN_ERRORS))
     assert tr("that day is already closed", "nl") == "die dag is al gesloten"
+
+
+def _phrase_templates(module: Path) -> set[str]:
+    """Every text a module gives `phrase(...)` as its template (both sides of an `a if c else b`)."""
+    templates: set[str] = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "phrase":
+            assert node.args, f"{module.name}: phrase() without a template"
+            found = {
+                c.value for c in ast.walk(node.args[0]) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            }
+            if not found:  # a template chosen from data: the weekday names, checked below
+                assert ast.unparse(node.args[0]).startswith("WEEKDAY_NAMES["), ast.unparse(node)
+            templates |= found
+    return templates
+
+
+def test_every_rule_explanation_template_is_in_the_console_catalogue() -> None:
+    used = _phrase_templates(ROOT / "routing/decision.py") | _phrase_templates(ROOT / "routing/dry_run.py")
+    used |= set(WEEKDAY_NAMES)
+    assert len(used) > 40
+    assert sorted(used - set(RULE_PHRASES)) == [], "list these in console.texts.RULE_PHRASES"
+    for lang in LANGUAGES:
+        assert sorted(used - set(translations(CONSOLE_DOMAIN, lang))) == [], RUN
+
+
+def test_an_explanation_reads_in_dutch_with_its_values_as_they_are() -> None:
+    said = phrase(
+        "{where} (built-in): {why}",
+        where=phrase("→ {queue}", queue="facturen"),
+        why=phrase("repeat contact ({nth} in {days} days)", nth=phrase("{n}nd", n=2), days=7),
+    )
+    other = phrase("priority {priority} (built-in): {reasons}", priority=2, reasons=(phrase("VIP"), phrase("stop")))
+    assert str(said) == "→ facturen (built-in): repeat contact (2nd in 7 days)"
+    # Outside a request the console speaks its default language, Dutch.
+    assert (
+        explained([said, other])
+        == "→ facturen (ingebouwd): herhaalcontact (2e in 7 dagen); prioriteit 2 (ingebouwd): VIP, stop"
+    )
 
 
 def test_english_is_the_console_id_and_dutch_its_translation() -> None:
