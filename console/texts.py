@@ -10,11 +10,13 @@ in SHOWN_FROM_DATA so extraction keeps them; tests/unit/test_catalogues.py holds
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from flask import Flask, g, has_request_context
 from flask_babel import Babel, gettext
 
+from callbacks.attempts import CallerResult
 from routing.phrases import Phrase, render_all
 from terugbel.i18n import CONSOLE_DOMAIN, DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, message_id, translations
 
@@ -151,6 +153,35 @@ RULE_PHRASES = (
     ),
 )
 
+# Why a promise failed, was missed, moved or cancelled (its reason on the board), as callbacks/
+# writes it; "{name}" is a detail the reason carries (`promise_reason` reads it back).
+# tests/unit/test_catalogues.py holds this list to the reasons callbacks/ and ivr/ write.
+PROMISE_REASONS = (
+    # callbacks.attempts: why an attempt gave up
+    message_id("{count} attempts without reaching the caller (last: {result})"),
+    message_id("{count} attempts ended {result}"),
+    message_id("no time left in the window after {result}"),
+    message_id("no agent free before the end of the window"),
+    message_id("the phone network refused {count} times until the window passed"),
+    message_id("the window passed before the dial"),
+    message_id("caller leg lost after the window"),
+    message_id("invalid number: {detail}"),
+    # callbacks.attempts.CallerResult: how a dial to the caller ended ("failed" is a promise state too)
+    message_id("human"),
+    message_id("voicemail"),
+    message_id("busy"),
+    message_id("no_answer"),
+    # moved or cancelled by the caller, by another contact, through the API
+    message_id("moved by caller"),
+    message_id("moved by SMS"),
+    message_id("booked again"),
+    message_id("cancelled by SMS"),
+    message_id("cancelled by the caller in the menu"),
+    message_id("resolved by another contact"),
+    message_id("cancelled via API ({who})"),
+    message_id("moved via API ({who})"),
+)
+
 
 def ui_language() -> str:
     if has_request_context():
@@ -180,6 +211,26 @@ def tr(text: str, lang: str | None = None) -> str:
 def explained(parts: Iterable[Phrase]) -> str:
     """A routing explanation (its phrases) in the user's language; the API keeps the English text."""
     return render_all(parts, tr)
+
+
+def _reason_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"{(\w+)}", template)  # text, name, text, name, ..., text
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)))
+
+
+_REASON_PATTERNS = tuple((t, _reason_pattern(t)) for t in [*PROMISE_REASONS, *SHOWN_FROM_DATA] if "{" in t)
+_DIAL_RESULTS = frozenset(result.value for result in CallerResult)
+
+
+def promise_reason(reason: str) -> str:
+    """A promise's stored reason in the user's language: a known reason, or a known reason with its
+    details (a dial result said in words, a number or a name as it is); any other text as written."""
+    for template, pattern in _REASON_PATTERNS:
+        match = pattern.fullmatch(reason)
+        if match is not None:
+            details = {k: tr(v) if v in _DIAL_RESULTS else v for k, v in match.groupdict().items()}
+            return tr(template).format(**details)
+    return tr(reason)
 
 
 def field_errors(errors: Mapping[str, str], fallbacks: Mapping[str, str] | None = None) -> dict[str, str]:
