@@ -80,6 +80,9 @@ DOMAIN_ERRORS = (
     message_id("a date and time like 2026-11-23T17:00"),
     message_id("must be after the start, at most 16 hours later"),
     message_id("a whole number from 0 to 1000, or empty"),
+    # routing.agents: an agent choosing their state
+    message_id("must be available or away"),
+    message_id("you are on a call; change your state after it"),
 )
 
 # Why a contact goes where it goes (routing/decision.py, routing/dry_run.py): the templates of their

@@ -126,13 +126,16 @@ def test_the_console_shows_every_state_channel_and_replan_cause_in_both_language
 
 
 def _validation_messages(module: Path) -> set[str]:
-    """The literal messages a module puts in `errors[...] = "..."` or `FieldErrors({...: "..."})`."""
+    """The literal messages a module puts in `errors[...] = "..."`, `FieldErrors({...: "..."})` or
+    `ChangeRefused(field, "...")`."""
     messages: set[str] = set()
     for node in ast.walk(ast.parse(module.read_text())):
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
             target = node.targets[0].value
             if isinstance(target, ast.Name) and target.id == "errors" and isinstance(node.value, ast.Constant):
                 messages.add(str(node.value.value))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ChangeRefused" and len(node.args) == 2:
+            messages |= {str(node.args[1].value)} if isinstance(node.args[1], ast.Constant) else set()
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "FieldErrors" and node.args:
             given = node.args[0]
             if isinstance(given, ast.Dict):
@@ -143,6 +146,7 @@ def _validation_messages(module: Path) -> set[str]:
 def test_the_console_shows_the_domains_validation_messages_in_both_languages() -> None:
     said = _validation_messages(ROOT / "routing/queue_settings.py")
     said |= _validation_messages(ROOT / "callbacks/staffing.py")
+    said |= _validation_messages(ROOT / "routing/agents.py")
     assert len(said) > 10 and said <= set(DOMAIN_ERRORS), sorted(said - set(DOMAIN_ERRORS))
     assert tr("that day is already closed", "nl") == "die dag is al gesloten"
 
