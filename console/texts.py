@@ -41,6 +41,10 @@ SHOWN_FROM_DATA = (
     message_id("callback"),
     message_id("sms"),
     message_id("web"),
+    # console.models.Role
+    message_id("agent"),
+    message_id("supervisor"),
+    message_id("admin"),
     # callbacks.replanning.ReplanCause: why a promise was moved by us (its reason on the board)
     message_id("queue settings changed"),
     message_id("callback share changed"),
