@@ -10,11 +10,14 @@ in SHOWN_FROM_DATA so extraction keeps them; tests/unit/test_catalogues.py holds
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 
 from flask import Flask, g, has_request_context
 from flask_babel import Babel, gettext
 
+from callbacks.attempts import CallerResult
+from routing.phrases import Phrase, render_all
 from terugbel.i18n import CONSOLE_DOMAIN, DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, message_id, translations
 
 SHOWN_FROM_DATA = (
@@ -40,6 +43,10 @@ SHOWN_FROM_DATA = (
     message_id("callback"),
     message_id("sms"),
     message_id("web"),
+    # console.models.Role
+    message_id("agent"),
+    message_id("supervisor"),
+    message_id("admin"),
     # callbacks.replanning.ReplanCause: why a promise was moved by us (its reason on the board)
     message_id("queue settings changed"),
     message_id("callback share changed"),
@@ -81,6 +88,109 @@ DOMAIN_ERRORS = (
     message_id("a date and time like 2026-11-23T17:00"),
     message_id("must be after the start, at most 16 hours later"),
     message_id("a whole number from 0 to 1000, or empty"),
+    # routing.agents: an agent choosing their state
+    message_id("must be available or away"),
+    message_id("you are on a call; change your state after it"),
+)
+
+# Why a contact goes where it goes (routing/decision.py, routing/dry_run.py): the templates of their
+# phrases (routing/phrases.py), so the dry run explains itself in the user's language (`explained`).
+# tests/unit/test_catalogues.py holds this list to the templates those modules use.
+RULE_PHRASES = (
+    # the decision
+    message_id("→ {queue}"),
+    message_id("→ {queue}, {agent} first (up to {seconds} s)"),
+    message_id("{where} (built-in): {why}"),
+    message_id("{where} (rule '{rule}'): {why}"),
+    message_id("{where} (rule '{rule}')"),
+    # built-in behaviour
+    message_id("intent {intent} goes to {queue}"),
+    message_id("default queue {queue}"),
+    message_id("repeat contact ({nth} in {days} days)"),
+    message_id("{n}st"),
+    message_id("{n}nd"),
+    message_id("{n}rd"),
+    message_id("{n}th"),
+    message_id("repeat contact, last handled by {agent} in {queue}"),
+    message_id("repeat contact, {agent} is not on shift, so the same team {queue}"),
+    message_id("repeat contact, back to the same team {queue}"),
+    message_id("an unresolved contact"),
+    message_id("VIP"),
+    message_id("priority {priority} (built-in): {reasons}"),
+    # rules: skipped, what held, what they did
+    message_id("rule '{rule}' skipped: {why}"),
+    message_id("queue '{queue}' no longer exists"),
+    message_id("agent {agent} no longer works here"),
+    message_id("applies to every call"),
+    message_id("intent is {intent}"),
+    message_id("language is {language}"),
+    message_id("caller is VIP"),
+    message_id("caller is not VIP"),
+    message_id("{count} earlier contact(s) in {days} days"),
+    message_id("has an open callback"),
+    message_id("has no open callback"),
+    message_id("matches an active incident"),
+    message_id("matches no incident"),
+    message_id("number starts with {prefix}"),
+    message_id("number is from {region}"),
+    message_id("{day} {time} is within {window}"),
+    message_id("mon"),
+    message_id("tue"),
+    message_id("wed"),
+    message_id("thu"),
+    message_id("fri"),
+    message_id("sat"),
+    message_id("sun"),
+    message_id("wait for {queue} is {wait} s (over {limit} s)"),
+    message_id("{queue} is open"),
+    message_id("{queue} is closed"),
+    message_id("rule '{rule}': {did}"),
+    message_id("rule '{rule}' ({why}): {did}"),
+    message_id("rule '{rule}' ({why}) overruled by a later rule"),
+    message_id("{agent} is not on shift, so any agent of {queue}"),
+    message_id("priority set to {priority}"),
+    message_id("priority raised to {priority}"),
+    message_id("offer a callback first"),
+    message_id("no callback offer first"),
+    message_id("play its announcement"),
+    message_id("stop"),
+    # the open queue or the callback
+    message_id("{queue} is closed, so its overflow {overflow}"),
+    message_id("{queue} is closed: offer a callback"),
+    message_id("wait {wait} s is over {limit} s: offer a callback first"),
+    # routing.dry_run
+    message_id(
+        "the words only suggest {intent}: a call first asks the caller to confirm it, and goes here when they say yes"
+    ),
+)
+
+# Why a promise failed, was missed, moved or cancelled (its reason on the board), as callbacks/
+# writes it; "{name}" is a detail the reason carries (`promise_reason` reads it back).
+# tests/unit/test_catalogues.py holds this list to the reasons callbacks/ and ivr/ write.
+PROMISE_REASONS = (
+    # callbacks.attempts: why an attempt gave up
+    message_id("{count} attempts without reaching the caller (last: {result})"),
+    message_id("{count} attempts ended {result}"),
+    message_id("no time left in the window after {result}"),
+    message_id("no agent free before the end of the window"),
+    message_id("the phone network refused {count} times until the window passed"),
+    message_id("the window passed before the dial"),
+    message_id("caller leg lost after the window"),
+    message_id("invalid number: {detail}"),
+    # callbacks.attempts.CallerResult: how a dial to the caller ended ("failed" is a promise state too)
+    message_id("human"),
+    message_id("voicemail"),
+    message_id("busy"),
+    message_id("no_answer"),
+    # moved or cancelled by the caller, by another contact, through the API
+    message_id("moved by caller"),
+    message_id("moved by SMS"),
+    message_id("booked again"),
+    message_id("cancelled by SMS"),
+    message_id("cancelled by the caller in the menu"),
+    message_id("resolved by another contact"),
+    message_id("cancelled via API ({who})"),
+    message_id("moved via API ({who})"),
 )
 
 
@@ -107,6 +217,31 @@ def tr(text: str, lang: str | None = None) -> str:
     if lang is None and has_request_context():
         return gettext(text)
     return translations(CONSOLE_DOMAIN, lang or ui_language()).get(text, text)
+
+
+def explained(parts: Iterable[Phrase]) -> str:
+    """A routing explanation (its phrases) in the user's language; the API keeps the English text."""
+    return render_all(parts, tr)
+
+
+def _reason_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"{(\w+)}", template)  # text, name, text, name, ..., text
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)))
+
+
+_REASON_PATTERNS = tuple((t, _reason_pattern(t)) for t in [*PROMISE_REASONS, *SHOWN_FROM_DATA] if "{" in t)
+_DIAL_RESULTS = frozenset(result.value for result in CallerResult)
+
+
+def promise_reason(reason: str) -> str:
+    """A promise's stored reason in the user's language: a known reason, or a known reason with its
+    details (a dial result said in words, a number or a name as it is); any other text as written."""
+    for template, pattern in _REASON_PATTERNS:
+        match = pattern.fullmatch(reason)
+        if match is not None:
+            details = {k: tr(v) if v in _DIAL_RESULTS else v for k, v in match.groupdict().items()}
+            return tr(template).format(**details)
+    return tr(reason)
 
 
 def field_errors(errors: Mapping[str, str], fallbacks: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -11,13 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.models import Role, User
+from terugbel.i18n import message_id
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
 
 
 class UserError(ValueError):
-    """A user cannot be created or changed as asked; the message says why."""
+    """A user cannot be created or changed as asked: `field` names what, `message` (a console message
+    id, `{name}` filled from `values`) says why; str() is "field: message" in English (the CLI's)."""
+
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        super().__init__(f"{field}: {message.format(**values)}")
+        self.field, self.message, self.values = field, message, values
 
 
 def hash_password(password: str) -> str:
@@ -44,15 +50,15 @@ def add_user(
     """Create a console user; refuse unknown roles, short passwords and taken usernames."""
     username = username.strip()
     if not username:
-        raise UserError("username: must not be empty")
+        raise UserError("username", message_id("must not be empty"))
     try:
         parsed_role = Role(role)
     except ValueError:
-        raise UserError(f"role: must be one of {', '.join(r.value for r in Role)}") from None
+        raise UserError("role", message_id("must be agent, supervisor or admin")) from None
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise UserError("password", message_id("must be at least {count} characters"), count=MIN_PASSWORD_LENGTH)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise UserError(f"username: {username!r} is taken")
+        raise UserError("username", message_id("'{username}' is taken"), username=username)
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -106,7 +112,7 @@ def authenticate(session: Session, *, username: str, password: str, now: datetim
 def set_user_language(session: Session, user_id: int, language: str) -> None:
     """Remember the console language a user chose (nl or en)."""
     if language not in ("nl", "en"):
-        raise UserError("language: must be nl or en")
+        raise UserError("language", message_id("must be nl or en"))
     user = session.get(User, user_id)
     if user is not None:
         user.language = language
@@ -120,7 +126,7 @@ def unlock_user(session: Session, user_id: int) -> User:
     """Lift a lock-out at once (an admin vouches for the user)."""
     user = session.get(User, user_id)
     if user is None:
-        raise UserError("user: unknown")
+        raise UserError("user", message_id("unknown"))
     user.locked_until = None
     user.failed_logins = 0
     return user

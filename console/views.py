@@ -14,7 +14,7 @@ from console import auth
 from console.auth import current_user, requires, runtime
 from console.blueprint import bp
 from console.models import Role
-from console.texts import tr
+from console.texts import explained, promise_reason, tr
 from console.users import set_user_language
 from terugbel.i18n import message_id
 
@@ -29,7 +29,14 @@ def _choose_language() -> None:
 
 @bp.context_processor
 def _template_helpers() -> dict[str, object]:
-    return {"tr": tr, "user": current_user(), "Role": Role, "ui_language": g.get("ui_language", "nl")}
+    return {
+        "tr": tr,
+        "explained": explained,
+        "promise_reason": promise_reason,
+        "user": current_user(),
+        "Role": Role,
+        "ui_language": g.get("ui_language", "nl"),
+    }
 
 
 @bp.get("/")

@@ -55,7 +55,7 @@ def token_create() -> ResponseReturnValue:
     name = request.form.get("name", "").strip()
     role = request.form.get("role", "")
     if not name or len(name) > 80:
-        return _access_page(errors={"token-name": "give a name of 1–80 characters"}, form={"token-name": name}), 422
+        return _access_page(errors={"token-name": tr("give a name of 1–80 characters")}, form={"token-name": name}), 422
     try:
         with rt.db.session() as session:
             secret = create_token(session, name=name, role=role, now=rt.clock.now())
@@ -67,8 +67,10 @@ def token_create() -> ResponseReturnValue:
                 subject=f"token {name}",
                 details={"role": role},
             )
-    except UnknownRole as exc:
-        return _access_page(errors={"token-role": str(exc)}, form={"token-name": name}), 422
+    except UnknownRole:
+        return _access_page(
+            errors={"token-role": tr("must be agent, supervisor or admin")}, form={"token-name": name}
+        ), 422
     return _access_page(secret=secret)
 
 
@@ -120,8 +122,8 @@ def user_create() -> ResponseReturnValue:
                 details={"role": form["role"]},
             )
     except UserError as exc:
-        field, _, message = str(exc).partition(": ")
-        return _access_page(errors={f"user-{field}": message}, form={f"user-{k}": v for k, v in form.items()}), 422
+        said = tr(exc.message).format(**exc.values)
+        return _access_page(errors={f"user-{exc.field}": said}, form={f"user-{k}": v for k, v in form.items()}), 422
     flash(tr("Saved."))
     return redirect(url_for("console.access"))
 

@@ -10,7 +10,7 @@ from console.blueprint import bp
 from console.formatting import moment_text, window_text
 from console.models import Role
 from console.queries import agent_desk
-from console.texts import tr, ui_language
+from console.texts import field_errors, tr, ui_language
 from routing.agents import choose_agent_state
 from routing.contacts import record_outcome
 from routing.distribution import agent_became_available
@@ -65,7 +65,7 @@ def agent_state() -> ResponseReturnValue:
                 state = request.form.get("state", "")
                 choose_agent_state(session, agent_id=user.agent_id, state=state, now=rt.clock.now())
         except ChangeRefused as refused:
-            errors["state"] = refused.message
+            errors.update(field_errors({"state": refused.message}))
         else:
             if state == "available":
                 # Offer the best waiting caller to the agent at once, as the API does.
@@ -107,7 +107,7 @@ def agent_outcome(contact_id: int) -> ResponseReturnValue:
         except NotFound:
             return render_template("error.html", code=404, message=tr("This page does not exist.")), 404
         except ChangeRefused as refused:
-            errors[f"{refused.field}-{contact_id}"] = refused.message
+            errors[f"{refused.field}-{contact_id}"] = field_errors({refused.field: refused.message})[refused.field]
     if errors:
         if request.headers.get("HX-Request"):
             return render_template("agent_panel.html", **_desk_context(errors))

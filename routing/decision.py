@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from routing.phrases import Phrase, phrase, render_all
 from routing.rules import MAX_PRIORITY, WEEKDAY_NAMES, Conditions, QueueRef, Rule, RuleSet
 from terugbel.logs import get_logger
 from terugbel.settings import DEFAULT_PREFERRED_AGENT_WAIT_SECONDS
@@ -32,13 +33,14 @@ class Decision:
     queue_open: bool
     offer_callback_first: bool
     announcement: dict[str, str] | None
-    explanation: str
+    explanation: str  # the English text of explanation_parts (the API's and the stored contact's)
     rule_name: str | None  # the rule that decided where the contact goes; None: built-in behaviour
     repeat_count: int
     # How long the caller waits for the preferred agent before any agent of the queue may take them.
     preferred_wait_seconds: int = 0
     matched_rules: tuple[str, ...] = ()
     skipped_rules: tuple[str, ...] = ()  # rules naming a queue or agent that no longer exists
+    explanation_parts: tuple[Phrase, ...] = ()  # the explanation as phrases, for the console's languages
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,8 @@ class _Working:
     offer_callback: bool | None = None  # None: not said by a rule; the wait threshold decides
     announcement: dict[str, str] | None = None
     decider: str | None = None  # rule name
-    decider_why: str = ""
-    notes: list[str] = field(default_factory=list)
+    decider_why: tuple[Phrase, ...] = ()
+    notes: list[Phrase] = field(default_factory=list)
     matched: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -125,16 +127,16 @@ def evaluate_rules(rule_set: RuleSet, snapshot: RoutingSnapshot) -> Decision:
     for index, (rule, checks) in enumerate(plan.rules):
         if index in missing:
             # A rule that names something deleted since publishing must never fail a call.
-            log.warning("routing rule skipped", rule=rule.name, reason=missing[index])
+            log.warning("routing rule skipped", rule=rule.name, reason=str(missing[index]))
             work.skipped.append(rule.name)
-            work.notes.append(f"rule '{rule.name}' skipped: {missing[index]}")
+            work.notes.append(phrase("rule '{rule}' skipped: {why}", rule=rule.name, why=missing[index]))
             continue
         for check in checks:
             if not check.holds(facts, work):
                 break
         else:
             work.matched.append(rule.name)
-            _apply_actions(rule, ", ".join([check.reason(facts, work) for check in checks]), snapshot, work)
+            _apply_actions(rule, tuple(check.reason(facts, work) for check in checks), snapshot, work)
             if rule.actions.stop:
                 break
     return _finish(snapshot, work, built_in_why)
@@ -146,59 +148,63 @@ def _start_queue(snapshot: RoutingSnapshot) -> str:
     return min(snapshot.queues.values(), key=lambda q: q.id).name
 
 
-def _apply_built_in(snapshot: RoutingSnapshot, work: _Working) -> str:
+def _apply_built_in(snapshot: RoutingSnapshot, work: _Working) -> Phrase:
     history, caller = snapshot.history, snapshot.caller
     if snapshot.intent and snapshot.default_queue in snapshot.queues:
-        why = f"intent {snapshot.intent} goes to {snapshot.default_queue}"
+        why = phrase("intent {intent} goes to {queue}", intent=snapshot.intent, queue=snapshot.default_queue)
     else:
-        why = f"default queue {work.queue}"
-    raised: list[str] = []
+        why = phrase("default queue {queue}", queue=work.queue)
+    raised: list[Phrase] = []
     if history.repeat_count > 0:
         nth = _ordinal(history.repeat_count + 1)
-        raised.append(f"repeat contact ({nth} in {history.window_days} days)")
+        raised.append(phrase("repeat contact ({nth} in {days} days)", nth=nth, days=history.window_days))
         if history.last_queue is not None and history.last_queue in snapshot.queues:
             work.queue = history.last_queue
         agent = snapshot.agents.get(history.last_agent_id) if history.last_agent_id else None
         if agent is not None and agent.on_shift:
             work.agent_id = agent.id
-            why = f"repeat contact, last handled by {agent.name} in {work.queue}"
+            why = phrase("repeat contact, last handled by {agent} in {queue}", agent=agent.name, queue=work.queue)
         elif agent is not None:
-            why = f"repeat contact, {agent.name} is not on shift, so the same team {work.queue}"
+            why = phrase(
+                "repeat contact, {agent} is not on shift, so the same team {queue}", agent=agent.name, queue=work.queue
+            )
         else:
-            why = f"repeat contact, back to the same team {work.queue}"
+            why = phrase("repeat contact, back to the same team {queue}", queue=work.queue)
     if history.has_unresolved:
-        raised.append("an unresolved contact")
+        raised.append(phrase("an unresolved contact"))
     if caller.vip:
-        raised.append("VIP")
+        raised.append(phrase("VIP"))
     if raised:
         work.priority += len(raised)
-        work.notes.append(f"priority {work.priority} (built-in): {', '.join(raised)}")
+        work.notes.append(
+            phrase("priority {priority} (built-in): {reasons}", priority=work.priority, reasons=tuple(raised))
+        )
     return why
 
 
-def _missing_reference(rule: Rule, queues: Container[str], agents: Container[int]) -> str | None:
+def _missing_reference(rule: Rule, queues: Container[str], agents: Container[int]) -> Phrase | None:
     actions, conditions = rule.actions, rule.conditions
     if actions.route_to_queue is not None and actions.route_to_queue not in queues:
-        return f"queue '{actions.route_to_queue}' no longer exists"
+        return phrase("queue '{queue}' no longer exists", queue=actions.route_to_queue)
     if actions.route_to_agent is not None and actions.route_to_agent not in agents:
-        return f"agent {actions.route_to_agent} no longer works here"
+        return phrase("agent {agent} no longer works here", agent=actions.route_to_agent)
     wait = conditions.wait_estimate_above_seconds
     for ref in (conditions.queue_open, conditions.queue_closed, wait.queue if wait else None):
         if ref is not None and ref.name is not None and ref.name not in queues:
-            return f"queue '{ref.name}' no longer exists"
+            return phrase("queue '{queue}' no longer exists", queue=ref.name)
     return None
 
 
 class _Facts:
     """What the conditions read, with the contact center's local time worked out once."""
 
-    __slots__ = ("caller", "clock", "history", "local_text", "snapshot", "weekday")
+    __slots__ = ("caller", "clock", "history", "local_time", "snapshot", "weekday")
 
     def __init__(self, snapshot: RoutingSnapshot) -> None:
         self.snapshot, self.caller, self.history = snapshot, snapshot.caller, snapshot.history
         local = snapshot.now.astimezone(ZoneInfo(snapshot.zone))
         self.weekday, self.clock = local.weekday(), local.time().replace(tzinfo=None)
-        self.local_text = f"{WEEKDAY_NAMES[self.weekday]} {local:%H:%M}"
+        self.local_time = f"{local:%H:%M}"
 
 
 @dataclass(frozen=True)
@@ -206,46 +212,62 @@ class _Check:
     """One condition of a rule: whether it holds, and the reason in supervisor words when it does."""
 
     holds: Callable[[_Facts, _Working], bool]
-    reason: Callable[[_Facts, _Working], str]
+    reason: Callable[[_Facts, _Working], Phrase]
 
 
 def _checks(conditions: Conditions) -> tuple[_Check, ...]:
     """The rule's conditions as checks, in the order their reasons are told; absent ones cost nothing."""
     checks: list[_Check] = []
     if conditions.always:
-        checks.append(_Check(lambda f, w: True, lambda f, w: "applies to every call"))
+        checks.append(_Check(lambda f, w: True, lambda f, w: phrase("applies to every call")))
     if (intents := conditions.intent_in) is not None:
-        checks.append(_Check(lambda f, w: f.snapshot.intent in intents, lambda f, w: f"intent is {f.snapshot.intent}"))
+        checks.append(
+            _Check(
+                lambda f, w: f.snapshot.intent in intents,
+                lambda f, w: phrase("intent is {intent}", intent=f.snapshot.intent or ""),
+            )
+        )
     if (language := conditions.language) is not None:
         checks.append(
-            _Check(lambda f, w: f.snapshot.language == language, lambda f, w: f"language is {f.snapshot.language}")
+            _Check(
+                lambda f, w: f.snapshot.language == language,
+                lambda f, w: phrase("language is {language}", language=f.snapshot.language),
+            )
         )
     if (vip := conditions.vip) is not None:
         checks.append(
             _Check(
                 lambda f, w: f.caller.vip == vip,
-                lambda f, w: "caller is VIP" if f.caller.vip else "caller is not VIP",
+                lambda f, w: phrase("caller is VIP") if f.caller.vip else phrase("caller is not VIP"),
             )
         )
     if (at_least := conditions.repeat_count_at_least) is not None:
         checks.append(
             _Check(
                 lambda f, w: f.history.repeat_count >= at_least,
-                lambda f, w: f"{f.history.repeat_count} earlier contact(s) in {f.history.window_days} days",
+                lambda f, w: phrase(
+                    "{count} earlier contact(s) in {days} days",
+                    count=f.history.repeat_count,
+                    days=f.history.window_days,
+                ),
             )
         )
     if (promise := conditions.has_open_promise) is not None:
         checks.append(
             _Check(
                 lambda f, w: f.caller.has_open_promise == promise,
-                lambda f, w: "has an open callback" if f.caller.has_open_promise else "has no open callback",
+                lambda f, w: (
+                    phrase("has an open callback") if f.caller.has_open_promise else phrase("has no open callback")
+                ),
             )
         )
     if (incident := conditions.matches_incident) is not None:
         checks.append(
             _Check(
                 lambda f, w: bool(f.caller.incident_ids) == incident,
-                lambda f, w: "matches an active incident" if f.caller.incident_ids else "matches no incident",
+                lambda f, w: (
+                    phrase("matches an active incident") if f.caller.incident_ids else phrase("matches no incident")
+                ),
             )
         )
     if (prefixes := conditions.number_prefix) is not None:
@@ -254,16 +276,31 @@ def _checks(conditions: Conditions) -> tuple[_Check, ...]:
             number = f.caller.number or ""
             return next((p for p in prefixes if number.startswith(p)), None)
 
-        checks.append(_Check(lambda f, w: prefix_of(f) is not None, lambda f, w: f"number starts with {prefix_of(f)}"))
+        checks.append(
+            _Check(
+                lambda f, w: prefix_of(f) is not None,
+                lambda f, w: phrase("number starts with {prefix}", prefix=prefix_of(f) or ""),
+            )
+        )
     if (regions := conditions.region) is not None:
-        checks.append(_Check(lambda f, w: f.caller.region in regions, lambda f, w: f"number is from {f.caller.region}"))
+        checks.append(
+            _Check(
+                lambda f, w: f.caller.region in regions,
+                lambda f, w: phrase("number is from {region}", region=f.caller.region or ""),
+            )
+        )
     if (window := conditions.day_time) is not None:
         end = "24:00" if window.end.hour == 23 and window.end.minute == 59 else window.end.strftime("%H:%M")
         within = f"{window.start:%H:%M}–{end}"
         checks.append(
             _Check(
                 lambda f, w: f.weekday in window.weekdays and window.start <= f.clock < window.end,
-                lambda f, w: f"{f.local_text} is within {within}",
+                lambda f, w: phrase(
+                    "{day} {time} is within {window}",
+                    day=phrase(WEEKDAY_NAMES[f.weekday]),
+                    time=f.local_time,
+                    window=within,
+                ),
             )
         )
     if (wait := conditions.wait_estimate_above_seconds) is not None:
@@ -274,8 +311,11 @@ def _checks(conditions: Conditions) -> tuple[_Check, ...]:
         checks.append(
             _Check(
                 lambda f, w: waited(f, w).wait_estimate_seconds > wait.seconds,
-                lambda f, w: (
-                    f"wait for {waited(f, w).name} is {waited(f, w).wait_estimate_seconds} s (over {wait.seconds} s)"
+                lambda f, w: phrase(
+                    "wait for {queue} is {wait} s (over {limit} s)",
+                    queue=waited(f, w).name,
+                    wait=waited(f, w).wait_estimate_seconds,
+                    limit=wait.seconds,
                 ),
             )
         )
@@ -283,14 +323,14 @@ def _checks(conditions: Conditions) -> tuple[_Check, ...]:
         checks.append(
             _Check(
                 lambda f, w: f.snapshot.queues[_queue_name(must_be_open, w)].open,
-                lambda f, w: f"{_queue_name(must_be_open, w)} is open",
+                lambda f, w: phrase("{queue} is open", queue=_queue_name(must_be_open, w)),
             )
         )
     if (must_be_closed := conditions.queue_closed) is not None:
         checks.append(
             _Check(
                 lambda f, w: not f.snapshot.queues[_queue_name(must_be_closed, w)].open,
-                lambda f, w: f"{_queue_name(must_be_closed, w)} is closed",
+                lambda f, w: phrase("{queue} is closed", queue=_queue_name(must_be_closed, w)),
             )
         )
     return tuple(checks)
@@ -302,9 +342,9 @@ class _Plan:
     def __init__(self, rule_set: RuleSet) -> None:
         self.rule_set = rule_set
         self.rules = [(rule, _checks(rule.conditions)) for rule in rule_set.rules if rule.enabled]
-        self._missing: dict[tuple[frozenset[str], frozenset[int]], dict[int, str]] = {}
+        self._missing: dict[tuple[frozenset[str], frozenset[int]], dict[int, Phrase]] = {}
 
-    def missing_references(self, snapshot: RoutingSnapshot) -> dict[int, str]:
+    def missing_references(self, snapshot: RoutingSnapshot) -> dict[int, Phrase]:
         """Why rules (by position) name a queue or agent that no longer exists, per set of both."""
         key = (frozenset(snapshot.queues), frozenset(snapshot.agents))
         missing = self._missing.get(key)
@@ -335,9 +375,9 @@ def _queue_name(ref: QueueRef, work: _Working) -> str:
     return ref.name if ref.name is not None else work.queue
 
 
-def _apply_actions(rule: Rule, why: str, snapshot: RoutingSnapshot, work: _Working) -> None:
+def _apply_actions(rule: Rule, why: tuple[Phrase, ...], snapshot: RoutingSnapshot, work: _Working) -> None:
     actions = rule.actions
-    did: list[str] = []
+    did: list[Phrase] = []
     routed = False
     if actions.route_to_queue is not None:
         if actions.route_to_queue != work.queue:
@@ -354,42 +394,46 @@ def _apply_actions(rule: Rule, why: str, snapshot: RoutingSnapshot, work: _Worki
                     work.queue = served[0]
             routed = True
         else:
-            did.append(f"{agent.name} is not on shift, so any agent of {work.queue}")
+            did.append(phrase("{agent} is not on shift, so any agent of {queue}", agent=agent.name, queue=work.queue))
     if actions.set_priority is not None:
         work.priority = actions.set_priority
-        did.append(f"priority set to {work.priority}")
+        did.append(phrase("priority set to {priority}", priority=work.priority))
     if actions.raise_priority is not None:
         work.priority = min(MAX_PRIORITY, work.priority + actions.raise_priority)
-        did.append(f"priority raised to {work.priority}")
+        did.append(phrase("priority raised to {priority}", priority=work.priority))
     if actions.offer_callback_first is not None:
         work.offer_callback = actions.offer_callback_first
-        did.append("offer a callback first" if actions.offer_callback_first else "no callback offer first")
+        did.append(phrase("offer a callback first" if actions.offer_callback_first else "no callback offer first"))
     if actions.announce is not None:
         work.announcement = dict(actions.announce)
-        did.append("play its announcement")
+        did.append(phrase("play its announcement"))
     if actions.stop:
-        did.append("stop")
+        did.append(phrase("stop"))
     if routed:
         if work.decider is not None:
-            work.notes.append(f"rule '{work.decider}' ({work.decider_why}) overruled by a later rule")
+            work.notes.append(
+                phrase("rule '{rule}' ({why}) overruled by a later rule", rule=work.decider, why=work.decider_why)
+            )
         work.decider, work.decider_why = rule.name, why
         if did:
-            work.notes.append(f"rule '{rule.name}': {', '.join(did)}")
+            work.notes.append(phrase("rule '{rule}': {did}", rule=rule.name, did=tuple(did)))
     else:
-        work.notes.append(f"rule '{rule.name}' ({why}): {', '.join(did)}")
+        work.notes.append(phrase("rule '{rule}' ({why}): {did}", rule=rule.name, why=why, did=tuple(did)))
 
 
-def _finish(snapshot: RoutingSnapshot, work: _Working, built_in_why: str) -> Decision:
+def _finish(snapshot: RoutingSnapshot, work: _Working, built_in_why: Phrase) -> Decision:
     chosen = work.queue
     queue = snapshot.queues[chosen]
     if not queue.open:
         open_overflow = _open_overflow(snapshot, queue)
         if open_overflow is not None:
-            work.notes.append(f"{queue.name} is closed, so its overflow {open_overflow.name}")
+            work.notes.append(
+                phrase("{queue} is closed, so its overflow {overflow}", queue=queue.name, overflow=open_overflow.name)
+            )
             queue = open_overflow
             work.agent_id = None
         else:
-            work.notes.append(f"{queue.name} is closed: offer a callback")
+            work.notes.append(phrase("{queue} is closed: offer a callback", queue=queue.name))
     offer_callback = not queue.open or bool(work.offer_callback)
     agent = snapshot.agents.get(work.agent_id) if work.agent_id is not None else None
     waiting_for_agent = agent is not None and agent.state == "available"
@@ -401,16 +445,28 @@ def _finish(snapshot: RoutingSnapshot, work: _Working, built_in_why: str) -> Dec
     ):
         offer_callback = True
         work.notes.append(
-            f"wait {queue.wait_estimate_seconds} s is over {queue.wait_threshold_seconds} s: offer a callback first"
+            phrase(
+                "wait {wait} s is over {limit} s: offer a callback first",
+                wait=queue.wait_estimate_seconds,
+                limit=queue.wait_threshold_seconds,
+            )
         )
-    head = f"→ {queue.name}"
-    if agent is not None:
-        head += f", {agent.name} first (up to {snapshot.preferred_wait_seconds} s)"
-    if work.decider is not None:
-        head += f" (rule '{work.decider}')" + (f": {work.decider_why}" if work.decider_why else "")
+    if agent is None:
+        where = phrase("→ {queue}", queue=queue.name)
     else:
-        head += f" (built-in): {built_in_why}"
-    explanation = "; ".join([head, *work.notes])
+        where = phrase(
+            "→ {queue}, {agent} first (up to {seconds} s)",
+            queue=queue.name,
+            agent=agent.name,
+            seconds=snapshot.preferred_wait_seconds,
+        )
+    if work.decider is None:
+        head = phrase("{where} (built-in): {why}", where=where, why=built_in_why)
+    elif work.decider_why:
+        head = phrase("{where} (rule '{rule}'): {why}", where=where, rule=work.decider, why=work.decider_why)
+    else:
+        head = phrase("{where} (rule '{rule}')", where=where, rule=work.decider)
+    parts = (head, *work.notes)
     rule_name = work.decider or (work.matched[-1] if work.matched else None)
     return Decision(
         queue_id=queue.id,
@@ -421,12 +477,13 @@ def _finish(snapshot: RoutingSnapshot, work: _Working, built_in_why: str) -> Dec
         queue_open=queue.open,
         offer_callback_first=offer_callback,
         announcement=work.announcement,
-        explanation=explanation,
+        explanation=render_all(parts),
         rule_name=rule_name,
         repeat_count=snapshot.history.repeat_count,
         preferred_wait_seconds=snapshot.preferred_wait_seconds if agent is not None else 0,
         matched_rules=tuple(work.matched),
         skipped_rules=tuple(work.skipped),
+        explanation_parts=parts,
     )
 
 
@@ -442,6 +499,9 @@ def _open_overflow(snapshot: RoutingSnapshot, queue: QueueFacts) -> QueueFacts |
     return None
 
 
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+def _ordinal(n: int) -> Phrase:
+    if 10 <= n % 100 <= 20 or n % 10 not in (1, 2, 3):
+        return phrase("{n}th", n=n)
+    if n % 10 == 1:
+        return phrase("{n}st", n=n)
+    return phrase("{n}nd" if n % 10 == 2 else "{n}rd", n=n)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from routing.config import IntentConfig
 from routing.decision import DEFAULT_PREFERRED_WAIT_SECONDS, Decision, evaluate_rules
+from routing.phrases import phrase, render_all
 from routing.repeats import REPEAT_WINDOW_DAYS
 from routing.route import classify_intent, intent_named, language_of, load_snapshot, routed_caller
 from routing.rule_parsing import parse_rule_set
@@ -86,11 +87,13 @@ def dry_run(
     )
     decision = evaluate_rules(rule_set, snapshot)
     if confirm_first and intent is not None:
-        decision = replace(
-            decision,
-            explanation=f"{decision.explanation}; the words only suggest {intent.name}: "
-            "a call first asks the caller to confirm it, and goes here when they say yes",
+        unsure = phrase(
+            "the words only suggest {intent}: a call first asks the caller to confirm it,"
+            " and goes here when they say yes",
+            intent=intent.name,
         )
+        parts = (*decision.explanation_parts, unsure)
+        decision = replace(decision, explanation=render_all(parts), explanation_parts=parts)
     return DryRun(
         decision=decision,
         intent=intent.name if intent is not None else None,

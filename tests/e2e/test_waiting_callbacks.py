@@ -30,7 +30,10 @@ def test_a_freed_agent_dials_the_waiting_callback_before_the_caller_in_the_queue
     world.run_until(promise.planned_dial_at + timedelta(seconds=5))
     assert [a.state for a in world.attempts(promise.id)] == ["no_agent"]  # Ahmed was busy: it looks again soon
 
-    pieter_waits: list[Reply | str] = ["mijn internet doet het niet", Reply(press="5", when_heard="aan de lijn te wachten")]
+    pieter_waits: list[Reply | str] = [
+        "mijn internet doet het niet",
+        Reply(press="5", when_heard="aan de lijn te wachten"),
+    ]
     waiting = world.sim.place_inbound_call(PIETER, script=pieter_waits, wait=False, max_seconds=900)
 
     def in_the_queue() -> QueueEntry | None:

@@ -105,7 +105,17 @@ def test_agent_switches_state_in_one_click(app: Any, db: Any, clock: Any, make_a
         agent = session.get(Agent, sanne.id)
         assert agent is not None and agent.state == "away" and agent.state_changed_at == clock.now()
     refused = client.post("/console/agent/state", data={"state": "on_call", "csrf_token": token})
+    assert refused.status_code == 422 and "must be available or away" in refused.get_data(as_text=True)
+
+
+def test_an_agent_on_a_call_is_told_in_their_language_to_change_state_after_it(
+    app: Any, db: Any, clock: Any, make_agent: Any
+) -> None:
+    busy = make_agent("Sanne", state="on_call")
+    client, token = logged_in_client(app, db, clock.now(), "agent", agent_id=busy.id, language="nl")
+    refused = client.post("/console/agent/state", data={"state": "away", "csrf_token": token})
     assert refused.status_code == 422
+    assert "u bent in gesprek; wijzig uw status daarna" in refused.get_data(as_text=True)
 
 
 def test_agent_records_an_outcome_for_own_contact_only(

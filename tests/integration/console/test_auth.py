@@ -161,7 +161,7 @@ def test_admin_adds_users_and_lifts_a_lock(app: Any, db: Any, clock: Any) -> Non
     short = admin.post(
         "/console/admin/users", data={"csrf_token": token, "username": "ahmed", "password": "kort", "role": "agent"}
     )
-    assert short.status_code == 422 and "at least 10 characters" in short.get_data(as_text=True)
+    assert short.status_code == 422 and "must be at least 10 characters" in short.get_data(as_text=True)
     data = {"csrf_token": token, "username": "ahmed", "password": PASSWORD, "role": "agent", "language": "en"}
     assert admin.post("/console/admin/users", data=data).status_code == 302
     for _ in range(MAX_FAILED_LOGINS):
@@ -171,6 +171,17 @@ def test_admin_adds_users_and_lifts_a_lock(app: Any, db: Any, clock: Any) -> Non
     assert 'class="badge bad">locked<' in admin.get("/console/admin/access").get_data(as_text=True)
     assert admin.post(f"/console/admin/users/{user_id}/unlock", data={"csrf_token": token}).status_code == 302
     assert log_in(app.test_client(), "ahmed").status_code == 302
+
+
+def test_an_admin_is_refused_in_their_language(app: Any, db: Any, clock: Any) -> None:
+    admin, token = logged_in_client(app, db, clock.now(), "admin", language="nl")
+    role = admin.post("/console/admin/tokens", data={"csrf_token": token, "name": "crm", "role": "root"})
+    assert role.status_code == 422 and "kies medewerker, supervisor of beheerder" in role.get_data(as_text=True)
+    user = {"csrf_token": token, "username": "ahmed", "password": "kort", "role": "agent"}
+    short = admin.post("/console/admin/users", data=user)
+    assert short.status_code == 422 and "minstens 10 tekens" in short.get_data(as_text=True)
+    taken = admin.post("/console/admin/users", data={**user, "username": "admin-x-nl", "password": PASSWORD})
+    assert taken.status_code == 422 and "&#39;admin-x-nl&#39; is al in gebruik" in taken.get_data(as_text=True)
 
 
 def test_every_page_renders_on_the_demo_contact_center(app: Any, db: Any, clock: Any) -> None:
@@ -232,7 +243,6 @@ def test_htmx_requests_of_an_ended_session_are_told_to_load_the_login_page(app: 
     response = app.test_client().get("/console/board", headers={"HX-Request": "true"})
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/console/login"
-
 
 
 def test_the_demos_admin_reaches_the_admin_pages_and_its_supervisor_does_not(app: Any, db: Any, clock: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from callbacks.models import CallbackPromise
+from callbacks.rebalance import NO_SLOT_WITH_ROOM
 from console.texts import tr
 from ivr.models import CallSession
 from routing.models import AgentState, Contact, Incident, QueueEntry
@@ -140,6 +141,46 @@ def test_the_board_names_every_agent_state_in_words(
         if language == "nl":
             assert shown != state.value, state
     assert "on_call" not in page and "wrap_up" not in page
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_the_board_says_why_a_promise_is_at_risk_or_moved_in_the_users_language(
+    app: Any, db: Any, clock: Any, make_queue: Any, language: str
+) -> None:
+    queue = make_queue("facturen")
+    now = clock.now()
+    reasons = {
+        "+31611110001": "2 attempts without reaching the caller (last: busy)",
+        "+31611110002": "invalid number: unallocated",
+        "+31611110003": NO_SLOT_WITH_ROOM,
+    }
+    with db.session() as session:
+        for n, (number, reason) in enumerate(reasons.items()):
+            session.add(
+                CallbackPromise(
+                    number=number,
+                    queue_id=queue.id,
+                    language="nl",
+                    timezone="Europe/Amsterdam",
+                    booked_at=now,
+                    window_start=now + timedelta(hours=1 + n),
+                    window_end=now + timedelta(hours=1 + n, minutes=15),
+                    planned_dial_at=now + timedelta(hours=1 + n),
+                    at_risk=n < 2,
+                    moved_by_us=n == 2,
+                    state="booked" if n < 2 else "moved",
+                    reason=reason,
+                )
+            )
+    client, _ = logged_in_client(app, db, now, "supervisor", language=language)
+    page = client.get("/console/board").get_data(as_text=True)
+    risk, moved = board_section(page, "risk"), board_section(page, "moved")
+    if language == "nl":
+        assert "2 pogingen zonder de beller te bereiken (laatste: bezet)" in risk
+        assert "ongeldig nummer: unallocated" in risk
+        assert "capaciteit verlaagd en de komende dagen geen tijdvak met plaats" in moved
+    else:
+        assert all(reason in risk + moved for reason in reasons.values())
 
 
 def test_agents_cannot_open_the_board(app: Any, db: Any, clock: Any, make_agent: Any) -> None:

@@ -58,6 +58,10 @@ def test_supervisor_fixes_a_typo_dry_runs_publishes_and_rolls_back(
     with db.session() as session:
         assert session.scalar(select(RuleSetVersion)) is None  # a dry run publishes nothing
 
+    dutch, dutch_token = logged_in_client(app, db, clock.now(), "supervisor", language="nl")
+    explained = dutch.post("/console/rules", data={**form, "csrf_token": dutch_token}).get_data(as_text=True)
+    assert "→ retentie (regel &#39;Opzeggers naar retentie&#39;): onderwerp is opzeggen" in explained
+
     published = client.post("/console/rules", data={**form, "action": "publish", "note": "retentie"})
     assert published.status_code == 302
     editor = client.get("/console/rules").get_data(as_text=True)
