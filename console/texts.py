@@ -91,6 +91,7 @@ DOMAIN_ERRORS = (
     # routing.agents: an agent choosing their state
     message_id("must be available or away"),
     message_id("you are on a call; change your state after it"),
+    message_id("the agent's state kept changing meanwhile; try again"),
 )
 
 # Why a contact goes where it goes (routing/decision.py, routing/dry_run.py): the templates of their
@@ -176,6 +177,9 @@ PROMISE_REASONS = (
     message_id("the phone network refused {count} times until the window passed"),
     message_id("the window passed before the dial"),
     message_id("caller leg lost after the window"),
+    message_id("too late in the window to dial"),
+    message_id("too late in the window for another agent"),
+    message_id("caller leg lost too late in the window"),
     message_id("invalid number: {detail}"),
     # callbacks.attempts.CallerResult: how a dial to the caller ended ("failed" is a promise state too)
     message_id("human"),

@@ -22,8 +22,8 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from routing.agents import move_agent
-from routing.decision import Decision
 from routing.models import Agent, AgentState, Contact, Queue, QueueEntry, QueueEntryState
+from routing.snapshot import Decision
 from telephony.port import PermanentTelephonyError, TelephonyError
 from terugbel.clock import ensure_utc
 from terugbel.db import rows_changed

@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from routing.config import IntentConfig
-from routing.decision import DEFAULT_PREFERRED_WAIT_SECONDS, Decision, evaluate_rules
+from routing.decision import evaluate_rules
 from routing.phrases import phrase, render_all
 from routing.repeats import REPEAT_WINDOW_DAYS
 from routing.route import classify_intent, intent_named, language_of, load_snapshot, routed_caller
 from routing.rule_parsing import parse_rule_set
 from routing.rule_sets import check_rule_set, live_rules
 from routing.rules import InvalidRuleSet
+from routing.snapshot import DEFAULT_PREFERRED_WAIT_SECONDS, Decision
 from terugbel.phone import try_e164
 
 

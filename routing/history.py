@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackPromise
 from routing.config import IntentConfig, center_config
-from routing.decision import HistoryFacts
 from routing.models import Agent, Caller, Contact, ContactOutcome, Intent
 from routing.repeats import REPEAT_WINDOW_DAYS, makes_repeat
+from routing.snapshot import HistoryFacts
 from terugbel.clock import ensure_utc
 from terugbel.db import plain_rows
 from terugbel.phone import try_e164

@@ -16,9 +16,9 @@ from sqlalchemy import CompoundSelect, bindparam, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from routing.config import center_config
-from routing.decision import AgentFacts
 from routing.handle_time import handle_seconds_by_queue
 from routing.models import Agent, AgentState, QueueEntry, QueueEntryState, Shift
+from routing.snapshot import AgentFacts
 from routing.wait import estimate_wait_seconds
 from terugbel.db import plain_rows
 

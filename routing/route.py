@@ -18,19 +18,13 @@ from sqlalchemy.orm import Session
 from callbacks.models import IS_OPEN_PROMISE, CallbackPromise
 from routing.classify import Classification, IntentPhrases, classify
 from routing.config import STAMP_TOKEN, CenterConfig, IncidentConfig, IntentConfig, center_config, center_config_at
-from routing.decision import (
-    DEFAULT_PREFERRED_WAIT_SECONDS,
-    CallerFacts,
-    Decision,
-    QueueFacts,
-    RoutingSnapshot,
-    evaluate_rules,
-)
+from routing.decision import evaluate_rules
 from routing.history import HistoryEntry, history_facts, repeat_history
 from routing.live_state import center_state
 from routing.models import Caller, Contact
 from routing.repeats import REPEAT_WINDOW_DAYS
 from routing.rule_sets import live_rules
+from routing.snapshot import DEFAULT_PREFERRED_WAIT_SECONDS, CallerFacts, Decision, QueueFacts, RoutingSnapshot
 from terugbel.clock import ensure_utc
 from terugbel.db import plain_rows
 from terugbel.logs import get_logger

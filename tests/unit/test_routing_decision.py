@@ -9,17 +9,11 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from routing.decision import (
-    AgentFacts,
-    CallerFacts,
-    HistoryFacts,
-    QueueFacts,
-    RoutingSnapshot,
-    evaluate_rules,
-)
+from routing.decision import evaluate_rules
 from routing.rule_parsing import parse_rule_set
 from routing.rule_validation import validate_rule_set
 from routing.rules import RuleSet
+from routing.snapshot import AgentFacts, CallerFacts, HistoryFacts, QueueFacts, RoutingSnapshot
 
 MONDAY_10 = datetime(2026, 11, 23, 9, 2, tzinfo=UTC)  # 10:02 in Amsterdam
 QUEUES = {
