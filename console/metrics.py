@@ -1,35 +1,7 @@
 """The numbers that matter, computed from plain facts (no database, no Flask): per queue over a period.
 
-How each number is counted (so a supervisor can check it by hand):
-
-- **Calls**: contacts on the phone (channel `call`) that started in the period.
-- **First-contact resolution**: of the contacts of a known caller that started in the period and
-  came to an end the caller could use (an agent, a booked callback, an answer from the menu, an
-  incident message), the share with no repeat within 7 days: not marked "follow-up" by the agent,
-  and no later contact of the same caller within 7 days about the same intent (any later contact
-  when the intent is unknown). A contact whose 7 days are still running, with nothing after it and
-  not marked resolved, is left out until its week is over. A kept callback is the same contact as
-  the call that booked it: it is neither counted on its own nor a later contact, and how its agent
-  marked it (resolved / follow-up) is how that contact ended. A call whose callback was closed
-  because the caller got through another way (promise state `resolved`) was not resolved first time.
-- **Repeat-contact rate**: of the contacts of a known caller that started in the period, the share
-  that repeat an earlier contact of the last 7 days (same intent, or that earlier one left
-  unresolved) — the rule routing uses to send a caller back to the same agent. A kept callback
-  repeats nothing: it is its booking call's contact.
-- **Promises due**: callbacks whose window starts in the period, that were not cancelled, replaced
-  by a move or resolved by another contact, and whose window is over or that were dialled.
-  **Kept**: first dialled inside the window. **Connected**: the caller and an agent were put
-  through. **Late**: first dialled after the window ended; **average lateness** is over the
-  dialled ones (0 for a dial inside the window).
-- **Resolved by another contact**: callbacks whose window starts in the period, closed because the
-  caller reached an agent another way while the callback was pending.
-- **Moved by us**: callbacks whose window starts in the period that we moved (e.g. capacity fell).
-- **Seconds to routed**: mean time from answering the call to the routing decision.
-- **Questions in the menu**: mean number of questions the menu asked per call.
-- **Informed by incident**: calls that ended with the incident message (not a failure).
-- **Abandoned**: calls the caller ended in the menu (before routing) or in the queue (after).
-
-Contacts count for the queue they were routed to (or "no queue"), callbacks for their queue.
+How each number is counted is said on the metrics page, in both languages:
+`console.texts.METRIC_DEFINITIONS`.
 """
 
 from __future__ import annotations

@@ -198,6 +198,79 @@ PROMISE_REASONS = (
 )
 
 
+# How each number on the metrics page is counted (console/metrics.py computes them), said on the page
+# so a supervisor can check it by hand: the one place these definitions are written.
+METRIC_DEFINITIONS = (
+    (
+        message_id("Calls"),
+        message_id("Contacts on the phone that started in the period."),
+    ),
+    (
+        message_id("First-contact resolution"),
+        message_id(
+            "Of the contacts of a known caller that started in the period and came to an end the caller could use"
+            " (an agent, a booked callback, an answer from the menu, an incident message), the share with no "
+            "repeat within the repeat window: not marked follow-up by the agent, and no later contact of the same"
+            " caller in that window about the same intent (any later contact when the intent is unknown). A "
+            "contact whose window is still running, with nothing after it and not marked resolved, is left out "
+            "until its window is over. A kept callback is the same contact as the call that booked it: it is "
+            "neither counted on its own nor a later contact, and how its agent marked it is how that contact "
+            "ended. A call whose callback was closed because the caller got through another way was not resolved "
+            "the first time."
+        ),
+    ),
+    (
+        message_id("Repeat-contact rate"),
+        message_id(
+            "Of the contacts of a known caller that started in the period, the share that repeat an earlier "
+            "contact within the repeat window (the same intent, or an earlier one left unresolved): the rule "
+            "routing uses to send a caller back to the same agent. A kept callback repeats nothing: it is its "
+            "booking call's contact."
+        ),
+    ),
+    (
+        message_id("Promises due"),
+        message_id(
+            "Callbacks whose window starts in the period, that were not cancelled, replaced by a move or resolved"
+            " by another contact, and whose window is over or that were dialled. Kept: first dialled inside the "
+            "window. Connected: the caller and an agent were put through. Late: first dialled after the window "
+            "ended; the average lateness is over the dialled ones (0 for a dial inside the window)."
+        ),
+    ),
+    (
+        message_id("Resolved by another contact"),
+        message_id(
+            "Callbacks whose window starts in the period, closed because the caller reached an agent another way "
+            "while the callback was pending."
+        ),
+    ),
+    (
+        message_id("Moved by us"),
+        message_id("Callbacks whose window starts in the period that we moved (capacity fell, agents away)."),
+    ),
+    (
+        message_id("Seconds to routed"),
+        message_id("The mean time from answering the call to the routing decision."),
+    ),
+    (
+        message_id("Questions in the menu"),
+        message_id("The mean number of questions the menu asked per call."),
+    ),
+    (
+        message_id("Informed by incident"),
+        message_id("Calls that ended with the incident message (not a failure)."),
+    ),
+    (
+        message_id("Abandoned"),
+        message_id("Calls the caller ended in the menu (before routing) or in the queue (after)."),
+    ),
+    (
+        message_id("Queues"),
+        message_id("Contacts count for the queue they were routed to (or no queue), callbacks for their queue."),
+    ),
+)
+
+
 def ui_language() -> str:
     if has_request_context():
         lang = g.get("ui_language")

@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
 
-from console import metrics as metrics_module
 from console.auth import requires, runtime
 from console.blueprint import bp
 from console.charts import ColumnChart, bar_chart, column_chart
@@ -25,7 +24,7 @@ from console.metrics import (
 )
 from console.models import Role
 from console.queries import metric_facts
-from console.texts import tr
+from console.texts import METRIC_DEFINITIONS, tr
 from console.wait_queries import queue_waits
 
 # A period of one day shows its trend over the days up to it.
@@ -62,7 +61,6 @@ def compute_numbers(
     return rows, numbers_per_day(contacts, promises, days, now, window), start, end
 
 
-metrics_definitions = (metrics_module.__doc__ or "").strip()
 
 
 def queue_label(name: str) -> str:
@@ -144,7 +142,7 @@ def metrics_page() -> ResponseReturnValue:
             error=error,
             queue_label=queue_label,
             percent=percent_text,
-            definitions=metrics_definitions,
+            definitions=METRIC_DEFINITIONS,
         ),
         status,
     )
