@@ -98,6 +98,12 @@ DOMAIN_ERRORS = (
 # phrases (routing/phrases.py), so the dry run explains itself in the user's language (`explained`).
 # tests/unit/test_catalogues.py holds this list to the templates those modules use.
 RULE_PHRASES = (
+    # routing.rule_validation: why a rule set may not go live
+    message_id("unknown queue '{name}'"),
+    message_id("unknown or inactive agent id {id}"),
+    message_id("unknown intent(s): {name}"),
+    message_id("{unknown} (known: {names})"),
+    message_id("can never match: rule {position} '{rule}' matches every call this rule matches and stops evaluating"),
     # the decision
     message_id("→ {queue}"),
     message_id("→ {queue}, {agent} first (up to {seconds} s)"),

@@ -20,7 +20,7 @@ from console.formatting import moment_text, weekday_names
 from console.models import Role
 from console.rule_form import CHOSEN_QUEUE, RuleRow, blank_row, form_key, rows_from_form, rows_from_rules
 from console.rule_form import rules_from_rows as _rules_from_rows
-from console.texts import tr, ui_language
+from console.texts import explained, tr, ui_language
 from routing.dry_run import DryRun, dry_run
 from routing.models import Agent, Intent, Queue
 from routing.route import UnknownIntent
@@ -125,12 +125,13 @@ def _place_errors(errors: list[RuleError], used: list[RuleRow]) -> list[str]:
     """Put each error on its rule's field; return the ones about the set as a whole."""
     general = []
     for error in errors:
+        said = explained([error.phrase]) if error.phrase is not None else error.message
         if error.rule_index is None or error.rule_index >= len(used):
-            general.append(f"{error.field}: {error.message}")
+            general.append(f"{error.field}: {said}")
             continue
         row = used[error.rule_index]
         key = form_key(error.field)
-        row.errors[key] = f"{row.errors[key]}; {error.message}" if key in row.errors else error.message
+        row.errors[key] = f"{row.errors[key]}; {said}" if key in row.errors else said
     return general
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import phonenumbers
 
+from routing.phrases import Phrase
 from routing.rules import (
     ACTION_KEYS,
     CONDITION_KEYS,
@@ -45,6 +46,10 @@ class ErrorCollector:
 
     def add(self, field_name: str, message: str) -> None:
         self.errors.append(RuleError(self.index, self.name, field_name, message))
+
+    def add_phrase(self, field_name: str, said: Phrase) -> None:
+        """An error the console says in the user's language; the API gets its English text."""
+        self.errors.append(RuleError(self.index, self.name, field_name, said.render(), said))
 
 
 def parse_rule_set(raw: Any, *, version: int | None = None) -> RuleSet:

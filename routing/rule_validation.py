@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from routing.phrases import Phrase, phrase
 from routing.rule_parsing import ErrorCollector, parse_with_errors
 from routing.rules import Conditions, DayTimeWindow, Rule, RuleError, WaitAbove
 
@@ -31,13 +32,15 @@ def validate_rule_set(
 def _check_references(rule: Rule, found: ErrorCollector, queues: set[str], agents: set[int], intents: set[str]) -> None:
     c, a = rule.conditions, rule.actions
     if a.route_to_queue is not None and a.route_to_queue not in queues:
-        found.add("actions.route_to_queue", f"unknown queue '{a.route_to_queue}'{_known(queues)}")
+        unknown_queue = phrase("unknown queue '{name}'", name=a.route_to_queue)
+        found.add_phrase("actions.route_to_queue", _unknown(unknown_queue, queues))
     if a.route_to_agent is not None and a.route_to_agent not in agents:
-        found.add("actions.route_to_agent", f"unknown or inactive agent id {a.route_to_agent}")
+        found.add_phrase("actions.route_to_agent", phrase("unknown or inactive agent id {id}", id=a.route_to_agent))
     if c.intent_in is not None:
         unknown = sorted(c.intent_in - intents)
         if unknown:
-            found.add("conditions.intent_in", f"unknown intent(s): {', '.join(unknown)}{_known(intents)}")
+            unknown_intents = phrase("unknown intent(s): {name}", name=", ".join(unknown))
+            found.add_phrase("conditions.intent_in", _unknown(unknown_intents, intents))
     wait = c.wait_estimate_above_seconds
     for key, ref in (
         ("queue_open", c.queue_open),
@@ -45,11 +48,14 @@ def _check_references(rule: Rule, found: ErrorCollector, queues: set[str], agent
         ("wait_estimate_above_seconds.queue", wait.queue if wait is not None else None),
     ):
         if ref is not None and ref.name is not None and ref.name not in queues:
-            found.add(f"conditions.{key}", f"unknown queue '{ref.name}'{_known(queues)}")
+            found.add_phrase(f"conditions.{key}", _unknown(phrase("unknown queue '{name}'", name=ref.name), queues))
 
 
-def _known(names: Collection[str]) -> str:
-    return f" (known: {', '.join(sorted(names))})" if names else ""
+def _unknown(said: Phrase, known: Collection[str]) -> Phrase:
+    """What is unknown, and the names that are known (if any) to pick from."""
+    if not known:
+        return said
+    return phrase("{unknown} (known: {names})", unknown=said, names=", ".join(sorted(known)))
 
 
 def _check_shadowed(earlier: Sequence[Rule], rule: Rule, found: ErrorCollector) -> None:
@@ -57,10 +63,14 @@ def _check_shadowed(earlier: Sequence[Rule], rule: Rule, found: ErrorCollector) 
         return
     for position, before in enumerate(earlier):
         if before.enabled and before.actions.stop and implies(rule.conditions, before.conditions):
-            found.add(
+            found.add_phrase(
                 "conditions",
-                f"can never match: rule {position + 1} '{before.name}' matches every call this rule "
-                "matches and stops evaluating",
+                phrase(
+                    "can never match: rule {position} '{rule}' matches every call this rule matches"
+                    " and stops evaluating",
+                    position=position + 1,
+                    rule=before.name,
+                ),
             )
             return
 

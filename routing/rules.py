@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
+from routing.phrases import Phrase
+
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LANGUAGES = ("nl", "en")
 CONDITION_KEYS = (
@@ -62,7 +64,9 @@ class RuleError:
     rule_index: int | None  # 0-based position in the list; None: about the set as a whole
     rule_name: str | None
     field: str  # e.g. "actions.route_to_queue"
-    message: str
+    message: str  # English, as the API says it
+    # The message as a phrase, for the console's languages; None: a message of the JSON's form only.
+    phrase: Phrase | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {

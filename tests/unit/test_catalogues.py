@@ -168,6 +168,7 @@ def _phrase_templates(module: Path) -> set[str]:
 
 def test_every_rule_explanation_template_is_in_the_console_catalogue() -> None:
     used = _phrase_templates(ROOT / "routing/decision.py") | _phrase_templates(ROOT / "routing/dry_run.py")
+    used |= _phrase_templates(ROOT / "routing/rule_validation.py")
     used |= set(WEEKDAY_NAMES)
     assert len(used) > 40
     assert sorted(used - set(RULE_PHRASES)) == [], "list these in console.texts.RULE_PHRASES"

@@ -202,3 +202,14 @@ def test_the_dutch_editor_names_weekdays_and_agents_in_words(
     assert f'<option value="{sanne.id}" selected>Sanne Jansen</option>' in page
     # A rule naming an agent who left keeps that agent, said in words, instead of silently "none".
     assert f'<option value="{gone.id}" selected>medewerker {gone.id} (niet actief)</option>' in page
+
+
+def test_the_rule_checks_refusal_reads_in_dutch(
+    app: Any, db: Any, clock: Any, make_queue: Any, make_intent: Any, make_agent: Any
+) -> None:
+    _setup(make_queue, make_intent, make_agent)
+    client, token = logged_in_client(app, db, clock.now(), "supervisor", language="nl")
+    refused = client.post("/console/rules", data={**RETENTION_RULE, "csrf_token": token, "action": "check"})
+    assert refused.status_code == 422
+    said = _field_error(refused.get_data(as_text=True), "a-route_to_queue") or ""
+    assert said.startswith("onbekende wachtrij &#39;retentei&#39; (bekend: "), said
