@@ -613,11 +613,14 @@ def promise_figures(db: Any, sim: Any) -> dict[str, Any]:
             )
         )  # fmt: skip
         states = Counter(p.state for p in promises)
+        # Why the missed ones were given up (the reason the board shows), most common first.
+        missed_because = Counter((p.reason or "")[:60] for p in promises if p.state == "missed")
     dialled = Counter(c.to for c in sim.calls() if c.direction != "inbound")
     duplicates = sum(max(dialled[number] - legs, 0) for number, legs in caller_legs.items())
     return {
         "promises": len(promises), "kept": kept, "broken_told": broken_told, "broken_silent": broken_silent,
         "cancelled": cancelled, "still_open": still_open, "duplicates": duplicates, "states": dict(states),
+        "missed_because": missed_because.most_common(6),
     }  # fmt: skip
 
 
@@ -682,6 +685,7 @@ def report(args: argparse.Namespace, plan: DayPlan, db: Any, sim: Any, latencies
     )
     print(f"inbound calls placed              : {len(inbound)}; calls with a Twilio error: {errors}")
     print(f"promises                          : {p['promises']} rows, states {p['states']}")
+    print(f"missed, because                   : {p['missed_because']}")
     print(
         f"kept inside their window          : {p['kept']}/{judged} "
         f"({100 * p['kept'] / judged if judged else float('nan'):.1f} %, target 100 %); "
