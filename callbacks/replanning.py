@@ -35,7 +35,8 @@ from callbacks.offers import (
 )
 from callbacks.places import lock_slot_for_change, set_capacity
 from callbacks.rebalance import MovedPromise, move_by_us, renumber_below
-from routing.models import Agent, Queue
+from routing.agent_admin import queue_ids_for_skills
+from routing.models import Agent
 
 # As far ahead as any offer reaches: no promise can be booked beyond it.
 REPLAN_HORIZON = WIDE_HORIZON
@@ -143,6 +144,6 @@ def replan_for_agent(
     if agent is None:
         return []
     moved: list[MovedPromise] = []
-    for queue_id in session.scalars(select(Queue.id).where(Queue.skill.in_(agent.skills or [])).order_by(Queue.id)):
+    for queue_id in queue_ids_for_skills(session, agent.skills or []):
         moved.extend(replan_queue(session, queue_id, now=now, cause=cause, start=start, end=end))
     return moved
