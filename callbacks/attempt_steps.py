@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callbacks.attempts import DialPolicy, NextStep, plan_after_network_error
-from callbacks.booking import book_callback
+from callbacks.booking import book_again
 from callbacks.errors import CallbackError
 from callbacks.leg_urls import leg_url
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
@@ -173,24 +173,7 @@ def give_up(session: Session, after: AfterCommit, promise: CallbackPromise, now:
     number = display_number(promise.number)
     try:
         with session.begin_nested():
-            new = book_callback(
-                session,
-                queue_id=promise.queue_id,
-                number=promise.number,
-                language=promise.language,
-                timezone=promise.timezone,
-                now=now,
-                near=promise.window_end + slot_length,
-                caller_id=promise.caller_id,
-                intent_id=promise.intent_id,
-                problem=promise.problem,
-                contact_id=promise.contact_id,
-                preferred_agent_id=promise.preferred_agent_id,
-                priority=promise.priority,
-                source=promise.source,
-                needs_sms=False,
-                notify=False,
-            )
+            new = book_again(session, promise, now, near=promise.window_end + slot_length)
         promise.moved_to_id = new.id
         body = t(
             promise.language,

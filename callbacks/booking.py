@@ -119,6 +119,41 @@ def book_callback(
     return in_savepoint_with_retry(session, book)
 
 
+def book_again(
+    session: Session,
+    earlier: CallbackPromise,
+    now: datetime,
+    *,
+    slot_id: int | None = None,
+    near: datetime | None = None,
+    source: str | None = None,
+) -> CallbackPromise:
+    """Book a new promise for the caller of an ended one (missed), with its details and priority.
+
+    No confirmation is queued: whoever books again tells the caller the new time in their own text.
+    Raises what book_callback raises.
+    """
+    return book_callback(
+        session,
+        queue_id=earlier.queue_id,
+        number=earlier.number,
+        language=earlier.language,
+        timezone=earlier.timezone,
+        now=now,
+        slot_id=slot_id,
+        near=near,
+        caller_id=earlier.caller_id,
+        intent_id=earlier.intent_id,
+        problem=earlier.problem,
+        contact_id=earlier.contact_id,
+        preferred_agent_id=earlier.preferred_agent_id,
+        priority=earlier.priority,
+        source=source or earlier.source,
+        needs_sms=False,  # the number was checked when the earlier promise was booked
+        notify=False,
+    )
+
+
 def in_savepoint_with_retry(session: Session, work: Callable[[], _Done]) -> _Done:
     """Run `work` in a savepoint; try again after a deadlock or a same-number race lost to a commit.
 

@@ -1,5 +1,8 @@
 """A caller's SMS reply to a promise: confirm, cancel, ask for another time, pick one, or name one.
 
+A promise we could not keep, with no time free in the weeks offers search, offered a call at our
+next opening (callbacks/texts.py `next_opening_text`): a reply of 1 books it.
+
 Each reply is stored with the answer sent back (as the webhook's response, not through the
 outbox), so a reply delivered twice (the same MessageSid) gets the same answer and changes nothing.
 """
@@ -11,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callbacks.booking import cancel_promise, move_promise, open_promise_for
+from callbacks.booking import book_again, cancel_promise, move_promise, open_promise_for
 from callbacks.errors import NoSlotAvailable, SlotFull
-from callbacks.models import CallbackPromise, PromiseState
+from callbacks.models import CallbackPromise, CallbackSlot, PromiseState
 from callbacks.offers import offer_slots
 from callbacks.sms_replies import ReplyKind, parse_reply
 from callbacks.texts import window_text
@@ -41,7 +44,7 @@ def handle_sms_reply(session: Session, *, from_number: str, body: str, message_s
         )
 
     number = try_e164(from_number) or (from_number or "")[:20]
-    promise = open_promise_for(session, number) if number else None
+    promise = (open_promise_for(session, number) or _opening_offered_to(session, number)) if number else None
     inbound = SmsMessage(
         sid=message_sid,
         direction=SmsDirection.INBOUND.value,
@@ -87,6 +90,8 @@ def _answer(
     if promise is None:
         return t(_sender_language(session, number), "cb_sms_unknown_sender"), None
     lang = promise.language
+    if promise.state == PromiseState.MISSED.value:
+        return _answer_opening_offer(session, promise, body, now)
     if promise.state != PromiseState.BOOKED.value:
         return t(lang, "cb_sms_help", window=window_text(promise, now)), promise.id
     offered = list(promise.sms_offer or [])
@@ -151,3 +156,52 @@ def _move_by_sms(
     new.source = "sms"
     text = t(new.language, "cb_sms_moved", window=window_text(new, now), number=display_number(new.number))
     return text, new.id
+
+
+def _opening_offered_to(session: Session, number: str) -> CallbackPromise | None:
+    """The number's latest promise, when it is a missed one that offered a call at our next opening."""
+    latest = session.scalars(
+        select(CallbackPromise).where(CallbackPromise.number == number).order_by(CallbackPromise.id.desc())
+    ).first()
+    if latest is None or latest.state != PromiseState.MISSED.value or not latest.sms_offer:
+        return None
+    return latest
+
+
+def _answer_opening_offer(
+    session: Session, missed: CallbackPromise, body: str, now: datetime
+) -> tuple[str, int | None]:
+    """Book, decline or explain the call at our next opening that a missed promise's text offered."""
+    lang = missed.language
+    slot = session.get(CallbackSlot, (missed.sms_offer or [0])[0])
+    if slot is None or slot.starts_at <= now:
+        missed.sms_offer = None  # the opening came and went: nothing left to book
+        return t(lang, "cb_sms_unknown_sender"), missed.id
+    window = format_window(slot.starts_at, slot.ends_at, missed.timezone, lang, now)
+    reply = parse_reply(body, offered=1)
+    if reply.kind is ReplyKind.CANCEL:
+        missed.sms_offer = None
+        return t(lang, "cb_sms_opening_declined"), missed.id
+    if reply.kind not in (ReplyKind.CONFIRM, ReplyKind.PICK):
+        return t(lang, "cb_sms_opening_help", window=window), missed.id
+    missed.sms_offer = None
+    new = _book_opening(session, missed, slot, now)
+    if new is None:
+        return t(lang, "cb_sms_opening_full", window=window), missed.id
+    missed.moved_to_id = new.id
+    return t(lang, "cb_sms_opening_booked", window=window_text(new, now), number=display_number(new.number)), new.id
+
+
+def _book_opening(
+    session: Session, missed: CallbackPromise, slot: CallbackSlot, now: datetime
+) -> CallbackPromise | None:
+    """A new promise for the missed one's caller in `slot`, or the nearest slot with room; None when none has."""
+
+    try:
+        return book_again(session, missed, now, slot_id=slot.id, source="sms")
+    except SlotFull:
+        pass  # others took its places since our text: the nearest time with room instead
+    try:
+        return book_again(session, missed, now, near=slot.starts_at, source="sms")
+    except NoSlotAvailable:
+        return None

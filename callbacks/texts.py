@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from callbacks.models import CallbackPromise
-from callbacks.offers import next_opening
+from callbacks.offers import ensure_slots, next_opening
 from telephony.models import SmsMessage
 from telephony.opt_out import is_opted_out
 from telephony.outbox import queue_sms
@@ -52,9 +52,13 @@ def text_caller(
 def next_opening_text(session: Session, promise: CallbackPromise, now: datetime) -> str | None:
     """When we are open again for a promise no slot with room replaces: the first slot of the next opening.
 
-    None for a queue without opening hours in the coming year: then there is no time to name.
+    The caller is offered a call in that slot: the promise keeps the slot as its SMS offer, and a
+    reply of 1 books it (callbacks/sms_conversation.py). None for a queue without opening hours
+    in the coming year: then there is no time to name.
     """
     opening = next_opening(session, promise.queue_id, now)
     if opening is None:
         return None
+    first_slots = ensure_slots(session, promise.queue_id, opening[0], opening[1], now)
+    promise.sms_offer = [first_slots[0].id] if first_slots else None
     return format_window(opening[0], opening[1], promise.timezone, promise.language, now)

@@ -317,3 +317,94 @@ def test_a_text_whose_sender_died_after_the_network_took_it_is_not_sent_again(
     with runtime.db.session() as session:
         stored = session.get(SmsMessage, message.id)
         assert (stored.status, stored.sid) == (SENT, sent.sid)
+
+
+def december(d: int, hh: int, mm: int = 0) -> datetime:
+    return datetime(2026, 12, d, hh, mm, tzinfo=AMS).astimezone(UTC)
+
+
+@pytest.fixture
+def missed_with_opening(
+    db: Database, clock: ManualClock, make_queue: Callable[..., Any], make_agent: Callable[..., Any]
+) -> tuple[Any, Any, CallbackPromise]:
+    """A promise we could not keep, with no time free in the coming three weeks: its text offers our next opening."""
+    from callbacks.replanning import ReplanCause, replan_queue
+    from routing.models import Shift
+
+    clock.set(local(23, 14, 10))
+    queue = make_queue("klein", default_handle_seconds=60, hours=(9, 10))
+    agent = make_agent("Solo", "+31611110009", ("klein",), shifts=[(local(24, 9), local(24, 9, 15))])
+    with db.session() as session:
+        booked = book_callback(
+            session, queue_id=queue.id, number=JAN, language="nl", timezone="Europe/Amsterdam", now=clock.now()
+        )
+    with db.session() as session:
+        session.query(Shift).filter(Shift.agent_id == agent.id).delete()
+        replan_queue(
+            session, queue.id, now=clock.now(), cause=ReplanCause.SHIFT_REMOVED, start=local(24, 0), end=local(25, 0)
+        )
+        [text] = [m for m in pending_messages(session) if m.purpose == "cannot_keep"]
+    assert "Onze eerstvolgende opening is dinsdag 15 december tussen 09:00 en 09:15" in text.body
+    assert "antwoord 1 en we bellen u dan" in text.body
+    return queue, agent, booked
+
+
+def staff_the_opening(db: Database, clock: ManualClock, queue: Any, agent: Any) -> None:
+    """A shift planned later for the morning of our next opening (the shifts API re-plans like this)."""
+    from callbacks.offers import ensure_slots
+    from routing.models import Shift
+
+    with db.session() as session:
+        session.add(Shift(agent_id=agent.id, starts_at=december(15, 9), ends_at=december(15, 10)))
+        session.flush()
+        ensure_slots(session, queue.id, december(15, 0), december(16, 0), clock.now(), refresh=True)
+
+
+def test_1_books_the_next_opening_a_missed_promise_offered(
+    db: Database, clock: ManualClock, missed_with_opening: tuple[Any, Any, CallbackPromise]
+) -> None:
+    queue, agent, missed = missed_with_opening
+    clock.set(local(24, 8))
+    staff_the_opening(db, clock, queue, agent)
+    answer = reply(db, clock, "1")
+    assert answer == (
+        "Geboekt: we bellen u dinsdag 15 december tussen 09:00 en 09:15 op +31 6 12345678. "
+        "Antwoord 1 = ok, 2 = ander tijdstip, 3 = annuleren."
+    )
+    new = current(db)
+    assert new is not None and (new.window_start, new.window_end) == (december(15, 9), december(15, 9, 15))
+    assert (new.source, new.queue_id, new.state) == ("sms", queue.id, "booked")
+    with db.session() as session:
+        old = session.get(CallbackPromise, missed.id)
+        assert old.state == "missed" and old.moved_to_id == new.id and not old.sms_offer
+    # The next 1 is about the new promise: it confirms, and books nothing more.
+    assert reply(db, clock, "ok").startswith("Dank u. We bellen u dinsdag 15 december tussen 09:00 en 09:15")
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(CallbackPromise)) == 2
+
+
+def test_the_offered_opening_taken_meanwhile_names_it_and_books_nothing(
+    db: Database, clock: ManualClock, missed_with_opening: tuple[Any, Any, CallbackPromise]
+) -> None:
+    clock.set(local(24, 8))  # nobody is on shift then yet: that slot has no room
+    answer = reply(db, clock, "ja graag")
+    assert answer == (
+        "Dat tijdstip is net vergeven en er is nog geen ander tijdstip vrij. Onze eerstvolgende opening is "
+        "dinsdag 15 december tussen 09:00 en 09:15: bel ons dan, dan helpen we u direct."
+    )
+    assert current(db) is None
+    # The offer is spent: a second reply is an unknown sender's.
+    assert reply(db, clock, "1").startswith("Voor dit nummer staat geen terugbelafspraak")
+
+
+def test_3_declines_the_offered_opening_and_other_words_repeat_the_offer(
+    db: Database, clock: ManualClock, missed_with_opening: tuple[Any, Any, CallbackPromise]
+) -> None:
+    assert reply(db, clock, "wat?") == (
+        "Antwoord 1 en we bellen u dinsdag 15 december tussen 09:00 en 09:15, "
+        "of 3 als u het gesprek niet meer nodig hebt."
+    )
+    assert reply(db, clock, "3") == "Goed: we bellen u niet. U kunt ons altijd opnieuw bellen."
+    assert current(db) is None
+    with db.session() as session:
+        assert not session.get(CallbackPromise, missed_with_opening[2].id).sms_offer
