@@ -104,6 +104,46 @@ RULE_PHRASES = (
     message_id("unknown intent(s): {name}"),
     message_id("{unknown} (known: {names})"),
     message_id("can never match: rule {position} '{rule}' matches every call this rule matches and stops evaluating"),
+    # routing.rule_parsing: a rule set's JSON that does not read as rules
+    message_id("must be a list of rules"),
+    message_id("must be an object with name, conditions and actions"),
+    message_id("a rule needs a name"),
+    message_id("at most 120 characters"),
+    message_id("at most 500 characters"),
+    message_id("must be true or false"),
+    message_id("must be true (leave it out otherwise)"),
+    message_id('a rule needs at least one condition (use {{"always": true}} for every call)'),
+    message_id("always cannot be combined with other conditions"),
+    message_id("contradicts queue_open on the same queue: never both"),
+    message_id('must be {{"weekdays": [...], "from": "HH:MM", "to": "HH:MM"}}'),
+    message_id("unknown field(s): {fields}"),
+    message_id("unknown field (expected one of {fields})"),
+    message_id("unknown condition (expected one of {fields})"),
+    message_id("unknown action (expected one of {fields})"),
+    message_id("unknown language(s): {values}"),
+    message_id("unknown region code: {values}"),
+    message_id("not an international prefix like +3130: {values}"),
+    message_id("must be one of {choices}"),
+    message_id("name at least one weekday (0 = Monday … 6 = Sunday, or mon…sun)"),
+    message_id("not a weekday: {day} (0 = Monday … 6 = Sunday, or mon…sun)"),
+    message_id(
+        "the window ends ({end}) before it starts ({start}): it can never hold; split a window past midnight into"
+        " two rules"
+    ),
+    message_id("must be a time like 09:00 (24-hour clock)"),
+    message_id("must be a non-empty list"),
+    message_id("every entry must be a non-empty text"),
+    message_id("must be a whole number from {low} to {high}"),
+    message_id("a rule needs at least one action"),
+    message_id('must be {{"nl": "...", "en": "..."}}'),
+    message_id("the name is already used by rule {position}"),
+    message_id("must be a queue name"),
+    message_id("must be a queue name, or true for the queue chosen so far"),
+    message_id("must be an agent id"),
+    message_id("the announcement is needed in both nl and en"),
+    # the dry run's own fields
+    message_id("must be a date and time like 2026-11-23T14:30"),
+    message_id("unknown intent '{name}'"),
     # the decision
     message_id("→ {queue}"),
     message_id("→ {queue}, {agent} first (up to {seconds} s)"),
@@ -202,6 +242,39 @@ PROMISE_REASONS = (
     message_id("cancelled via API ({who})"),
     message_id("moved via API ({who})"),
 )
+
+
+# What an audit entry records (terugbel/audit.py `record_audit`'s action), said in words where the
+# console shows the log; tests/unit/test_audit_words.py holds this to every action the code records.
+AUDIT_ACTIONS = {
+    "agent.create": message_id("agent added"),
+    "agent.update": message_id("agent changed"),
+    "caller.erased": message_id("caller erased"),
+    "caller.update": message_id("caller changed"),
+    "contact.outcome": message_id("outcome recorded"),
+    "holiday.add": message_id("closed day added"),
+    "holiday.delete": message_id("closed day removed"),
+    "incident.create": message_id("incident published"),
+    "incident.resolve": message_id("incident resolved"),
+    "intent.create": message_id("intent added"),
+    "intent.delete": message_id("intent removed"),
+    "intent.update": message_id("intent changed"),
+    "promise_at_risk": message_id("callback at risk"),
+    "queue.create": message_id("queue added"),
+    "queue.hours": message_id("opening hours changed"),
+    "queue.update": message_id("queue settings changed"),
+    "routing.rules.publish": message_id("routing rules published"),
+    "routing.rules.rollback": message_id("routing rules rolled back"),
+    "shift.add": message_id("shift added"),
+    "shift.delete": message_id("shift removed"),
+    "slot.capacity": message_id("slot capacity changed"),
+    "token.create": message_id("API token created"),
+    "token.revoke": message_id("API token revoked"),
+    "user.create": message_id("user added"),
+    "user.unlock": message_id("user unlocked"),
+}
+# The subjects the console shows, "{...}" the detail each carries.
+AUDIT_SUBJECTS = (message_id("rule set version {version}"),)
 
 
 # How each number on the metrics page is counted (console/metrics.py computes them), said on the page
@@ -313,6 +386,7 @@ def _reason_pattern(template: str) -> re.Pattern[str]:
 
 
 _REASON_PATTERNS = tuple((t, _reason_pattern(t)) for t in [*PROMISE_REASONS, *SHOWN_FROM_DATA] if "{" in t)
+_SUBJECT_PATTERNS = tuple((t, _reason_pattern(t)) for t in AUDIT_SUBJECTS)
 _DIAL_RESULTS = frozenset(result.value for result in CallerResult)
 
 
@@ -340,3 +414,17 @@ def field_errors(errors: Mapping[str, str], fallbacks: Mapping[str, str] | None 
         else:
             shown[field] = message
     return shown
+
+
+def audit_action(action: str) -> str:
+    """What an audit entry records, in the user's language (an action the code no longer writes as it is)."""
+    return tr(AUDIT_ACTIONS[action]) if action in AUDIT_ACTIONS else action
+
+
+def audit_subject(subject: str) -> str:
+    """What an audit entry is about, in the user's language: a known subject with its detail, or as written."""
+    for template, pattern in _SUBJECT_PATTERNS:
+        match = pattern.fullmatch(subject)
+        if match is not None:
+            return tr(template).format(**match.groupdict())
+    return subject

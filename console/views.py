@@ -14,7 +14,7 @@ from console import auth
 from console.auth import current_user, requires, runtime
 from console.blueprint import bp
 from console.models import Role
-from console.texts import explained, promise_reason, tr
+from console.texts import audit_action, audit_subject, explained, promise_reason, tr
 from console.users import set_user_language
 from terugbel.i18n import message_id
 
@@ -33,6 +33,8 @@ def _template_helpers() -> dict[str, object]:
         "tr": tr,
         "explained": explained,
         "promise_reason": promise_reason,
+        "audit_action": audit_action,
+        "audit_subject": audit_subject,
         "user": current_user(),
         "Role": Role,
         "ui_language": g.get("ui_language", "nl"),

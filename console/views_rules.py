@@ -125,7 +125,7 @@ def _place_errors(errors: list[RuleError], used: list[RuleRow]) -> list[str]:
     """Put each error on its rule's field; return the ones about the set as a whole."""
     general = []
     for error in errors:
-        said = explained([error.phrase]) if error.phrase is not None else error.message
+        said = explained([error.phrase])
         if error.rule_index is None or error.rule_index >= len(used):
             general.append(f"{error.field}: {said}")
             continue
@@ -182,7 +182,7 @@ def rules_submit() -> ResponseReturnValue:
     result = None
     at = _parse_local_time(dry.time)
     if at is None:
-        dry_errors["dry-time"] = "must be a date and time like 2026-11-23T14:30"
+        dry_errors["dry-time"] = tr("must be a date and time like 2026-11-23T14:30")
     elif dry.number or dry.words or dry.intent:
         try:
             with rt.db.session() as session:
@@ -198,8 +198,8 @@ def rules_submit() -> ResponseReturnValue:
                     window_days=rt.settings.repeat_window_days,
                     preferred_wait_seconds=rt.settings.preferred_agent_wait_seconds,
                 )
-        except UnknownIntent as exc:
-            dry_errors["dry-intent"] = str(exc)
+        except UnknownIntent:
+            dry_errors["dry-intent"] = tr("unknown intent '{name}'").format(name=dry.intent)
         except InvalidRuleSet as exc:
             general = [tr("The rule set has errors; see the marked fields."), *_place_errors(exc.errors, used)]
             return _page(rows, general_errors=general, dry=dry, note=note), 422

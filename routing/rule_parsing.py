@@ -13,7 +13,7 @@ from typing import Any
 
 import phonenumbers
 
-from routing.phrases import Phrase
+from routing.phrases import Phrase, PhraseValue, phrase
 from routing.rules import (
     ACTION_KEYS,
     CONDITION_KEYS,
@@ -44,8 +44,9 @@ class ErrorCollector:
     index: int | None = None
     name: str | None = None
 
-    def add(self, field_name: str, message: str) -> None:
-        self.errors.append(RuleError(self.index, self.name, field_name, message))
+    def add(self, field_name: str, template: str, **values: PhraseValue) -> None:
+        """An error of the JSON's form: `template` is its English sentence, {name} for each value."""
+        self.add_phrase(field_name, phrase(template, **values))
 
     def add_phrase(self, field_name: str, said: Phrase) -> None:
         """An error the console says in the user's language; the API gets its English text."""
@@ -81,7 +82,7 @@ def parse_with_errors(raw: Any, version: int | None = None) -> tuple[RuleSet, li
         if rule is None:
             continue
         if rule.name in seen_names:
-            found.add("name", f"the name is already used by rule {seen_names[rule.name] + 1}")
+            found.add("name", "the name is already used by rule {position}", position=seen_names[rule.name] + 1)
         seen_names.setdefault(rule.name, index)
         rules.append(rule)
     return RuleSet(rules=tuple(rules), version=version), found.errors
@@ -94,7 +95,7 @@ def _parse_rule(item: Any, found: ErrorCollector) -> Rule | None:
     before = len(found.errors)
     for key in item:
         if key not in RULE_KEYS:
-            found.add(str(key), f"unknown field (expected one of {', '.join(RULE_KEYS)})")
+            found.add(str(key), "unknown field (expected one of {fields})", fields=", ".join(RULE_KEYS))
     name = item.get("name")
     if not isinstance(name, str) or not name.strip():
         found.add("name", "a rule needs a name")
@@ -113,13 +114,13 @@ def _parse_rule(item: Any, found: ErrorCollector) -> Rule | None:
 
 def _parse_conditions(raw: Any, found: ErrorCollector) -> Conditions | None:
     if not isinstance(raw, dict) or not raw:
-        found.add("conditions", 'a rule needs at least one condition (use {"always": true} for every call)')
+        found.add("conditions", 'a rule needs at least one condition (use {{"always": true}} for every call)')
         return None
     values: dict[str, Any] = {}
     for key, value in raw.items():
         where = f"conditions.{key}"
         if key not in CONDITION_KEYS:
-            found.add(where, f"unknown condition (expected one of {', '.join(CONDITION_KEYS)})")
+            found.add(where, "unknown condition (expected one of {fields})", fields=", ".join(CONDITION_KEYS))
             continue
         parsed = _parse_condition(key, value, where, found)
         if parsed is not None:
@@ -149,7 +150,7 @@ def _parse_condition(key: str, value: Any, where: str, found: ErrorCollector) ->
         return frozenset(names) if names is not None else None
     if key == "language":
         if value not in LANGUAGES:
-            found.add(where, f"must be one of {', '.join(LANGUAGES)}")
+            found.add(where, "must be one of {choices}", choices=", ".join(LANGUAGES))
             return None
         return value
     if key == "repeat_count_at_least":
@@ -160,7 +161,7 @@ def _parse_condition(key: str, value: Any, where: str, found: ErrorCollector) ->
             return None
         bad = [p for p in prefixes if not _PREFIX.match(p)]
         if bad:
-            found.add(where, f"not an international prefix like +3130: {', '.join(bad)}")
+            found.add(where, "not an international prefix like +3130: {values}", values=", ".join(bad))
             return None
         return tuple(prefixes)
     if key == "region":
@@ -170,7 +171,7 @@ def _parse_condition(key: str, value: Any, where: str, found: ErrorCollector) ->
         upper = [r.upper() for r in regions]
         bad = [r for r in upper if r not in phonenumbers.SUPPORTED_REGIONS]
         if bad:
-            found.add(where, f"unknown region code: {', '.join(bad)}")
+            found.add(where, "unknown region code: {values}", values=", ".join(bad))
             return None
         return frozenset(upper)
     if key == "day_time":
@@ -179,7 +180,7 @@ def _parse_condition(key: str, value: Any, where: str, found: ErrorCollector) ->
         if isinstance(value, dict):
             extra = set(value) - {"queue", "seconds"}
             if extra:
-                found.add(where, f"unknown field(s): {', '.join(sorted(extra))}")
+                found.add(where, "unknown field(s): {fields}", fields=", ".join(sorted(extra)))
                 return None
             queue = _queue_ref(value.get("queue", True), f"{where}.queue", found)
             seconds = _int(value.get("seconds"), f"{where}.seconds", found, low=0, high=86_400)
@@ -194,11 +195,11 @@ def _parse_condition(key: str, value: Any, where: str, found: ErrorCollector) ->
 
 def _parse_window(value: Any, where: str, found: ErrorCollector) -> DayTimeWindow | None:
     if not isinstance(value, dict):
-        found.add(where, 'must be {"weekdays": [...], "from": "HH:MM", "to": "HH:MM"}')
+        found.add(where, 'must be {{"weekdays": [...], "from": "HH:MM", "to": "HH:MM"}}')
         return None
     extra = set(value) - {"weekdays", "from", "to"}
     if extra:
-        found.add(where, f"unknown field(s): {', '.join(sorted(extra))}")
+        found.add(where, "unknown field(s): {fields}", fields=", ".join(sorted(extra)))
         return None
     raw_days = value.get("weekdays", list(range(7)))
     days: set[int] = set()
@@ -211,7 +212,7 @@ def _parse_window(value: Any, where: str, found: ErrorCollector) -> DayTimeWindo
         elif isinstance(day, int) and not isinstance(day, bool) and 0 <= day <= 6:
             days.add(day)
         else:
-            found.add(f"{where}.weekdays", f"not a weekday: {day!r} (0 = Monday … 6 = Sunday, or mon…sun)")
+            found.add(f"{where}.weekdays", "not a weekday: {day} (0 = Monday … 6 = Sunday, or mon…sun)", day=repr(day))
             return None
     start = _clock(value.get("from", "00:00"), f"{where}.from", found)
     end = _clock(value.get("to", "24:00"), f"{where}.to", found)
@@ -220,8 +221,10 @@ def _parse_window(value: Any, where: str, found: ErrorCollector) -> DayTimeWindo
     if end <= start:
         found.add(
             f"{where}.to",
-            f"the window ends ({_hhmm(end)}) before it starts ({_hhmm(start)}): it can never hold; "
+            "the window ends ({end}) before it starts ({start}): it can never hold; "
             "split a window past midnight into two rules",
+            end=_hhmm(end),
+            start=_hhmm(start),
         )
         return None
     return DayTimeWindow(weekdays=frozenset(days), start=start, end=end)
@@ -267,7 +270,7 @@ def _string_list(value: Any, where: str, found: ErrorCollector) -> list[str] | N
 
 def _int(value: Any, where: str, found: ErrorCollector, *, low: int, high: int) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        found.add(where, f"must be a whole number from {low} to {high}")
+        found.add(where, "must be a whole number from {low} to {high}", low=low, high=high)
         return None
     return value
 
@@ -281,7 +284,7 @@ def _parse_actions(raw: Any, found: ErrorCollector) -> Actions | None:
     for key, value in raw.items():
         where = f"actions.{key}"
         if key not in ACTION_KEYS:
-            found.add(where, f"unknown action (expected one of {', '.join(ACTION_KEYS)})")
+            found.add(where, "unknown action (expected one of {fields})", fields=", ".join(ACTION_KEYS))
         elif key == "route_to_queue":
             if isinstance(value, str) and value.strip():
                 values[key] = value.strip()
@@ -312,7 +315,7 @@ def _parse_actions(raw: Any, found: ErrorCollector) -> Actions | None:
 def _parse_announcement(value: Any, where: str, found: ErrorCollector) -> dict[str, str] | None:
     # Every caller-facing sentence exists in both languages (docs/product-rules.md).
     if not isinstance(value, dict):
-        found.add(where, 'must be {"nl": "...", "en": "..."}')
+        found.add(where, 'must be {{"nl": "...", "en": "..."}}')
         return None
     for lang in LANGUAGES:
         text = value.get(lang)
@@ -324,10 +327,9 @@ def _parse_announcement(value: Any, where: str, found: ErrorCollector) -> dict[s
             return None
     extra = set(value) - set(LANGUAGES)
     if extra:
-        found.add(where, f"unknown language(s): {', '.join(sorted(extra))}")
+        found.add(where, "unknown language(s): {values}", values=", ".join(sorted(extra)))
         return None
     return {lang: value[lang].strip() for lang in LANGUAGES}
-
 
 
 # -- back to JSON --------------------------------------------------------------------------------

@@ -65,8 +65,7 @@ class RuleError:
     rule_name: str | None
     field: str  # e.g. "actions.route_to_queue"
     message: str  # English, as the API says it
-    # The message as a phrase, for the console's languages; None: a message of the JSON's form only.
-    phrase: Phrase | None = None
+    phrase: Phrase  # the message as a phrase, for the console's languages
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -157,7 +157,7 @@ def test_supervisor_changes_a_rule_and_the_next_call_follows_it(
     page.click("#publish-button")
     page.wait_for_selector("text=Published as version 1.")
     assert page.locator("#live-version").inner_text() == "Version 1"
-    assert "routing.rules.publish" in page.locator("#audit-log").inner_text()
+    assert "routing rules published" in page.locator("#audit-log").inner_text()
 
     call = sim.place_inbound_call("+31687654321", script=["ik wil mijn abonnement opzeggen"], max_seconds=120)
     assert call.errors == []
@@ -175,7 +175,7 @@ def test_supervisor_changes_a_rule_and_the_next_call_follows_it(
     page.wait_for_selector("text=Rolled back: version 3 is live.")
     assert page.locator("#rule-0-name").input_value() == "Opzeggers naar retentie"
     audit = page.locator("#audit-log").inner_text()
-    assert audit.count("routing.rules.publish") == 2 and "routing.rules.rollback" in audit
+    assert audit.count("routing rules published") == 2 and "routing rules rolled back" in audit
 
 
 def test_supervisor_publishes_an_incident_and_a_caller_hears_it_first(

@@ -80,7 +80,7 @@ def test_supervisor_fixes_a_typo_dry_runs_publishes_and_rolls_back(
         assert actions == ["routing.rules.publish", "routing.rules.publish", "routing.rules.rollback"]
     editor = client.get("/console/rules").get_data(as_text=True)
     assert "Rolled back: version 3 is live." in editor
-    assert "routing.rules.rollback" in editor
+    assert "routing rules rolled back" in editor and "rule set version 1" in editor
     assert client.post("/console/rules/rollback/99", data={"csrf_token": token}).status_code == 404
 
 
@@ -213,3 +213,21 @@ def test_the_rule_checks_refusal_reads_in_dutch(
     assert refused.status_code == 422
     said = _field_error(refused.get_data(as_text=True), "a-route_to_queue") or ""
     assert said.startswith("onbekende wachtrij &#39;retentei&#39; (bekend: "), said
+
+
+def test_a_rule_that_does_not_read_is_refused_in_dutch(
+    app: Any, db: Any, clock: Any, make_queue: Any, make_intent: Any, make_agent: Any
+) -> None:
+    _setup(make_queue, make_intent, make_agent)
+    client, token = logged_in_client(app, db, clock.now(), "supervisor", language="nl")
+    form = {**RETENTION_RULE, "rule-0-a-route_to_queue": "retentie", "rule-0-a-raise_priority": "veel"}
+    refused = client.post("/console/rules", data={**form, "csrf_token": token, "action": "check"})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert _field_error(page, "a-raise_priority") == "een heel getal van 1 tot en met 100"
+    dry = client.post(
+        "/console/rules",
+        data={**form, "rule-0-a-raise_priority": "1", "csrf_token": token, "action": "dry-run",
+              "dry-time": "morgen", "dry-intent": "opzegen"},
+    )  # fmt: skip
+    assert "een datum en tijd zoals 2026-11-23T14:30" in dry.get_data(as_text=True)
