@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from callbacks.booking import book_callback, cancel_promise, open_promise_for
 from callbacks.errors import NoSlotAvailable, PromiseBusy, PromiseNotFound, SlotFull, UnusableNumber
+from callbacks.models import CallbackPromise, CallbackSlot
 from callbacks.offers import offer_slots
 from callbacks.texts import takes_texts
 from ivr.call_sessions import store_flow_state
@@ -154,16 +155,17 @@ def _book(
     """Book the callback the caller chose; a refusal says why, with fresh offers where they help."""
     zone = caller_zone(runtime, call.number)
     contact = session.get(Contact, call.contact_id) if call.contact_id else None
-    try:
-        promise = book_callback(
+
+    def book(slot_id: int | None, near: datetime | None) -> CallbackPromise:
+        return book_callback(
             session,
             queue_id=command.queue_id,
             number=command.number,
             language=state.language,
             timezone=zone,
             now=now,
-            slot_id=command.slot_id,
-            near=command.near,
+            slot_id=slot_id,
+            near=near,
             caller_id=call.caller_id,
             intent_id=contact.intent_id if contact else None,
             problem=state.words,
@@ -172,8 +174,17 @@ def _book(
             priority=contact.priority if contact else 0,
             region=runtime.settings.default_region,
         )
-    except SlotFull:
-        return NotBooked("slot_taken", _fresh_offers(session, command.queue_id, now, zone))
+
+    instead = False
+    try:
+        try:
+            promise = book(command.slot_id, command.near)
+        except SlotFull:
+            # Another caller took the last place between our offer and this key press. The caller
+            # said yes to a callback: the nearest time with room, said to them, rather than a new question.
+            chosen = session.get(CallbackSlot, command.slot_id) if command.slot_id is not None else None
+            promise = book(None, chosen.starts_at if chosen is not None else command.near)
+            instead = True
     except NoSlotAvailable:
         return NotBooked("no_slot")
     except PromiseBusy:
@@ -183,7 +194,9 @@ def _book(
     distribution.leave_queue(session, call.call_sid, now)
     if contact is not None:
         contact.outcome = ContactOutcome.CALLBACK_BOOKED.value
-    return Booked(promise.window_start, promise.window_end, promise.number, takes_texts(session, promise.number))
+    return Booked(
+        promise.window_start, promise.window_end, promise.number, takes_texts(session, promise.number), instead
+    )
 
 
 def _offer(

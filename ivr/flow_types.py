@@ -190,11 +190,12 @@ class Booked:
     end: datetime
     number: str
     texted: bool  # a confirmation SMS goes out; if not (a landline, or STOP), the time is said twice
+    instead: bool = False  # the slot chosen was taken meanwhile: this is the nearest one with room
 
 
 @dataclass(frozen=True)
 class NotBooked:
-    reason: str  # slot_taken, no_slot, number, busy
+    reason: str  # no_slot, number, busy
     offers: tuple[SlotChoice, ...] = ()
     refusal: str | None = None  # why the number was refused: the catalogue key to say
 

@@ -167,7 +167,7 @@ def on_booking_result(
             line = say(state, "ivr_booked", window=window, number=number)
         else:  # a landline, or the caller texted STOP: the time said twice instead of a text
             line = say(state, "ivr_booked_no_sms", window=window, number=number)
-        return state, Goodbye((line,))
+        return state, Goodbye((say(state, "ivr_slot_taken"), line) if event.instead else (line,))
     # Not booked:
     state.path.append(f"not-booked:{event.reason}")
     if event.reason == "busy":
@@ -183,8 +183,7 @@ def on_booking_result(
         store_offers(state, event.offers)
         state.step = "offer"
         unusable = event.refusal or message_id("ivr_number_unusable")
-        key = message_id("ivr_slot_taken") if event.reason == "slot_taken" else unusable
-        return state, ask_offer(state, facts, now, [say(state, key)])
+        return state, ask_offer(state, facts, now, [say(state, unusable)])
     return no_booking(state, facts, now, [say(state, "ivr_no_callback_slot")])
 
 

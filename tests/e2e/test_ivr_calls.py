@@ -454,3 +454,38 @@ def test_reaching_an_agent_about_the_same_problem_closes_the_pending_callback(
         texts = session.scalars(select(SmsMessage).where(SmsMessage.purpose == "resolved")).all()
     assert [m.number for m in texts] == [PIETER]
     assert "we bellen u niet meer" in texts[0].body
+
+
+def test_a_slot_taken_between_the_offer_and_the_key_books_the_nearest_without_asking_again(
+    sim: Simulator, runtime: Runtime, clock: ManualClock, center: dict[str, Any], make_agent: Any
+) -> None:
+    from callbacks.booking import book_callback
+    from callbacks.errors import SlotFull
+    from callbacks.models import CallbackPromise, CallbackSlot
+
+    tomorrow = datetime(2026, 11, 24, 8, 0, tzinfo=AMS)
+    make_agent("Ahmed", "+31611110002", ("technisch",), shifts=[(tomorrow, tomorrow + timedelta(hours=13))])
+    clock.set(datetime(2026, 11, 23, 22, 15, tzinfo=AMS))
+    call = sim.place_inbound_call(
+        "+31687654321", script=[Reply(press="1"), Reply(press="1", after_seconds=5)], max_seconds=120, wait=False
+    )
+    sim.run_until(lambda: "Toets 1 om dat vast te leggen" in call.system_text, max_seconds=60)
+    with runtime.db.session() as session:  # others take every place of the slot on offer meanwhile
+        slot = session.scalar(select(CallbackSlot).where(CallbackSlot.starts_at == tomorrow))
+        assert slot is not None and slot.booked < slot.capacity
+        for n in range(slot.capacity):
+            try:
+                book_callback(
+                    session, queue_id=center["technisch"].id, number=f"+3161234500{n}", language="nl",
+                    timezone="Europe/Amsterdam", now=clock.now(), slot_id=slot.id, notify=False,
+                )  # fmt: skip
+            except SlotFull:
+                break
+        slot_id = slot.id
+    sim.run_until(lambda: sim.call(call.call_sid).is_final, max_seconds=120)
+    heard = call.system_text
+    assert "Dat tijdstip is net vergeven. Geregeld: we bellen u morgen tussen 08:15 en 08:30" in heard
+    assert call.verbs.count("Gather") == 2  # the closed line's choice and the offer: no third question
+    with runtime.db.session() as session:
+        mine = session.scalar(select(CallbackPromise).where(CallbackPromise.number == "+31687654321"))
+        assert mine is not None and mine.state == "booked" and mine.slot_id != slot_id
