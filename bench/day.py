@@ -589,9 +589,17 @@ def promise_figures(db: Any, sim: Any) -> dict[str, Any]:
         for attempt in attempts:
             by_promise[attempt.promise_id].append(attempt)
         kept = broken_silent = broken_told = cancelled = still_open = 0
+        by_id = {promise.id: promise for promise in promises}
+        late: list[float] = []  # seconds each first attempt started after its planned moment
         for promise in promises:
+            first_attempt = min(by_promise[promise.id], key=lambda a: a.number, default=None)
+            if first_attempt is not None and first_attempt.number == 1 and promise.planned_dial_at is not None:
+                late.append((first_attempt.started_at - promise.planned_dial_at).total_seconds())
             if promise.state == "cancelled" and not promise.moved_by_us:
                 cancelled += 1
+                continue
+            if promise.state == "moved" and _moved_by_caller(promise, by_id):
+                cancelled += 1  # the caller chose another time: judged is the promise they moved to
                 continue
             # Kept: the caller's phone was dialled inside the window (an attempt that found no agent free is not).
             dials = sorted(a.started_at for a in by_promise[promise.id] if a.caller_call_sid is not None)
@@ -620,8 +628,14 @@ def promise_figures(db: Any, sim: Any) -> dict[str, Any]:
     return {
         "promises": len(promises), "kept": kept, "broken_told": broken_told, "broken_silent": broken_silent,
         "cancelled": cancelled, "still_open": still_open, "duplicates": duplicates, "states": dict(states),
-        "missed_because": missed_because.most_common(6),
+        "missed_because": missed_because.most_common(6), "late": late,
     }  # fmt: skip
+
+
+def _moved_by_caller(promise: Any, by_id: dict[int, Any]) -> bool:
+    """A moved promise whose replacement the caller chose (by SMS or in the menu), not one we moved."""
+    replacement = by_id.get(promise.moved_to_id)
+    return replacement is not None and not replacement.moved_by_us
 
 
 def call_figures(db: Any, sim: Any, plan: DayPlan, incident: dict[str, Any]) -> dict[str, Any]:
@@ -690,6 +704,11 @@ def report(args: argparse.Namespace, plan: DayPlan, db: Any, sim: Any, latencies
         f"kept inside their window          : {p['kept']}/{judged} "
         f"({100 * p['kept'] / judged if judged else float('nan'):.1f} %, target 100 %); "
         f"cancelled by the caller {p['cancelled']}, never due {p['still_open']}"
+    )
+    late = p["late"]
+    print(
+        f"first dial after its planned time : {len(late)} first attempts, p50 {percentile(late, 0.5):.0f} s, "
+        f"p90 {percentile(late, 0.9):.0f} s, max {max(late, default=float('nan')):.0f} s (simulated)"
     )
     print(f"broken, texted a new time in time : {p['broken_told']}")
     print(f"broken without such a text        : {p['broken_silent']} (target 0)")
