@@ -59,6 +59,9 @@ class DialPolicy:
     no_agent_retry: timedelta = timedelta(minutes=1)
     # Time the caller needs the SMS before the window ends: we give up no later than this.
     notice_before_end: timedelta = timedelta(minutes=1)
+    # A dial is planned at least this long before the last moment it may start: a job that runs a
+    # little late (a busy worker, the scheduler's poll) still starts in time.
+    scheduling_margin: timedelta = timedelta(seconds=30)
 
     @property
     def attempt_length(self) -> timedelta:
@@ -119,6 +122,11 @@ def last_dial_start(window_start: datetime, window_end: datetime, policy: DialPo
     return max(end - policy.attempt_length - policy.notice_before_end, start)
 
 
+def last_planned_dial(window_start: datetime, window_end: datetime, policy: DialPolicy = DEFAULT_POLICY) -> datetime:
+    """The latest moment a dial is planned for: the last start less the scheduling margin, never before the window."""
+    return max(last_dial_start(window_start, window_end, policy) - policy.scheduling_margin, ensure_utc(window_start))
+
+
 def classify_answered_by(answered_by: str | None) -> CallerResult | None:
     """Return HUMAN or VOICEMAIL for Twilio's AnsweredBy, None while detection has not finished.
 
@@ -160,8 +168,8 @@ def plan_after_caller(
     limit = policy.max_per_result.get(result)
     if limit is not None and same_result_tries >= limit:
         return GiveUp(f"{same_result_tries} attempts ended {result.value}")
-    # The spacing is bounded by the window: a retry that would come too late comes at the last moment.
-    last = last_dial_start(window_start, window_end, policy)
+    # The spacing is bounded by the window: a retry that would come too late comes at the last planned moment.
+    last = last_planned_dial(window_start, window_end, policy)
     at = min(max(ensure_utc(now) + policy.retry_spacing[result], ensure_utc(window_start)), last)
     if at < ensure_utc(now) + policy.min_retry_gap:
         return GiveUp(f"no time left in the window after {result.value}")
@@ -171,9 +179,10 @@ def plan_after_caller(
 def plan_without_agent(
     *, now: datetime, window_start: datetime, window_end: datetime, policy: DialPolicy = DEFAULT_POLICY
 ) -> NextStep:
-    """No agent took the call: look again shortly, or give up while the caller can still be told in time."""
-    at = ensure_utc(now) + policy.no_agent_retry
-    if at > last_dial_start(window_start, window_end, policy):
+    """No agent took the call: look again shortly (at the last planned moment at the latest), or give up
+    while the caller can still be told in time."""
+    at = min(ensure_utc(now) + policy.no_agent_retry, last_planned_dial(window_start, window_end, policy))
+    if at <= ensure_utc(now):
         return GiveUp("no agent free before the end of the window")
     return Retry(at)
 

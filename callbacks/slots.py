@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from callbacks.attempts import last_dial_start
+from callbacks.attempts import last_planned_dial
 from callbacks.capacity import room
 from routing.hours import OpeningPeriod, QueueHours, is_holiday
 
@@ -156,11 +156,11 @@ def _nearest_index(slots: Sequence[SlotState], near: datetime, tz: ZoneInfo) -> 
 def place_dial_time(slot_start: datetime, slot_end: datetime, capacity: int, place: int) -> datetime:
     """Return the dial time of a place: the k-th of n is at start + k × span/n.
 
-    The span runs from the slot's start to the last moment an attempt may start (callbacks/attempts.py
-    `last_dial_start`), so the callbacks of a slot are spread over it, agents and the outbound call
+    The span runs from the slot's start to the last moment a dial is planned for (callbacks/attempts.py
+    `last_planned_dial`), so the callbacks of a slot are spread over it, agents and the outbound call
     rate are not all hit at its start, and every caller's phone rings inside the window. (A place
     at or above a capacity that dropped shares the last moment.)
     """
     places = max(capacity, 1)
-    span = last_dial_start(slot_start, slot_end) - slot_start
+    span = last_planned_dial(slot_start, slot_end) - slot_start
     return slot_start + min(place, places - 1) * (span / places)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callbacks.attempts import DEFAULT_POLICY, last_dial_start
+from callbacks.attempts import DEFAULT_POLICY, last_dial_start, last_planned_dial
 from callbacks.capacity import (
     ShiftSpan,
     agent_minutes_in,
@@ -183,12 +183,14 @@ def test_no_room_anywhere_offers_nothing() -> None:
     assert choose_offers(slots, now=local(2026, 11, 23, 8), lead_minutes=10, zone=ZONE) == []
 
 
-def test_dial_times_are_spread_over_the_slot_up_to_its_last_dial_start() -> None:
+def test_dial_times_are_spread_over_the_slot_up_to_its_last_planned_dial() -> None:
     start, end = local(2026, 11, 23, 14, 30), local(2026, 11, 23, 14, 45)
     last = last_dial_start(start, end)
     # An attempt takes 2:05 at most (rings, whisper, detection) and the caller needs a minute's notice.
     assert last == end - timedelta(minutes=3, seconds=5)
-    step = (last - start) / 3
+    # Dials are planned half a minute before that, so a job that runs a little late is still in time.
+    assert last_planned_dial(start, end) == last - timedelta(seconds=30)
+    step = (last_planned_dial(start, end) - start) / 3
     moments = [place_dial_time(start, end, 3, place) for place in range(3)]
     assert moments == [start, start + step, start + 2 * step]
     assert moments[-1] + DEFAULT_POLICY.attempt_length + DEFAULT_POLICY.notice_before_end < end

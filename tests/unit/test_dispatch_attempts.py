@@ -21,6 +21,7 @@ from callbacks.attempts import (
     dial_policy,
     is_due,
     last_dial_start,
+    last_planned_dial,
     plan_after_caller,
     plan_after_network_error,
     plan_without_agent,
@@ -107,7 +108,7 @@ def test_each_result_has_its_own_spacing() -> None:
         CallerResult.NO_ANSWER, now=START, window_start=START, window_end=END, caller_tries=1, policy=policy
     )
     assert busy == Retry(START + timedelta(minutes=2)) and silent == Retry(START + timedelta(minutes=7))
-    # Bounded by the window: a spacing that would come too late comes at the last dial start.
+    # Bounded by the window: a spacing that would come too late comes at the last planned dial.
     late = plan_after_caller(
         CallerResult.NO_ANSWER,
         now=START + timedelta(minutes=6),
@@ -116,7 +117,7 @@ def test_each_result_has_its_own_spacing() -> None:
         caller_tries=1,
         policy=policy,
     )
-    assert late == Retry(last_dial_start(START, END))
+    assert late == Retry(last_planned_dial(START, END))
 
 
 def test_three_attempts_in_total_then_give_up() -> None:
@@ -147,7 +148,7 @@ def test_every_retry_lies_inside_the_window(now_offset: int, tries: int, result:
     now = START + timedelta(seconds=now_offset)
     step = plan_after_caller(result, now=now, window_start=START, window_end=END, caller_tries=tries)
     if isinstance(step, Retry):
-        assert START <= step.at <= last_dial_start(START, END)
+        assert START <= step.at <= last_planned_dial(START, END) < last_dial_start(START, END)
         # The whole attempt, and the text if it fails, fit before the window ends.
         assert step.at + DEFAULT_POLICY.attempt_length + DEFAULT_POLICY.notice_before_end <= END
         assert step.at > now
@@ -156,7 +157,10 @@ def test_every_retry_lies_inside_the_window(now_offset: int, tries: int, result:
 
 def test_without_an_agent_we_look_again_until_the_caller_can_still_be_told() -> None:
     assert plan_without_agent(now=START, window_start=START, window_end=END) == Retry(START + timedelta(minutes=1))
-    # The look after the next would start past the last dial start: give up now, in time to text.
+    # Less than a minute before the last planned dial: the last look comes then.
+    last = last_planned_dial(START, END)
+    assert plan_without_agent(now=last - timedelta(seconds=40), window_start=START, window_end=END) == Retry(last)
+    # At it (the margin before the last dial start is the scheduler's, not ours): give up now, in time to text.
     late = plan_without_agent(
         now=last_dial_start(START, END) - timedelta(seconds=30), window_start=START, window_end=END
     )

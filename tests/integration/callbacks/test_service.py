@@ -39,8 +39,9 @@ from terugbel.unit_of_work import take_after_commit
 AMS = ZoneInfo("Europe/Amsterdam")
 JAN = "+31612345678"
 
-# A 15-minute slot's dial moments run from its start to its last dial start, 3:05 before its end.
-SPAN = timedelta(minutes=15) - timedelta(minutes=3, seconds=5)
+# A 15-minute slot's dial moments run from its start to its last planned dial: its last dial start,
+# 3:05 before its end, less the scheduling margin of half a minute.
+SPAN = timedelta(minutes=15) - timedelta(minutes=3, seconds=35)
 
 
 def local(d: int, hh: int, mm: int = 0) -> datetime:
