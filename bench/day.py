@@ -180,9 +180,15 @@ def plan_shifts(plan: DayPlan) -> list[PlannedShift]:
     return shifts
 
 
-def agent_skills(index: int) -> list[str]:
-    own = ["technisch", "technisch", "facturen", "algemeen"][index % 4]
-    return [own] if own == "algemeen" else [own, "algemeen"]
+def agent_skills(plan: DayPlan, index: int) -> list[str]:
+    """Every agent takes general calls and one of the two specialist queues, alternating within their
+    shift, so each shift serves every queue at any scale (an agent alone on a shift takes all three)."""
+    shifts = plan_shifts(plan)
+    mine = shifts[index]
+    colleagues = [s.agent for s in shifts if (s.starts, s.ends) == (mine.starts, mine.ends)]
+    if len(colleagues) == 1:
+        return ["technisch", "facturen", "algemeen"]
+    return [("technisch", "facturen")[colleagues.index(index) % 2], "algemeen"]
 
 
 def agent_phone(index: int) -> str:
@@ -276,7 +282,7 @@ def set_up_center(api: Api, plan: DayPlan) -> tuple[list[int], dict[int, list[in
     agent_ids = []
     for index in range(plan.agents):
         agent = api.call("POST", "/api/agents", 201, json={
-            "name": f"Agent {index:02d}", "phone": agent_phone(index), "skills": agent_skills(index),
+            "name": f"Agent {index:02d}", "phone": agent_phone(index), "skills": agent_skills(plan, index),
         })  # fmt: skip
         agent_ids.append(agent["id"])
     shifts: dict[int, list[int]] = defaultdict(list)
@@ -531,8 +537,11 @@ def run_day(args: argparse.Namespace) -> None:
     report(args, plan, db, sim, latencies, incident, wall, desks.errors)
     db.dispose()
     if admin is not None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if args.keep:
+            print(f"the day's data is kept in PostgreSQL schema {schema} (DROP SCHEMA ... CASCADE when read)")
+        else:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
     redis.flushdb()
 
@@ -746,6 +755,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--cps", type=float, default=10.0, help="outbound calls per second")
     parser.add_argument("--seed", type=int, default=20261207)
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema of the day, to read it")
     run_day(parser.parse_args())
 
 
