@@ -1,6 +1,8 @@
 """Callback capacity of a slot, derived from the shifts of the agents who serve the queue.
 
-capacity = floor(agent-minutes in the slot × callback share ÷ handle minutes). Pure functions over
+capacity = floor(agent-minutes in the slot × callback share ÷ handle minutes). An agent who serves
+several queues gives each an equal part of their minutes: counted whole in every queue, the
+queues together would promise callbacks for more agents than there are. Pure functions over
 plain data; the service feeds them shifts from the database.
 """
 
@@ -21,6 +23,7 @@ class ShiftSpan:
     agent_id: int
     starts_at: datetime
     ends_at: datetime
+    part: Fraction = Fraction(1)  # of the agent's time for this queue: 1 ÷ the queues they serve
 
 
 def slot_capacity(agent_minutes_in_slot: float, share: float, handle_seconds: int) -> int:
@@ -47,24 +50,29 @@ def overlap_minutes(start: datetime, end: datetime, other_start: datetime, other
 
 
 def agent_minutes_in(slot_start: datetime, slot_end: datetime, shifts: Iterable[ShiftSpan]) -> float:
-    """Return the agent-minutes the shifts put inside the slot (an agent counts once per minute)."""
+    """Return the agent-minutes the shifts put inside the slot (an agent counts once per minute, for
+    their part of it)."""
     by_agent: dict[int, list[tuple[datetime, datetime]]] = {}
+    part_of: dict[int, Fraction] = {}
     for shift in shifts:
         lo, hi = max(shift.starts_at, slot_start), min(shift.ends_at, slot_end)
         if hi > lo:
             by_agent.setdefault(shift.agent_id, []).append((lo, hi))
+            part_of[shift.agent_id] = shift.part
     total = 0.0
-    for spans in by_agent.values():
+    for agent_id, spans in by_agent.items():
         # Merge overlapping shifts of one agent: a double-entered shift is not two people.
         spans.sort()
+        minutes = 0.0
         current_lo, current_hi = spans[0]
         for lo, hi in spans[1:]:
             if lo <= current_hi:
                 current_hi = max(current_hi, hi)
             else:
-                total += (current_hi - current_lo).total_seconds() / 60
+                minutes += (current_hi - current_lo).total_seconds() / 60
                 current_lo, current_hi = lo, hi
-        total += (current_hi - current_lo).total_seconds() / 60
+        minutes += (current_hi - current_lo).total_seconds() / 60
+        total += minutes * float(part_of[agent_id])
     return total
 
 

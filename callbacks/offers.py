@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import literal_column, select, update
@@ -60,14 +61,16 @@ def _slot_rules(session: Session, queue_id: int) -> QueueConfig:
 
 
 def shifts_serving(session: Session, queue: Queue, start: datetime, end: datetime) -> list[ShiftSpan]:
-    """Return the shifts of active agents with the queue's skill that overlap [start, end)."""
+    """Return the shifts of active agents with the queue's skill that overlap [start, end), each with
+    the part of the agent's time the queue gets (an equal part of every queue they serve)."""
+    queue_skills = frozenset(session.scalars(select(Queue.skill)))
     rows = session.execute(
         select(Shift.agent_id, Shift.starts_at, Shift.ends_at, Agent.skills)
         .join(Agent, Agent.id == Shift.agent_id)
         .where(Agent.active.is_(True), Shift.starts_at < end, Shift.ends_at > start)
     )
     return [
-        ShiftSpan(agent_id, starts_at, ends_at)
+        ShiftSpan(agent_id, starts_at, ends_at, Fraction(1, len(queue_skills & {*skills})))
         for agent_id, starts_at, ends_at, skills in rows
         if queue.skill in (skills or [])
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -75,6 +76,18 @@ def test_overlapping_shifts_of_one_agent_count_once() -> None:
         ShiftSpan(1, local(2026, 11, 24, 9), local(2026, 11, 24, 10)),
     ]
     assert agent_minutes_in(start, end, shifts) == 15
+
+
+def test_an_agent_of_several_queues_gives_each_an_equal_part() -> None:
+    start, end = local(2026, 11, 24, 9), local(2026, 11, 24, 9, 15)
+    shifts = [
+        ShiftSpan(1, local(2026, 11, 24, 8), local(2026, 11, 24, 17)),  # this queue only: 15
+        ShiftSpan(2, local(2026, 11, 24, 8), local(2026, 11, 24, 17), Fraction(1, 2)),  # and one more: 7.5
+        ShiftSpan(3, local(2026, 11, 24, 8), local(2026, 11, 24, 17), Fraction(1, 3)),  # and two more: 5
+    ]
+    assert agent_minutes_in(start, end, shifts) == 27.5
+    # The three queues of agent 3 together get their 15 minutes once, not three times.
+    assert agent_minutes_in(start, end, shifts[2:]) * 3 == 15
 
 
 def test_override_wins_and_a_closed_slot_has_no_room() -> None:

@@ -517,6 +517,21 @@ def test_reminders_only_for_promises_booked_well_ahead(db: Database, technisch: 
         assert due_reminders(session, clock.now()) == []  # once only
 
 
+def test_an_agent_of_two_queues_gives_each_half_their_time(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    facturen = make_queue("facturen", default_handle_seconds=60)
+    algemeen = make_queue("algemeen", default_handle_seconds=60)
+    make_queue("leeg", default_handle_seconds=60)  # a queue nobody serves changes no one's part
+    make_agent("Beide", "+31611112002", ("facturen", "algemeen", "geen-wachtrij"), shifts=[day_shift(24)])
+    make_agent("Alleen", "+31611112003", ("facturen",), shifts=[day_shift(24)])
+    with db.session() as session:
+        [own] = ensure_slots(session, facturen.id, local(24, 9), local(24, 9, 15), clock.now())
+        [shared] = ensure_slots(session, algemeen.id, local(24, 9), local(24, 9, 15), clock.now())
+    assert own.capacity == 6  # (15 + 7.5) × 0.3 ÷ 1 = 6.75
+    assert shared.capacity == 2  # 7.5 × 0.3 = 2.25: both queues together promise no more than the two agents
+
+
 def test_capacity_uses_the_measured_handle_time(
     db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
 ) -> None:
