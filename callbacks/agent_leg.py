@@ -42,7 +42,8 @@ from callbacks.pacing import pacer_for
 from callbacks.promise import transition
 from callbacks.scheduling import agent_ring_job_id, enqueue_after_commit, job_id_for
 from callbacks.whisper import Whisper, whisper_text
-from routing.agents import agent_language, release_agent
+from routing.agents import agent_language
+from routing.distribution import free_agent
 from routing.models import Contact
 from routing.wrap_up import start_wrap_up
 from telephony.port import OutboundCall, PermanentTelephonyError, RetryableTelephonyError
@@ -197,7 +198,7 @@ def _agent_leg_not_placed(
         attempt, promise = locked
         if attempt.state != A.INTENDED.value or attempt.agent_id != agent_id or attempt.agent_call_sid:
             return
-        release_agent(session, agent_id, now)
+        free_agent(session, agent_id, now)
         attempt.agent_id = None
         attempt.stage_at = now
         if tried:
@@ -300,7 +301,7 @@ def agent_passes(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: str
             return False
         tried = [*(attempt.agents_tried or []), agent_id]
         attempt.agents_tried = tried
-        release_agent(session, agent_id, now)
+        free_agent(session, agent_id, now)
         attempt.agent_id = None
         attempt.agent_call_sid = None
         attempt.state = A.INTENDED.value
@@ -329,7 +330,7 @@ def agent_leg_ended(runtime: Runtime, attempt_id: int, agent_id: int, call_sid: 
             attempt.state = A.FAILED.value
             attempt.ended_at = now
             attempt.result = "the agent left before the caller answered"
-            release_agent(session, agent_id, now)
+            free_agent(session, agent_id, now)
             step = plan_without_agent(now=now, window_start=promise.window_start, window_end=promise.window_end)
             if isinstance(step, Retry):
                 back_to_booked(after, promise, now, step.at, "agent left")

@@ -25,7 +25,7 @@ from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, Pro
 from callbacks.promise import transition
 from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
 from callbacks.texts import next_opening_text
-from routing.agents import release_agent
+from routing.distribution import free_agent
 from telephony.outbox import queue_sms
 from telephony.port import TelephonyError
 from terugbel.audit import record_audit
@@ -124,7 +124,7 @@ def fail_attempt(session: Session, after: AfterCommit, attempt: CallbackAttempt,
     attempt.state = A.FAILED.value
     attempt.ended_at = now
     attempt.result = result
-    release_agent(session, attempt.agent_id, now)
+    free_agent(session, attempt.agent_id, now)
     release_agent_leg(after, attempt)
 
 

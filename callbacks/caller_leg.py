@@ -43,7 +43,8 @@ from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, Pro
 from callbacks.pacing import pacer_for
 from callbacks.promise import transition
 from callbacks.scheduling import caller_dial_job_id, enqueue_after_commit, unschedule_after_commit
-from routing.agents import agent_on_call, release_agent
+from routing.agents import agent_on_call
+from routing.distribution import free_agent
 from routing.models import Contact, ContactChannel, ContactOutcome
 from telephony.outbox import queue_sms
 from telephony.port import OutboundCall, PermanentTelephonyError, RetryableTelephonyError
@@ -367,7 +368,7 @@ def _caller_not_reached(
     attempt.result = result.value
     attempt.stage_at = now
     tally_after_commit(session, DIAL_OUTCOMES, {"outcome": result.value})
-    release_agent(session, attempt.agent_id, now)
+    free_agent(session, attempt.agent_id, now)
     release_agent_leg(after, attempt)
     session.flush()
     step = plan_after_caller(

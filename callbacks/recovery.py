@@ -26,7 +26,7 @@ from callbacks.attempts import DEFAULT_POLICY, DialPolicy, last_dial_start
 from callbacks.caller_leg import caller_leg_ended, dial_caller_job
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.scheduling import agent_ring_job_id, caller_dial_job_id, enqueue_dial_step
-from routing.agents import release_agent
+from routing.distribution import free_agent
 from telephony.call_status import is_final_status
 from telephony.port import TelephonyError
 from terugbel.logs import get_logger
@@ -123,7 +123,7 @@ def _forget_lost_agent_leg(runtime: Runtime, attempt_id: int, agent_id: int) -> 
         attempt, _promise = locked
         if attempt.state != A.INTENDED.value or attempt.agent_id != agent_id or attempt.agent_call_sid:
             return False
-        release_agent(session, agent_id, now)
+        free_agent(session, agent_id, now)
         attempt.agent_id = None
         attempt.stage_at = now
         ring_agent_after_commit(after, attempt_id, len(attempt.agents_tried or []))

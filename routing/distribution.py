@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
-from routing.agents import move_agent
+from routing.agents import move_agent, release_agent
 from routing.models import Agent, AgentState, Contact, Queue, QueueEntry, QueueEntryState
 from routing.snapshot import Decision
 from telephony.port import PermanentTelephonyError, TelephonyError
@@ -29,6 +29,7 @@ from terugbel.clock import ensure_utc
 from terugbel.db import rows_changed
 from terugbel.logs import get_logger
 from terugbel.runtime import Runtime
+from terugbel.unit_of_work import after_commit
 
 log = get_logger(__name__)
 
@@ -112,8 +113,9 @@ def leave_queue(session: Session, call_sid: str, now: datetime) -> QueueEntry | 
     entry = session.scalar(select(QueueEntry).where(QueueEntry.call_sid == call_sid))
     if entry is None or entry.state in (QueueEntryState.LEFT.value, QueueEntryState.CONNECTED.value):
         return entry
-    if entry.state == QueueEntryState.RESERVED.value and entry.reserved_agent_id is not None:
-        move_agent(session, entry.reserved_agent_id, AgentState.RESERVED, AgentState.AVAILABLE, now)
+    agent_id = entry.reserved_agent_id if entry.state == QueueEntryState.RESERVED.value else None
+    if agent_id is not None and move_agent(session, agent_id, AgentState.RESERVED, AgentState.AVAILABLE, now):
+        offer_after_commit(session, agent_id)
     entry.state = QueueEntryState.LEFT.value
     entry.left_at = ensure_utc(now)
     session.flush()
@@ -301,6 +303,28 @@ def _reservation(session: Session, entry_id: int, agent: Agent) -> Reservation:
 
 
 # -- with the phone network ----------------------------------------------------------------------
+
+
+def offer_after_commit(session: Session, agent_id: int) -> None:
+    """The agent is available again: once this commits, what waits for an agent is offered them.
+
+    Every way back to available goes through here (or calls agent_became_available itself): an
+    agent freed without it would sit idle until some caller's next hold loop took them, and a
+    callback waiting for an agent would never hear of them.
+    """
+
+    def offer(runtime: Runtime) -> None:
+        agent_became_available(runtime, agent_id)
+
+    after_commit(session).add(offer, key=("offer", agent_id))
+
+
+def free_agent(session: Session, agent_id: int | None, now: datetime) -> bool:
+    """A callback's agent is done with it (or never got it): available again, and offered what waits."""
+    if agent_id is None or not release_agent(session, agent_id, now):
+        return False
+    offer_after_commit(session, agent_id)
+    return True
 
 
 def agent_became_available(runtime: Runtime, agent_id: int) -> Reservation | None:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from routing.agents import move_agent
-from routing.distribution import agent_became_available
+from routing.distribution import offer_after_commit
 from routing.models import Agent, AgentState
 from terugbel.redis_conn import DEFAULT_QUEUE, queue
 from terugbel.runtime import current_runtime
@@ -42,7 +42,7 @@ def start_wrap_up(session: Session, agent_id: int | None, now: datetime, *, outc
         return False
     if outcome_recorded:
         if move_agent(session, agent_id, _IN_CONVERSATION, AgentState.AVAILABLE, now):
-            _offer_a_caller_after_commit(session, agent_id)
+            offer_after_commit(session, agent_id)
         return False
     if not move_agent(session, agent_id, _IN_CONVERSATION, AgentState.WRAP_UP, now):
         return False
@@ -65,15 +65,8 @@ def end_wrap_up(session: Session, agent_id: int, now: datetime) -> bool:
     """Available again if the agent was wrapping up; the best waiting caller is offered after commit."""
     if not move_agent(session, agent_id, AgentState.WRAP_UP, AgentState.AVAILABLE, now):
         return False
-    _offer_a_caller_after_commit(session, agent_id)
+    offer_after_commit(session, agent_id)
     return True
-
-
-def _offer_a_caller_after_commit(session: Session, agent_id: int) -> None:
-    def offer(runtime: Runtime) -> None:
-        agent_became_available(runtime, agent_id)
-
-    after_commit(session).add(offer, key=("offer", agent_id))
 
 
 def end_expired_wrap_ups(runtime: Runtime) -> list[int]:

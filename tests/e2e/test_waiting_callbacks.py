@@ -58,3 +58,32 @@ def test_a_freed_agent_dials_the_waiting_callback_before_the_caller_in_the_queue
 
     world.run_until(promise.window_end)
     assert world.promise(promise.id).state == "completed"
+
+
+def test_an_agent_freed_by_a_callback_nobody_answered_takes_the_next_waiting_callback_at_once(
+    world: CallbackWorld, technisch: Any, make_agent: Any
+) -> None:
+    from callbacks.scheduling import schedule_promise
+    from tests.integration.dispatch_support import add_promise
+
+    ahmed = make_agent("Ahmed", AHMED, ("technisch",))
+    world.sim.add_agent(AHMED)
+    world.sim.add_callee(JAN, answers=False)  # Ahmed's first callback rings out
+    world.sim.add_callee(PIETER)
+    first = book(world, technisch, JAN)
+    second = add_promise(
+        world.runtime.db, queue_id=technisch.id, number=PIETER, window_start=first.window_start,
+        planned_dial_at=first.planned_dial_at + timedelta(seconds=10), booked_at=world.clock.now(),
+    )  # fmt: skip
+    schedule_promise(world.runtime.redis, second.id, 1, second.planned_dial_at)
+
+    world.run_until(second.window_end)
+    rung_out = world.attempts(first.id)[0]
+    assert rung_out.agent_id == ahmed.id and rung_out.ended_at is not None
+    no_agent, taken = world.attempts(second.id)
+    assert no_agent.state == "no_agent"  # Ahmed was ringing Jan
+    # Released when Jan's phone rang out, Ahmed was offered the waiting callback in the same moment,
+    # not at its next look a minute after the first.
+    assert taken.agent_id == ahmed.id and taken.started_at == rung_out.ended_at
+    assert taken.started_at < no_agent.started_at + timedelta(minutes=1)
+    assert world.promise(second.id).state == "completed"
