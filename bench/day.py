@@ -569,6 +569,8 @@ def run_incident_and_drop(
         "message_en": "There is an internet outage in the Utrecht region.", "match_prefixes": [OUTAGE_PREFIX],
         "expected_fix_at": outage_end.isoformat(),
     })  # fmt: skip
+    # Calls placed while the API call was still committing could not hear it: they count from here.
+    incident["published_at"] = clock.now().isoformat()
     clock.wait_until(outage_end)
     api.call("POST", f"/api/incidents/{incident['id']}/resolve", 200)
     clock.wait_until(plan.local(plan.shift_dropped_at))
@@ -651,7 +653,7 @@ def call_figures(db: Any, sim: Any, plan: DayPlan, incident: dict[str, Any]) -> 
     """Per inbound call from the simulator's records: questions before an answer, the outage heard first."""
     from routing.models import Contact
 
-    started = datetime.fromisoformat(incident["started_at"]) if incident else None
+    started = datetime.fromisoformat(incident["published_at"]) if incident else None
     outage_end = plan.outage_window[1]
     questions: list[int] = []
     matching = heard_first = 0
