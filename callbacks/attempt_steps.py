@@ -24,7 +24,7 @@ from callbacks.leg_urls import leg_url
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.promise import transition
 from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
-from callbacks.texts import next_opening_text
+from callbacks.texts import offer_next_opening
 from routing.distribution import free_agent
 from telephony.outbox import queue_sms
 from telephony.port import TelephonyError
@@ -184,7 +184,7 @@ def give_up(session: Session, after: AfterCommit, promise: CallbackPromise, now:
         )
     except CallbackError as exc:
         log.warning("no new time for a missed promise", promise=promise.id, error=type(exc).__name__)
-        opening = next_opening_text(session, promise, now)
+        opening = offer_next_opening(session, promise, now)
         body = (
             t(promise.language, "cbd_sms_no_new_time", old_window=old_window, window=opening)
             if opening is not None

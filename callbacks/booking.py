@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from callbacks.errors import NoSlotAvailable, PromiseBusy, PromiseNotFound, SlotFull
-from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, PromiseState
+from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, CallbackSlot, PromiseState
 from callbacks.numbers import check_number
 from callbacks.offers import offer_slots
 from callbacks.places import claim_place, give_back_place, take_place, take_turns_for_number
@@ -67,12 +67,14 @@ def book_callback(
     region: str = "NL",
     needs_sms: bool = True,
     notify: bool = True,
+    nearest_if_full: bool = False,
 ) -> CallbackPromise:
     """Book a callback in `slot_id` (or the best slot for `near`, or the earliest), atomically.
 
     An open promise of the same number is moved to the new one in the same transaction. With
-    `notify` the confirmation SMS is queued. Raises UnusableNumber, SlotFull (a chosen slot has no
-    place), NoSlotAvailable, PromiseBusy.
+    `notify` the confirmation SMS is queued. With `nearest_if_full`, a chosen slot that has no place
+    left (others took it since it was offered) gives the slot with room nearest to it instead.
+    Raises UnusableNumber, SlotFull (a chosen slot has no place), NoSlotAvailable, PromiseBusy.
     """
     e164 = check_number(number, region, needs_sms=needs_sms)
     details = {
@@ -88,35 +90,47 @@ def book_callback(
         "priority": max(0, priority),
         "source": source,
     }
-    first_offers = None
-    if slot_id is None:
-        # Materialise the slots outside the savepoint below, so that a refused booking keeps them.
-        first_offers = offer_slots(
-            session, queue_id=queue_id, now=now, zone=timezone, near=near, count=BOOKING_CANDIDATES
-        )
-        if not first_offers:
-            raise NoSlotAvailable("no slot with room in the coming days")
+
+    def booking(chosen: int | None, moment: datetime | None) -> Callable[[], CallbackPromise]:
+        """The savepoint's work: the promise in slot `chosen`, or in the best of the offers near `moment`."""
+        first_offers = None
+        if chosen is None:
+            # Materialise the slots outside the savepoint, so that a refused booking keeps them.
+            first_offers = offer_slots(
+                session, queue_id=queue_id, now=now, zone=timezone, near=moment, count=BOOKING_CANDIDATES
+            )
+            if not first_offers:
+                raise NoSlotAvailable("no slot with room in the coming days")
+
+        def book() -> CallbackPromise:
+            existing = _lock_open_promise(session, e164)
+            if existing is not None and existing.state != PromiseState.BOOKED.value:
+                raise PromiseBusy(f"promise {existing.id} is {existing.state}")
+            return _take_place_and_create(
+                session,
+                details,
+                now=now,
+                slot_id=chosen,
+                near=moment,
+                replaces=existing,
+                by_us=False,
+                first_offers=first_offers,
+                confirm=notify,
+            )
+
+        return book
+
+    first = booking(slot_id, near)
     # The later of two bookings of one number finds the earlier one's promise and moves it,
     # instead of losing a race to the one-open-promise index and starting over.
     take_turns_for_number(session, e164)
-
-    def book() -> CallbackPromise:
-        existing = _lock_open_promise(session, e164)
-        if existing is not None and existing.state != PromiseState.BOOKED.value:
-            raise PromiseBusy(f"promise {existing.id} is {existing.state}")
-        return _take_place_and_create(
-            session,
-            details,
-            now=now,
-            slot_id=slot_id,
-            near=near,
-            replaces=existing,
-            by_us=False,
-            first_offers=first_offers,
-            confirm=notify,
-        )
-
-    return in_savepoint_with_retry(session, book)
+    try:
+        return in_savepoint_with_retry(session, first)
+    except SlotFull:
+        chosen_slot = session.get(CallbackSlot, slot_id) if nearest_if_full and slot_id is not None else None
+        if chosen_slot is None:
+            raise
+    return in_savepoint_with_retry(session, booking(None, chosen_slot.starts_at))
 
 
 def book_again(
@@ -127,6 +141,7 @@ def book_again(
     slot_id: int | None = None,
     near: datetime | None = None,
     source: str | None = None,
+    nearest_if_full: bool = False,
 ) -> CallbackPromise:
     """Book a new promise for the caller of an ended one (missed), with its details and priority.
 
@@ -151,6 +166,7 @@ def book_again(
         source=source or earlier.source,
         needs_sms=False,  # the number was checked when the earlier promise was booked
         notify=False,
+        nearest_if_full=nearest_if_full,
     )
 
 

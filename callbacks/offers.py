@@ -63,7 +63,7 @@ def _slot_rules(session: Session, queue_id: int) -> QueueConfig:
 def shifts_serving(session: Session, queue: Queue, start: datetime, end: datetime) -> list[ShiftSpan]:
     """Return the shifts of active agents with the queue's skill that overlap [start, end), each with
     the part of the agent's time the queue gets (an equal part of every queue they serve)."""
-    queue_skills = frozenset(session.scalars(select(Queue.skill)))
+    queue_skills = frozenset(other.skill for other in center_config(session).queues_by_id.values())
     rows = session.execute(
         select(Shift.agent_id, Shift.starts_at, Shift.ends_at, Agent.skills)
         .join(Agent, Agent.id == Shift.agent_id)

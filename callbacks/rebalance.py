@@ -23,7 +23,7 @@ from callbacks.offers import (
 from callbacks.places import give_back_place, move_to_place
 from callbacks.promise import transition
 from callbacks.scheduling import unschedule_after_commit
-from callbacks.texts import next_opening_text, text_caller, window_text
+from callbacks.texts import offer_next_opening, text_caller, window_text
 from terugbel.i18n import format_window, t
 from terugbel.logs import get_logger
 from terugbel.phone import display_number, mask
@@ -71,7 +71,7 @@ def move_by_us(
     The caller is texted the new window at once; the new promise says why it was moved (`cause`).
     Its own slot is skipped unless that slot's window changed (another slot length): then the
     slot's new window may be the nearest; so are the slots in `avoid`. A promise that fits nowhere
-    is missed, and the caller told when we are open again (callbacks/texts.py `next_opening_text`).
+    is missed, and the caller told when we are open again (callbacks/texts.py `offer_next_opening`).
     """
     slot = session.get(CallbackSlot, promise.slot_id) if promise.slot_id is not None else None
     same_window = slot is not None and (slot.starts_at, slot.ends_at) == (promise.window_start, promise.window_end)
@@ -106,7 +106,7 @@ def move_by_us(
     transition(promise, PromiseState.MISSED, now, f"{cause}: no slot with room"[:200])
     promise.reason = NO_SLOT_WITH_ROOM
     unschedule_after_commit(after_commit(session), promise.id)
-    opening = next_opening_text(session, promise, now)
+    opening = offer_next_opening(session, promise, now)
     body = (
         t(promise.language, "cb_sms_cannot_keep", old_window=old_window, window=opening)
         if opening is not None

@@ -1,7 +1,7 @@
 """A caller's SMS reply to a promise: confirm, cancel, ask for another time, pick one, or name one.
 
 A promise we could not keep, with no time free in the weeks offers search, offered a call at our
-next opening (callbacks/texts.py `next_opening_text`): a reply of 1 books it.
+next opening (callbacks/texts.py `offer_next_opening`): a reply of 1 books it.
 
 Each reply is stored with the answer sent back (as the webhook's response, not through the
 outbox), so a reply delivered twice (the same MessageSid) gets the same answer and changes nothing.
@@ -173,7 +173,8 @@ def _answer_opening_offer(
 ) -> tuple[str, int | None]:
     """Book, decline or explain the call at our next opening that a missed promise's text offered."""
     lang = missed.language
-    slot = session.get(CallbackSlot, (missed.sms_offer or [0])[0])
+    offered = missed.sms_offer or []
+    slot = session.get(CallbackSlot, offered[0]) if offered else None
     if slot is None or slot.starts_at <= now:
         missed.sms_offer = None  # the opening came and went: nothing left to book
         return t(lang, "cb_sms_unknown_sender"), missed.id
@@ -185,23 +186,10 @@ def _answer_opening_offer(
     if reply.kind not in (ReplyKind.CONFIRM, ReplyKind.PICK):
         return t(lang, "cb_sms_opening_help", window=window), missed.id
     missed.sms_offer = None
-    new = _book_opening(session, missed, slot, now)
-    if new is None:
+    try:
+        # Others may have taken its places since our text: the nearest time with room instead.
+        new = book_again(session, missed, now, slot_id=slot.id, source="sms", nearest_if_full=True)
+    except NoSlotAvailable:
         return t(lang, "cb_sms_opening_full", window=window), missed.id
     missed.moved_to_id = new.id
     return t(lang, "cb_sms_opening_booked", window=window_text(new, now), number=display_number(new.number)), new.id
-
-
-def _book_opening(
-    session: Session, missed: CallbackPromise, slot: CallbackSlot, now: datetime
-) -> CallbackPromise | None:
-    """A new promise for the missed one's caller in `slot`, or the nearest slot with room; None when none has."""
-
-    try:
-        return book_again(session, missed, now, slot_id=slot.id, source="sms")
-    except SlotFull:
-        pass  # others took its places since our text: the nearest time with room instead
-    try:
-        return book_again(session, missed, now, near=slot.starts_at, source="sms")
-    except NoSlotAvailable:
-        return None

@@ -49,12 +49,12 @@ def text_caller(
     return queue_sms(session, to=promise.number, body=body, purpose=purpose, now=now, promise_id=promise.id)
 
 
-def next_opening_text(session: Session, promise: CallbackPromise, now: datetime) -> str | None:
-    """When we are open again for a promise no slot with room replaces: the first slot of the next opening.
+def offer_next_opening(session: Session, promise: CallbackPromise, now: datetime) -> str | None:
+    """Offer a promise no slot with room replaces a call at our next opening; return its window in words.
 
-    The caller is offered a call in that slot: the promise keeps the slot as its SMS offer, and a
-    reply of 1 books it (callbacks/sms_conversation.py). None for a queue without opening hours
-    in the coming year: then there is no time to name.
+    The promise keeps the opening's first slot as its SMS offer, and a reply of 1 books it
+    (callbacks/sms_conversation.py). None for a queue without opening hours in the coming year:
+    then there is no time to name.
     """
     opening = next_opening(session, promise.queue_id, now)
     if opening is None:

@@ -14,8 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callbacks.booking import book_callback, cancel_promise, open_promise_for
-from callbacks.errors import NoSlotAvailable, PromiseBusy, PromiseNotFound, SlotFull, UnusableNumber
-from callbacks.models import CallbackPromise, CallbackSlot
+from callbacks.errors import NoSlotAvailable, PromiseBusy, PromiseNotFound, UnusableNumber
 from callbacks.offers import offer_slots
 from callbacks.texts import takes_texts
 from ivr.call_sessions import store_flow_state
@@ -155,17 +154,18 @@ def _book(
     """Book the callback the caller chose; a refusal says why, with fresh offers where they help."""
     zone = caller_zone(runtime, call.number)
     contact = session.get(Contact, call.contact_id) if call.contact_id else None
-
-    def book(slot_id: int | None, near: datetime | None) -> CallbackPromise:
-        return book_callback(
+    try:
+        # Another caller may have taken the last place between our offer and this key press. The
+        # caller said yes to a callback: the nearest time with room, said to them, not a new question.
+        promise = book_callback(
             session,
             queue_id=command.queue_id,
             number=command.number,
             language=state.language,
             timezone=zone,
             now=now,
-            slot_id=slot_id,
-            near=near,
+            slot_id=command.slot_id,
+            near=command.near,
             caller_id=call.caller_id,
             intent_id=contact.intent_id if contact else None,
             problem=state.words,
@@ -173,18 +173,8 @@ def _book(
             preferred_agent_id=(call.data or {}).get("routing", {}).get("preferred_agent_id"),
             priority=contact.priority if contact else 0,
             region=runtime.settings.default_region,
+            nearest_if_full=True,
         )
-
-    instead = False
-    try:
-        try:
-            promise = book(command.slot_id, command.near)
-        except SlotFull:
-            # Another caller took the last place between our offer and this key press. The caller
-            # said yes to a callback: the nearest time with room, said to them, rather than a new question.
-            chosen = session.get(CallbackSlot, command.slot_id) if command.slot_id is not None else None
-            promise = book(None, chosen.starts_at if chosen is not None else command.near)
-            instead = True
     except NoSlotAvailable:
         return NotBooked("no_slot")
     except PromiseBusy:
@@ -195,7 +185,11 @@ def _book(
     if contact is not None:
         contact.outcome = ContactOutcome.CALLBACK_BOOKED.value
     return Booked(
-        promise.window_start, promise.window_end, promise.number, takes_texts(session, promise.number), instead
+        promise.window_start,
+        promise.window_end,
+        promise.number,
+        takes_texts(session, promise.number),
+        instead=command.slot_id is not None and promise.slot_id != command.slot_id,
     )
 
 
