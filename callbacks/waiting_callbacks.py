@@ -57,6 +57,13 @@ def waiting_callback_for(
     return None
 
 
+def callback_waits_for(session: Session, agent_id: int, now: datetime) -> bool:
+    """Does a callback wait for this agent? Then the offer made when they became free dials it, and
+    a caller in the queue who finds them free in the meantime leaves them to it."""
+    agent = session.get(Agent, agent_id)
+    return agent is not None and waiting_callback_for(session, agent, now) is not None
+
+
 def serve_waiting_callback(runtime: Runtime, agent_id: int) -> bool:
     """The agent is free: dial a callback that waits for an agent now; True if its attempt rings one.
 

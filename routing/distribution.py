@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -28,13 +29,15 @@ from telephony.port import PermanentTelephonyError, TelephonyError
 from terugbel.clock import ensure_utc
 from terugbel.db import rows_changed
 from terugbel.logs import get_logger
-from terugbel.runtime import Runtime
+from terugbel.redis_conn import DIAL_QUEUE, queue
+from terugbel.runtime import CallbackWaitsFor, Runtime, current_runtime
 from terugbel.unit_of_work import after_commit
 
 log = get_logger(__name__)
 
 CANDIDATES_PER_TRY = 20  # entries read per round; more rounds only when others keep winning
 MAX_REDIRECT_TRIES = 3
+OFFER_RESULT_TTL = 600  # seconds an offer job's result stays in Redis (for a look with `rq info`)
 
 
 class UnknownQueueEntry(LookupError):
@@ -248,8 +251,14 @@ def offer_agent(session: Session, agent_id: int, now: datetime) -> Reservation |
                 return _reservation(session, entry_id, agent)
 
 
-def offer_caller(session: Session, queue_entry_id: int, now: datetime) -> Reservation | None:
-    """Reserve an available agent for this waiting caller (longest idle first), or None."""
+def offer_caller(
+    session: Session, queue_entry_id: int, now: datetime, *, passed_over: CallbackWaitsFor | None = None
+) -> Reservation | None:
+    """Reserve an available agent for this waiting caller (longest idle first), or None.
+
+    An agent for whom `passed_over` says a booked callback waits is left to it: the callback was
+    promised a time and the caller in the queue was not (see agent_became_available).
+    """
     now = ensure_utc(now)
     entry = session.get(QueueEntry, queue_entry_id)
     if entry is None or entry.state != QueueEntryState.WAITING.value:
@@ -271,6 +280,8 @@ def offer_caller(session: Session, queue_entry_id: int, now: datetime) -> Reserv
         candidates = [a for a in agents if a.id == entry.preferred_agent_id or queue.skill in (a.skills or [])]
         candidates.sort(key=lambda a: a.id != entry.preferred_agent_id)  # stable: keeps idle order
     for agent in candidates:
+        if passed_over is not None and passed_over(session, agent.id, now):
+            continue
         if not move_agent(session, agent.id, AgentState.AVAILABLE, AgentState.RESERVED, now):
             continue
         if _reserve_entry(session, queue_entry_id, agent.id):
@@ -311,12 +322,29 @@ def offer_after_commit(session: Session, agent_id: int) -> None:
     Every way back to available goes through here (or calls agent_became_available itself): an
     agent freed without it would sit idle until some caller's next hold loop took them, and a
     callback waiting for an agent would never hear of them.
+
+    The offer runs as a job on the dial queue, not in the request that freed the agent: it may
+    place a callback's call, which waits its turn in the account's calls per second, and redirect
+    a waiting call, and a webhook (a leg's status, the whisper's answer) must answer Twilio at
+    once. Should Redis not take the job, the offer is made here after all: slow beats idle.
     """
 
     def offer(runtime: Runtime) -> None:
-        agent_became_available(runtime, agent_id)
+        try:
+            queue(runtime.redis, DIAL_QUEUE).enqueue(
+                offer_freed_agent, agent_id, result_ttl=OFFER_RESULT_TTL, description=f"offer agent {agent_id}"
+            )
+        except redis.RedisError:
+            log.warning("could not queue the offer to a freed agent; offering now", agent_id=agent_id)
+            agent_became_available(runtime, agent_id)
 
     after_commit(session).add(offer, key=("offer", agent_id))
+
+
+def offer_freed_agent(agent_id: int) -> str:
+    """RQ job: offer an agent who became available what waits for one (a callback, else a caller)."""
+    reservation = agent_became_available(current_runtime(), agent_id)
+    return "no caller offered" if reservation is None else f"caller {reservation.queue_entry_id} offered"
 
 
 def free_agent(session: Session, agent_id: int | None, now: datetime) -> bool:
@@ -346,7 +374,7 @@ def agent_became_available(runtime: Runtime, agent_id: int) -> Reservation | Non
 def caller_enqueued(runtime: Runtime, queue_entry_id: int) -> Reservation | None:
     """A caller joined the queue: connect them at once when a suitable agent is free."""
     with runtime.db.session() as session:
-        reservation = offer_caller(session, queue_entry_id, runtime.clock.now())
+        reservation = offer_caller(session, queue_entry_id, runtime.clock.now(), passed_over=runtime.callback_waits_for)
     if reservation is None or _redirect(runtime, reservation):
         return reservation
     return agent_became_available(runtime, reservation.agent_id)

@@ -14,9 +14,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 
 import redis
+from sqlalchemy.orm import Session
 
 from telephony.port import Telephony
 from telephony.twilio_adapter import build_telephony
@@ -30,6 +32,7 @@ from terugbel.tallies import count_twilio_api_error
 # Start attempt `attempt` of promise `promise_id`; return what happened (callbacks/agent_leg.py).
 StartDial = Callable[["Runtime", int, int], str]
 ServeWaitingCallback = Callable[["Runtime", int], bool]
+CallbackWaitsFor = Callable[[Session, int, datetime], bool]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Runtime:
     start_dial: StartDial | None = None
     # An agent became free: a callback waiting for one goes first (callbacks/waiting_callbacks.py).
     serve_waiting_callback: ServeWaitingCallback | None = None
+    # Is a callback waiting for this free agent? Then a caller in the queue does not take them.
+    callback_waits_for: CallbackWaitsFor | None = None
 
     @property
     def telephony(self) -> Telephony:

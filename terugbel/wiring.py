@@ -8,7 +8,7 @@ the job runs (which schedules dial jobs again).
 from __future__ import annotations
 
 from callbacks.agent_leg import start_attempt
-from callbacks.waiting_callbacks import serve_waiting_callback
+from callbacks.waiting_callbacks import callback_waits_for, serve_waiting_callback
 from terugbel.runtime import Runtime, WebhookUrls
 from webhooks import callback_legs, voice
 
@@ -27,4 +27,5 @@ def wire(runtime: Runtime) -> Runtime:
     runtime.urls = WEBHOOK_URLS
     runtime.start_dial = start_attempt
     runtime.serve_waiting_callback = serve_waiting_callback
+    runtime.callback_waits_for = callback_waits_for
     return runtime

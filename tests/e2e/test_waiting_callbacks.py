@@ -8,14 +8,32 @@ from typing import Any
 from sqlalchemy import select
 
 from routing.agents import change_agent_state
-from routing.distribution import agent_became_available
-from routing.models import QueueEntry
+from routing.distribution import agent_became_available, caller_enqueued
+from routing.models import Agent, QueueEntry
 from telephony.simulator import Reply
 from tests.e2e.callback_driver import CallbackWorld, book
 
 AHMED = "+31611110001"
 JAN = "+31612345678"  # booked a callback
 PIETER = "+31687654321"  # calls in while Ahmed is busy
+
+
+def _pieter_waits_in_the_queue(world: CallbackWorld) -> int:
+    """Pieter calls about his internet and chooses to hold: the id of his waiting queue entry."""
+    pieter_waits: list[Reply | str] = [
+        "mijn internet doet het niet",
+        Reply(press="5", when_heard="aan de lijn te wachten"),
+    ]
+    waiting = world.sim.place_inbound_call(PIETER, script=pieter_waits, wait=False, max_seconds=900)
+
+    def in_the_queue() -> QueueEntry | None:
+        with world.runtime.db.session() as session:
+            return session.scalars(select(QueueEntry).where(QueueEntry.call_sid == waiting.call_sid)).first()
+
+    world.sim.run_until(lambda: in_the_queue() is not None, max_seconds=50)
+    entry = in_the_queue()
+    assert entry is not None and entry.state == "waiting"
+    return entry.id
 
 
 def test_a_freed_agent_dials_the_waiting_callback_before_the_caller_in_the_queue(
@@ -30,20 +48,7 @@ def test_a_freed_agent_dials_the_waiting_callback_before_the_caller_in_the_queue
     world.run_until(promise.planned_dial_at + timedelta(seconds=5))
     assert [a.state for a in world.attempts(promise.id)] == ["no_agent"]  # Ahmed was busy: it looks again soon
 
-    pieter_waits: list[Reply | str] = [
-        "mijn internet doet het niet",
-        Reply(press="5", when_heard="aan de lijn te wachten"),
-    ]
-    waiting = world.sim.place_inbound_call(PIETER, script=pieter_waits, wait=False, max_seconds=900)
-
-    def in_the_queue() -> QueueEntry | None:
-        with world.runtime.db.session() as session:
-            return session.scalars(select(QueueEntry).where(QueueEntry.call_sid == waiting.call_sid)).first()
-
-    world.sim.run_until(lambda: in_the_queue() is not None, max_seconds=50)
-    entry = in_the_queue()
-    assert entry is not None and entry.state == "waiting"
-    entry_id = entry.id
+    entry_id = _pieter_waits_in_the_queue(world)
     assert world.clock.now() < promise.planned_dial_at + timedelta(seconds=60)  # before the callback looks again
 
     freed_at = world.clock.now()
@@ -82,8 +87,48 @@ def test_an_agent_freed_by_a_callback_nobody_answered_takes_the_next_waiting_cal
     assert rung_out.agent_id == ahmed.id and rung_out.ended_at is not None
     no_agent, taken = world.attempts(second.id)
     assert no_agent.state == "no_agent"  # Ahmed was ringing Jan
-    # Released when Jan's phone rang out, Ahmed was offered the waiting callback in the same moment,
-    # not at its next look a minute after the first.
-    assert taken.agent_id == ahmed.id and taken.started_at == rung_out.ended_at
+    # Released when Jan's phone rang out, Ahmed was offered the waiting callback by the dial job that
+    # release queued (run at the world's next turn of the worker, while the simulator played on for
+    # seconds), not at the callback's next look a minute after the first.
+    assert taken.agent_id == ahmed.id
+    assert rung_out.ended_at <= taken.started_at < rung_out.ended_at + timedelta(seconds=10)
     assert taken.started_at < no_agent.started_at + timedelta(minutes=1)
     assert world.promise(second.id).state == "completed"
+
+
+def test_a_caller_in_the_queue_leaves_a_freed_agent_to_the_callback_waiting_for_one(
+    world: CallbackWorld, technisch: Any, make_intent: Any, make_agent: Any
+) -> None:
+    make_intent("internet", technisch, key="1", label_nl="internet", nl=["internet doet het niet"])
+    ahmed = make_agent("Ahmed", AHMED, ("technisch",), state="on_call")
+    promise = book(world, technisch, JAN, problem="modem knippert")
+    world.sim.add_agent(AHMED)
+    world.sim.add_callee(JAN)
+    world.run_until(promise.planned_dial_at + timedelta(seconds=5))
+    assert [a.state for a in world.attempts(promise.id)] == ["no_agent"]
+
+    entry_id = _pieter_waits_in_the_queue(world)
+
+    # Ahmed is free, and before the offer made for him runs, Pieter's hold loop looks for an agent.
+    with world.runtime.db.session() as session:
+        change_agent_state(session, ahmed.id, "available", world.clock.now())
+    assert caller_enqueued(world.runtime, entry_id) is None
+    with world.runtime.db.session() as session:
+        assert session.get(Agent, ahmed.id).state == "available"
+        assert session.get(QueueEntry, entry_id).state == "waiting"
+
+    agent_became_available(world.runtime, ahmed.id)
+    assert world.attempts(promise.id)[-1].agent_id == ahmed.id  # the callback took him
+
+
+def test_a_caller_in_the_queue_takes_a_free_agent_no_callback_waits_for(
+    world: CallbackWorld, technisch: Any, make_intent: Any, make_agent: Any
+) -> None:
+    make_intent("internet", technisch, key="1", label_nl="internet", nl=["internet doet het niet"])
+    ahmed = make_agent("Ahmed", AHMED, ("technisch",), state="on_call")
+    world.sim.add_agent(AHMED)
+    entry_id = _pieter_waits_in_the_queue(world)
+    with world.runtime.db.session() as session:
+        change_agent_state(session, ahmed.id, "available", world.clock.now())
+    reservation = caller_enqueued(world.runtime, entry_id)
+    assert reservation is not None and reservation.agent_id == ahmed.id

@@ -13,6 +13,7 @@ from rq.job import Job
 from callbacks import agent_leg, caller_leg, reconcile, scheduling
 from callbacks.models import AttemptState, CallbackAttempt
 from privacy import retention
+from routing import distribution
 from telephony import outbox
 from terugbel import worker
 from terugbel.redis_conn import DEFAULT_QUEUE, DIAL_QUEUE, SMS_QUEUE, queue
@@ -50,7 +51,10 @@ def test_the_dial_job_of_a_promise(runtime, clock) -> None:
 def test_ringing_the_next_agent_after_a_pass_and_after_a_refusal(runtime, make_queue, make_agent, clock) -> None:
     attempt, agent_id = _ringing_attempt(runtime, make_queue, make_agent, clock)
     assert agent_leg.agent_passes(runtime, attempt.id, agent_id, "CA" + "a" * 32)
-    [job] = _jobs(runtime, DIAL_QUEUE)
+    # The agent who passed is free again: they are offered what waits, the attempt rings the next.
+    [offer] = [j for j in _jobs(runtime, DIAL_QUEUE) if resolved(j) is distribution.offer_freed_agent]
+    assert offer.args == (agent_id,)
+    [job] = [j for j in _jobs(runtime, DIAL_QUEUE) if j.id != offer.id]
     assert resolved(job) is agent_leg.ring_agent
     assert job.id == f"attempt-{attempt.id}-agent-1" and job.args == (attempt.id, 0)
 

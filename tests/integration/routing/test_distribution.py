@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
+from rq import SimpleWorker
 from sqlalchemy import event, select
 from twilio.rest import Client
 
@@ -29,10 +32,12 @@ from routing.models import Agent, Contact, QueueEntry
 from routing.route import route_contact
 from telephony.simulator import Simulator
 from telephony.twilio_adapter import RebasedHttpClient, build_telephony
-from terugbel.clock import ManualClock
+from terugbel.clock import Clock, ManualClock
 from terugbel.db import Database
+from terugbel.redis_conn import DIAL_QUEUE, queue
 from terugbel.runtime import Runtime
 from terugbel.settings import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
+from terugbel.unit_of_work import unit_of_work
 from terugbel.wiring import WEBHOOK_URLS
 from tests.integration.routing.fixtures import add_contact, add_waiting
 
@@ -183,7 +188,7 @@ def test_connected_caller_sets_agent_on_call_and_handle_time_starts(
         assert session.get(Contact, contact.id).agent_id == sanne.id
 
 
-def reserved_pair(db: Database, clock: ManualClock, make_queue: Any, make_agent: Any) -> tuple[QueueEntry, Agent]:
+def reserved_pair(db: Database, clock: Clock, make_queue: Any, make_agent: Any) -> tuple[QueueEntry, Agent]:
     """One waiting caller, reserved for the one agent who was available."""
     queue = make_queue("technisch")
     entry = add_waiting(db, queue, enqueued_at=clock.now())
@@ -273,6 +278,7 @@ def test_reserved_is_not_set_by_hand(db: Database, clock: ManualClock, make_agen
 def _free_agents(url: str, agent_ids: list[int], now_iso: str, barrier: Any, results: Any) -> None:
     """In a separate process: make each agent available and offer them the best waiting caller."""
     from datetime import datetime
+
     database = Database(url)
     now = datetime.fromisoformat(now_iso)
     barrier.wait(timeout=30)
@@ -388,3 +394,62 @@ def test_caller_enqueued_connects_to_a_free_agent(
     reservation = caller_enqueued(runtime, entry.id)
     assert reservation is not None and reservation.agent_id == agent.id
     assert (simulator.call(call_sid).pending_update or {})["url"].endswith(f"/twilio/voice/connect/{entry.id}")
+
+
+def _work_dial_queue(runtime: Runtime) -> None:
+    worker = SimpleWorker([queue(runtime.redis, DIAL_QUEUE)], connection=runtime.redis)
+    worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+
+
+def _reserved_pair_and_a_caller_behind(
+    runtime: Runtime, simulator: Simulator, make_queue: Any, make_agent: Any
+) -> tuple[QueueEntry, Agent, QueueEntry, str]:
+    """A caller reserved for the one agent, and a second caller (a live call) waiting behind them."""
+    entry, agent = reserved_pair(runtime.db, runtime.clock, make_queue, make_agent)
+    next_call = _live_call(simulator)
+    with runtime.db.session() as session:
+        waiting = enqueue_caller(session, call_sid=next_call, queue_id=entry.queue_id, now=runtime.clock.now())
+    return entry, agent, waiting, next_call
+
+
+def test_an_agent_freed_in_a_request_is_offered_by_a_dial_job_not_in_the_request(
+    sim_runtime: tuple[Runtime, Simulator], make_queue: Any, make_agent: Any
+) -> None:
+    """A webhook that frees an agent answers at once: the offer, which may dial or redirect, is a job."""
+    runtime, simulator = sim_runtime
+    now = runtime.clock.now()
+    entry, agent, waiting, next_call = _reserved_pair_and_a_caller_behind(runtime, simulator, make_queue, make_agent)
+    with unit_of_work(runtime) as session:
+        leave_queue(session, entry.call_sid, now)  # the reserved caller hung up: the agent is free
+
+    assert state_of(runtime.db, QueueEntry, waiting.id) == "waiting"  # not offered in the request
+    assert simulator.call(next_call).pending_update is None
+    [job] = queue(runtime.redis, DIAL_QUEUE).jobs
+    assert job.func_name == "routing.distribution.offer_freed_agent" and job.args == (agent.id,)
+
+    _work_dial_queue(runtime)
+    assert state_of(runtime.db, QueueEntry, waiting.id) == "reserved"
+    assert (simulator.call(next_call).pending_update or {})["url"].endswith(f"/twilio/voice/connect/{waiting.id}")
+
+
+def _port_nobody_listens_on() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_without_redis_a_freed_agent_is_offered_in_the_request(
+    sim_runtime: tuple[Runtime, Simulator], make_queue: Any, make_agent: Any
+) -> None:
+    runtime, simulator = sim_runtime
+    now = runtime.clock.now()
+    entry, _agent, waiting, _next_call = _reserved_pair_and_a_caller_behind(runtime, simulator, make_queue, make_agent)
+    working_redis = runtime.redis
+    runtime.redis = redis.Redis(port=_port_nobody_listens_on(), socket_connect_timeout=1)  # nothing listens there
+    try:
+        with unit_of_work(runtime) as session:
+            leave_queue(session, entry.call_sid, now)
+    finally:
+        runtime.redis = working_redis
+    assert state_of(runtime.db, QueueEntry, waiting.id) == "reserved"  # slow beats idle
+    assert queue(runtime.redis, DIAL_QUEUE).count == 0
