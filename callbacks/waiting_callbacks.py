@@ -1,13 +1,20 @@
-"""A callback waiting for an agent goes first when one becomes free.
+"""A callback whose window is open goes first when an agent becomes free.
 
 Inbound callers in the queue and booked callbacks draw on the same agents. A callback whose
 attempt found nobody free looks again shortly (callbacks/attempts.py), but in a busy hour every
 agent who frees up would be handed the next inbound caller at once: the callback would find
 nobody again and again, and its promise would be broken while callers who made no promise were
-served. So when an agent becomes free, a callback of their queues that is waiting for one is
-dialled first, the highest priority and then the earliest due; the inbound caller gets the next
-agent. routing.distribution asks this through `Runtime.serve_waiting_callback` (wired in
-terugbel/wiring.py), since routing cannot import callbacks.
+served. So when an agent becomes free, a callback of their queues that waits for one is dialled
+first, the highest priority and then the earliest planned; the inbound caller gets the next agent.
+
+A callback waits for an agent once its window is open: when its last attempt found nobody, and
+also before its first attempt, while its planned moment later in the window has not come. The
+planned moment spreads a slot's callbacks over the window; an agent free now is a surer thing
+than one free then, and the time won is what a retry after voicemail or no answer needs to fit.
+Retries after a caller was not reached keep their own moment: the caller is not rung again at once.
+
+routing.distribution asks this through `Runtime.serve_waiting_callback` and
+`Runtime.callback_waits_for` (wired in terugbel/wiring.py), since routing cannot import callbacks.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from callbacks.agent_leg import start_attempt
@@ -31,7 +38,7 @@ if TYPE_CHECKING:
 def waiting_callback_for(
     session: Session, agent: Agent, now: datetime, policy: DialPolicy = DEFAULT_POLICY
 ) -> CallbackPromise | None:
-    """The booked callback of the agent's queues whose last attempt found no agent, most urgent first."""
+    """The booked callback of the agent's queues, window open, that waits for an agent (above), most urgent first."""
     last_attempt_found_nobody = exists().where(
         and_(
             CallbackAttempt.promise_id == CallbackPromise.id,
@@ -47,7 +54,7 @@ def waiting_callback_for(
             Queue.skill.in_(agent.skills or []),
             CallbackPromise.window_start <= now,
             CallbackPromise.window_end > now,
-            last_attempt_found_nobody,
+            or_(CallbackPromise.attempts == 0, last_attempt_found_nobody),
         )
         .order_by(CallbackPromise.priority.desc(), CallbackPromise.planned_dial_at, CallbackPromise.id)
     )
@@ -78,7 +85,7 @@ def serve_waiting_callback(runtime: Runtime, agent_id: int) -> bool:
         promise = waiting_callback_for(session, agent, now)
         if promise is None:
             return False
-        # Due now rather than at its next look: the attempt below is that look, brought forward.
+        # Due now rather than at its planned moment or next look: the attempt below is brought forward.
         promise.next_attempt_at = now
         promise_id, attempt = promise.id, promise.attempts + 1
     outcome = start_attempt(runtime, promise_id, attempt)

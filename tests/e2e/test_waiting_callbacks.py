@@ -132,3 +132,53 @@ def test_a_caller_in_the_queue_takes_a_free_agent_no_callback_waits_for(
         change_agent_state(session, ahmed.id, "available", world.clock.now())
     reservation = caller_enqueued(world.runtime, entry_id)
     assert reservation is not None and reservation.agent_id == ahmed.id
+
+
+def test_a_freed_agent_dials_a_callback_whose_window_is_open_before_its_planned_moment(
+    world: CallbackWorld, technisch: Any, make_agent: Any
+) -> None:
+    from callbacks.scheduling import schedule_promise
+    from tests.integration.dispatch_support import add_promise
+
+    ahmed = make_agent("Ahmed", AHMED, ("technisch",), state="on_call")
+    world.sim.add_agent(AHMED)
+    world.sim.add_callee(JAN)
+    start = world.clock.now() + timedelta(minutes=30)
+    promise = add_promise(
+        world.runtime.db, queue_id=technisch.id, number=JAN, window_start=start,
+        planned_dial_at=start + timedelta(minutes=8), booked_at=world.clock.now(),
+    )  # fmt: skip
+    schedule_promise(world.runtime.redis, promise.id, 1, promise.planned_dial_at)
+    world.run_until(start + timedelta(seconds=30))
+    assert world.attempts(promise.id) == []  # the window is open, its planned moment still minutes away
+
+    freed_at = world.clock.now()
+    with world.runtime.db.session() as session:
+        change_agent_state(session, ahmed.id, "available", freed_at)
+    agent_became_available(world.runtime, ahmed.id)
+    [early] = world.attempts(promise.id)
+    assert (early.agent_id, early.started_at) == (ahmed.id, freed_at)
+
+    world.run_until(promise.window_end)
+    assert world.promise(promise.id).state == "completed"
+    assert len(world.attempts(promise.id)) == 1  # the job at the planned moment found it dialled already
+    assert [c.to for c in world.sim.calls() if c.direction != "inbound"].count(JAN) == 1
+
+
+def test_a_freed_agent_leaves_a_retry_after_no_answer_to_its_own_moment(
+    world: CallbackWorld, technisch: Any, make_agent: Any
+) -> None:
+    ahmed = make_agent("Ahmed", AHMED, ("technisch",))
+    world.sim.add_agent(AHMED)
+    world.sim.add_callee(JAN, answers=False)
+    promise = book(world, technisch, JAN)
+    world.run_until(promise.planned_dial_at + timedelta(seconds=50))
+
+    [rung_out] = world.attempts(promise.id)
+    assert rung_out.state == "no_answer" and rung_out.ended_at is not None
+    with world.runtime.db.session() as session:
+        assert session.get(Agent, ahmed.id).state == "available"  # freed, and offered the callback: it waits
+    retry_at = world.promise(promise.id).next_attempt_at
+    assert retry_at is not None and retry_at > world.clock.now()
+    agent_became_available(world.runtime, ahmed.id)
+    assert len(world.attempts(promise.id)) == 1  # Jan is not rung again straight away
