@@ -22,17 +22,9 @@ from routing.models import Agent, AgentState, Queue, Shift
 
 def reserve_agent(session: Session, promise: CallbackPromise, exclude: list[int], now: datetime) -> Agent | None:
     """Reserve an available agent of the promise's queue on shift now, the preferred one first."""
-    for agent in agents_free_for(session, promise, exclude, now):
-        if reserve_available_agent(session, agent.id, now):
-            return agent
-    return None
-
-
-def agents_free_for(session: Session, promise: CallbackPromise, exclude: list[int], now: datetime) -> list[Agent]:
-    """The agents the promise may take now, the preferred first; none while those are due to higher ones."""
     queue_row = session.get(Queue, promise.queue_id)
     if queue_row is None:
-        return []
+        return None
     on_shift = select(Shift.agent_id).where(Shift.starts_at <= now, Shift.ends_at > now)
     rows = session.scalars(
         select(Agent)
@@ -42,8 +34,11 @@ def agents_free_for(session: Session, promise: CallbackPromise, exclude: list[in
     candidates = [agent for agent in rows if queue_row.skill in (agent.skills or []) and agent.id not in exclude]
     candidates.sort(key=lambda agent: agent.id != promise.preferred_agent_id)  # stable: preferred first
     if candidates and _waiting_before(session, promise, now) >= len(candidates):
-        return []  # every free agent is due to a caller of higher priority
-    return candidates
+        return None  # every free agent is due to a caller of higher priority
+    for agent in candidates:
+        if reserve_available_agent(session, agent.id, now):
+            return agent
+    return None
 
 
 def _waiting_before(session: Session, promise: CallbackPromise, now: datetime) -> int:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from callbacks.agent_choice import agents_free_for, reserve_agent
+from callbacks.agent_choice import reserve_agent
 from callbacks.attempt_steps import (
     after_network_refusal,
     attempt_transaction,
@@ -81,7 +81,6 @@ def ring_agent_after_commit(
 
 
 BEING_DIALLED = "promise is being dialled elsewhere"
-AGENT_TAKEN = "the free agent was taken meanwhile"
 
 
 def start_attempt(
@@ -98,9 +97,6 @@ def start_attempt(
     due whatever its planned moment; and should another process hold the promise (its own dial
     job, or an offer to another free agent), this one leaves it (BEING_DIALLED) instead of queueing
     behind that lock: every agent freed in a busy minute would otherwise wait on the same row.
-    Nor does it begin an attempt when no agent is free for it any more (AGENT_TAKEN): the agent it
-    was brought forward for went to another offer, and an attempt "no agent free" would only push
-    the promise's next look later.
     """
     now = runtime.clock.now()
     with attempt_transaction(runtime) as (session, after):
@@ -114,8 +110,6 @@ def start_attempt(
         due = promise.next_attempt_at or promise.planned_dial_at
         if not brought_forward and not is_due(due, now, policy):
             return "not due yet"  # the reconciler puts a job back for the right time
-        if brought_forward and not agents_free_for(session, promise, [], now):
-            return AGENT_TAKEN
         if now > last_dial_start(promise.window_start, promise.window_end, policy):
             give_up(session, after, promise, now, "too late in the window to dial")
             return "given up"

@@ -226,15 +226,3 @@ def test_a_freed_agent_leaves_a_callback_another_process_is_starting_and_dials_t
         assert not offer.is_alive(), "the offer queued behind the other process's lock"
         assert world.attempts(first.id) == []
         assert [a.agent_id for a in world.attempts(second.id)] == [ahmed.id]
-
-
-def test_a_callback_brought_forward_for_an_agent_taken_meanwhile_records_no_attempt(
-    world: CallbackWorld, technisch: Any, make_agent: Any
-) -> None:
-    from callbacks.agent_leg import AGENT_TAKEN, start_attempt
-
-    make_agent("Ahmed", AHMED, ("technisch",), state="on_call")  # another offer took him
-    promise = book(world, technisch, JAN, minutes_ahead=0)
-    assert start_attempt(world.runtime, promise.id, 1, brought_forward=True) == AGENT_TAKEN
-    assert world.attempts(promise.id) == []
-    assert world.promise(promise.id).state == "booked"  # its own dial job still comes
