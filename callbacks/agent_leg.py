@@ -80,35 +80,19 @@ def ring_agent_after_commit(
     enqueue_after_commit(after, ring_agent, attempt_id, failures, job_id=job_id, at=at)
 
 
-BEING_DIALLED = "promise is being dialled elsewhere"
-
-
-def start_attempt(
-    runtime: Runtime,
-    promise_id: int,
-    attempt: int,
-    policy: DialPolicy = DEFAULT_POLICY,
-    *,
-    brought_forward: bool = False,
-) -> str:
-    """Begin attempt `attempt` of a booked promise that is due, then ring an agent; return what happened.
-
-    `brought_forward`: a free agent is there for it now (callbacks/waiting_callbacks.py), so it is
-    due whatever its planned moment; and should another process hold the promise (its own dial
-    job, or an offer to another free agent), this one leaves it (BEING_DIALLED) instead of queueing
-    behind that lock: every agent freed in a busy minute would otherwise wait on the same row.
-    """
+def start_attempt(runtime: Runtime, promise_id: int, attempt: int, policy: DialPolicy = DEFAULT_POLICY) -> str:
+    """Begin attempt `attempt` of a booked promise that is due, then ring an agent; return what happened."""
     now = runtime.clock.now()
     with attempt_transaction(runtime) as (session, after):
-        promise = lock_promise(session, promise_id, skip_locked=brought_forward)
+        promise = lock_promise(session, promise_id)
         if promise is None:
-            return BEING_DIALLED if brought_forward else "unknown promise"
+            return "unknown promise"
         if promise.state != S.BOOKED.value:
             return f"promise is {promise.state}"
         if promise.attempts != attempt - 1:
             return f"attempt {attempt} is not the next one"
         due = promise.next_attempt_at or promise.planned_dial_at
-        if not brought_forward and not is_due(due, now, policy):
+        if not is_due(due, now, policy):
             return "not due yet"  # the reconciler puts a job back for the right time
         if now > last_dial_start(promise.window_start, promise.window_end, policy):
             give_up(session, after, promise, now, "too late in the window to dial")

@@ -52,13 +52,12 @@ def attempt_transaction(runtime: Runtime) -> Iterator[tuple[Session, AfterCommit
         yield session, after_commit(session)
 
 
-def lock_promise(session: Session, promise_id: int, *, skip_locked: bool = False) -> CallbackPromise | None:
-    """The promise, locked for this transaction and read fresh; with `skip_locked`, None while
-    another transaction holds it (PostgreSQL; SQLite has one writer at a time anyway)."""
+def lock_promise(session: Session, promise_id: int) -> CallbackPromise | None:
+    """The promise, locked for this transaction and read fresh."""
     return session.scalars(
         select(CallbackPromise)
         .where(CallbackPromise.id == promise_id)
-        .with_for_update(skip_locked=skip_locked)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
 

@@ -20,28 +20,25 @@ routing.distribution asks this through `Runtime.serve_waiting_callback` and
 from __future__ import annotations
 
 from datetime import datetime
-from itertools import islice
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from callbacks.agent_leg import BEING_DIALLED, start_attempt
+from callbacks.agent_leg import start_attempt
 from callbacks.attempts import DEFAULT_POLICY, DialPolicy, last_dial_start
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from routing.models import Agent, AgentState, Queue
+from terugbel.unit_of_work import unit_of_work
 
 if TYPE_CHECKING:
     from terugbel.runtime import Runtime
 
 
-CANDIDATES_PER_OFFER = 5  # callbacks an agent freed tries in turn while others are starting the first
-
-
-def waiting_callbacks_for(
-    session: Session, agent: Agent, now: datetime, policy: DialPolicy = DEFAULT_POLICY, limit: int = 1
-) -> list[CallbackPromise]:
-    """The booked callbacks of the agent's queues, window open, that wait for an agent (above), most urgent first."""
+def waiting_callback_for(
+    session: Session, agent: Agent, now: datetime, policy: DialPolicy = DEFAULT_POLICY
+) -> CallbackPromise | None:
+    """The booked callback of the agent's queues, window open, that waits for an agent (above), most urgent first."""
     last_attempt_found_nobody = exists().where(
         and_(
             CallbackAttempt.promise_id == CallbackPromise.id,
@@ -61,15 +58,17 @@ def waiting_callbacks_for(
         )
         .order_by(CallbackPromise.priority.desc(), CallbackPromise.planned_dial_at, CallbackPromise.id)
     )
-    in_time = (p for p in candidates if now <= last_dial_start(p.window_start, p.window_end, policy))
-    return list(islice(in_time, limit))
+    for promise in candidates:
+        if now <= last_dial_start(promise.window_start, promise.window_end, policy):
+            return promise
+    return None
 
 
 def callback_waits_for(session: Session, agent_id: int, now: datetime) -> bool:
     """Does a callback wait for this agent? Then the offer made when they became free dials it, and
     a caller in the queue who finds them free in the meantime leaves them to it."""
     agent = session.get(Agent, agent_id)
-    return agent is not None and bool(waiting_callbacks_for(session, agent, now))
+    return agent is not None and waiting_callback_for(session, agent, now) is not None
 
 
 def serve_waiting_callback(runtime: Runtime, agent_id: int) -> bool:
@@ -77,17 +76,17 @@ def serve_waiting_callback(runtime: Runtime, agent_id: int) -> bool:
 
     The attempt reserves an agent as every attempt does (the promise's preferred one first), which
     may be another free agent; the caller of this then offers whoever is still free an inbound call.
-    A callback another process is starting already is left to it, and the next one tried.
     """
     now = runtime.clock.now()
-    with runtime.db.session() as session:
+    with unit_of_work(runtime) as session:
         agent = session.get(Agent, agent_id)
         if agent is None or not agent.active or agent.state != AgentState.AVAILABLE.value:
             return False
-        candidates = waiting_callbacks_for(session, agent, now, limit=CANDIDATES_PER_OFFER)
-        waiting = [(promise.id, promise.attempts + 1) for promise in candidates]
-    for promise_id, attempt in waiting:
-        outcome = start_attempt(runtime, promise_id, attempt, brought_forward=True)
-        if outcome != BEING_DIALLED:
-            return outcome == "agent ringing"
-    return False
+        promise = waiting_callback_for(session, agent, now)
+        if promise is None:
+            return False
+        # Due now rather than at its planned moment or next look: the attempt below is brought forward.
+        promise.next_attempt_at = now
+        promise_id, attempt = promise.id, promise.attempts + 1
+    outcome = start_attempt(runtime, promise_id, attempt)
+    return outcome == "agent ringing"

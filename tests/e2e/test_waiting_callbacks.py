@@ -1,13 +1,11 @@
-"""A callback whose window is open goes first when an agent frees up, before a caller waiting in the queue."""
+"""A callback that found no agent free goes first when one frees up, before a caller waiting in the queue."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from routing.agents import change_agent_state
 from routing.distribution import agent_became_available, caller_enqueued
@@ -184,45 +182,3 @@ def test_a_freed_agent_leaves_a_retry_after_no_answer_to_its_own_moment(
     assert retry_at is not None and retry_at > world.clock.now()
     agent_became_available(world.runtime, ahmed.id)
     assert len(world.attempts(promise.id)) == 1  # Jan is not rung again straight away
-
-
-def test_a_freed_agent_leaves_a_callback_another_process_is_starting_and_dials_the_next(
-    world: CallbackWorld, technisch: Any, make_agent: Any
-) -> None:
-    """Every agent freed in a busy minute is offered the same most urgent callback: the ones that
-    find it locked by another process's start move on at once instead of queueing on its row."""
-    from callbacks.scheduling import schedule_promise
-    from tests.integration.dispatch_support import add_promise
-
-    db = world.runtime.db
-    if db.is_sqlite:
-        pytest.skip("SQLite has one writer at a time: no other transaction holds a row meanwhile")
-    ahmed = make_agent("Ahmed", AHMED, ("technisch",), state="on_call")
-    world.sim.add_agent(AHMED)
-    world.sim.add_callee(PIETER)
-    start = world.clock.now() + timedelta(minutes=30)
-    first, second = (
-        add_promise(
-            db,
-            queue_id=technisch.id,
-            number=number,
-            window_start=start,
-            planned_dial_at=start + timedelta(minutes=minutes),
-            booked_at=world.clock.now(),
-        )
-        for number, minutes in ((JAN, 5), (PIETER, 8))
-    )
-    for promise in (first, second):
-        schedule_promise(world.runtime.redis, promise.id, 1, promise.planned_dial_at)
-    world.run_until(start + timedelta(seconds=30))
-    with db.session() as session:
-        change_agent_state(session, ahmed.id, "available", world.clock.now())
-
-    with db.engine.connect() as other_process, other_process.begin():
-        other_process.execute(text("SELECT id FROM callback_promises WHERE id = :id FOR UPDATE"), {"id": first.id})
-        offer = threading.Thread(target=agent_became_available, args=(world.runtime, ahmed.id), daemon=True)
-        offer.start()
-        offer.join(timeout=20)
-        assert not offer.is_alive(), "the offer queued behind the other process's lock"
-        assert world.attempts(first.id) == []
-        assert [a.agent_id for a in world.attempts(second.id)] == [ahmed.id]
