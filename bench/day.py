@@ -708,6 +708,17 @@ def served_webhooks(access_log: Path) -> list[tuple[str, float]]:
     return served
 
 
+def latency_summary(timed: list[tuple[str, float]], target: str = "") -> str:
+    """Count, p50, p99 and max of (path, ms) pairs, and the paths the slowest 1 % mostly took."""
+    ms = [m for _, m in timed]
+    p99 = percentile(ms, 0.99)
+    slowest = Counter(path for path, m in timed if m >= p99)
+    return (
+        f"{len(ms)}, p50 {percentile(ms, 0.5):.1f}, p99 {p99:.1f}{target}, "
+        f"max {max(ms, default=float('nan')):.0f}; slowest 1 % mostly {slowest.most_common(3)}"
+    )
+
+
 def report(args: argparse.Namespace, plan: DayPlan, db: Any, sim: Any, latencies: list[tuple[str, float]],
            served: list[tuple[str, float]], incident: dict[str, Any], wall: float,
            desk_errors: Counter[str]) -> None:  # fmt: skip
@@ -715,9 +726,7 @@ def report(args: argparse.Namespace, plan: DayPlan, db: Any, sim: Any, latencies
     c = call_figures(db, sim, plan, incident)
     inbound = [x for x in sim.calls() if x.direction == "inbound"]
     errors = sum(1 for x in sim.calls() if x.transcript is not None and x.transcript.errors)
-    ms = [m for _, m in latencies]
     judged = p["kept"] + p["broken_told"] + p["broken_silent"]
-    slowest = Counter(path for path, m in latencies if m >= percentile(ms, 0.99))
     q = c["questions"]
     print(
         f"\n== a day in the life: scale {args.scale:g} ({plan.calls} calls planned, {plan.agents} agents), "
@@ -740,18 +749,8 @@ def report(args: argparse.Namespace, plan: DayPlan, db: Any, sim: Any, latencies
     print(f"broken, texted a new time in time : {p['broken_told']}")
     print(f"broken without such a text        : {p['broken_silent']} (target 0)")
     print(f"duplicate dials                   : {p['duplicates']} (target 0)")
-    print(
-        f"webhooks (real ms at the simulator): {len(ms)}, p50 {percentile(ms, 0.5):.1f}, "
-        f"p99 {percentile(ms, 0.99):.1f} (target < 50), max {max(ms, default=float('nan')):.0f}; "
-        f"slowest 1 % mostly {slowest.most_common(3)}"
-    )
-    in_app = [m for _, m in served]
-    slowest_in_app = Counter(path for path, m in served if m >= percentile(in_app, 0.99))
-    print(
-        f"the same, inside gunicorn (real ms): {len(in_app)}, p50 {percentile(in_app, 0.5):.1f}, "
-        f"p99 {percentile(in_app, 0.99):.1f}, max {max(in_app, default=float('nan')):.0f}; "
-        f"slowest 1 % mostly {slowest_in_app.most_common(3)}"
-    )
+    print(f"webhooks (real ms at the simulator): {latency_summary(latencies, ' (target < 50)')}")
+    print(f"the same, inside gunicorn (real ms): {latency_summary(served)}")
     share = 100 * c["heard_first"] / c["matching"] if c["matching"] else float("nan")
     print(f"outage heard before any question  : {c['heard_first']}/{c['matching']} ({share:.1f} %, target 100 %)")
     resolved, callers = c["fcr"]
