@@ -25,7 +25,6 @@ from callbacks.attempt_steps import (
     give_up,
     hang_up_after_commit,
     lock_attempt,
-    lock_promise,
 )
 from callbacks.attempts import (
     DEFAULT_POLICY,
@@ -39,7 +38,7 @@ from callbacks.caller_leg import dial_caller_after_commit
 from callbacks.leg_urls import leg_url
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
 from callbacks.pacing import pacer_for
-from callbacks.promise import transition
+from callbacks.promise import lock_promise, transition
 from callbacks.scheduling import agent_ring_job_id, enqueue_after_commit, job_id_for
 from callbacks.whisper import Whisper, whisper_text
 from routing.agents import agent_language

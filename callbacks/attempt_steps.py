@@ -18,20 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callbacks.attempts import DialPolicy, NextStep, plan_after_network_error
-from callbacks.booking import book_again
-from callbacks.errors import CallbackError
 from callbacks.leg_urls import leg_url
+from callbacks.missed import rebook_after_commit
 from callbacks.models import AttemptState, CallbackAttempt, CallbackPromise, PromiseState
-from callbacks.promise import transition
+from callbacks.promise import lock_promise, transition
 from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
-from callbacks.texts import offer_next_opening
 from routing.distribution import free_agent
-from telephony.outbox import queue_sms
 from telephony.port import TelephonyError
 from terugbel.audit import record_audit
-from terugbel.i18n import format_window, t
 from terugbel.logs import get_logger
-from terugbel.phone import display_number, mask
+from terugbel.phone import mask
 from terugbel.unit_of_work import AfterCommit, after_commit, unit_of_work
 
 if TYPE_CHECKING:
@@ -50,16 +46,6 @@ def attempt_transaction(runtime: Runtime) -> Iterator[tuple[Session, AfterCommit
     """One transaction for callback changes, and its after-commit list."""
     with unit_of_work(runtime) as session:
         yield session, after_commit(session)
-
-
-def lock_promise(session: Session, promise_id: int) -> CallbackPromise | None:
-    """The promise, locked for this transaction and read fresh."""
-    return session.scalars(
-        select(CallbackPromise)
-        .where(CallbackPromise.id == promise_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
 
 
 def lock_attempt(session: Session, attempt_id: int) -> tuple[CallbackAttempt, CallbackPromise] | None:
@@ -161,34 +147,11 @@ def flag_at_risk(session: Session, promise: CallbackPromise, now: datetime, reas
 
 
 def give_up(session: Session, after: AfterCommit, promise: CallbackPromise, now: datetime, reason: str) -> None:
-    """The promise cannot be kept: mark it missed, book a new time, and text the caller that time now."""
-    old_window = format_window(promise.window_start, promise.window_end, promise.timezone, promise.language, now)
+    """The promise cannot be kept: mark it missed; once that commits, a new time is booked and texted."""
     transition(promise, S.MISSED, now, reason)
     promise.reason = reason[:200]
     promise.next_attempt_at = None
     flag_at_risk(session, promise, now, reason)
     unschedule_after_commit(after, promise.id)
-    session.flush()  # leave the one-open-promise-per-number index before the new booking enters it
-    slot_length = promise.window_end - promise.window_start
-    number = display_number(promise.number)
-    try:
-        with session.begin_nested():
-            new = book_again(session, promise, now, near=promise.window_end + slot_length)
-        promise.moved_to_id = new.id
-        body = t(
-            promise.language,
-            "cbd_sms_rebooked",
-            old_window=old_window,
-            number=number,
-            window=format_window(new.window_start, new.window_end, new.timezone, new.language, now),
-        )
-    except CallbackError as exc:
-        log.warning("no new time for a missed promise", promise=promise.id, error=type(exc).__name__)
-        opening = offer_next_opening(session, promise, now)
-        body = (
-            t(promise.language, "cbd_sms_no_new_time", old_window=old_window, window=opening)
-            if opening is not None
-            else t(promise.language, "cb_sms_no_opening", old_window=old_window)
-        )
-    queue_sms(session, to=promise.number, body=body, purpose="promise_missed", now=now, promise_id=promise.id)
+    rebook_after_commit(after, promise.id)
     log.warning("promise given up", promise=promise.id, reason=reason, number=mask(promise.number))

@@ -22,7 +22,7 @@ from callbacks.models import IS_OPEN_PROMISE, CallbackPromise, CallbackSlot, Pro
 from callbacks.numbers import check_number
 from callbacks.offers import offer_slots
 from callbacks.places import claim_place, give_back_place, take_place, take_turns_for_number
-from callbacks.promise import InvalidPromiseTransition, start_promise, transition
+from callbacks.promise import InvalidPromiseTransition, lock_promise, start_promise, transition
 from callbacks.scheduling import schedule_after_commit, unschedule_after_commit
 from callbacks.slots import SlotOffer, place_dial_time
 from callbacks.texts import confirmation_text, takes_texts, text_caller, window_text
@@ -425,12 +425,7 @@ def _lock_open_promise(session: Session, number: str) -> CallbackPromise | None:
 
 
 def _lock_promise(session: Session, promise_id: int) -> CallbackPromise:
-    promise = session.scalars(
-        select(CallbackPromise)
-        .where(CallbackPromise.id == promise_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    promise = lock_promise(session, promise_id)
     if promise is None:
         raise PromiseNotFound(f"promise {promise_id} does not exist")
     return promise

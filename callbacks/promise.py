@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from callbacks.models import CallbackPromise, PromiseState, PromiseTransition
 from terugbel.clock import ensure_utc
 
@@ -74,3 +77,13 @@ def transition(promise: CallbackPromise, to_state: PromiseState | str, at: datet
     if target in TERMINAL_STATES:
         promise.ended_at = at
     return record
+
+
+def lock_promise(session: Session, promise_id: int) -> CallbackPromise | None:
+    """The promise, locked for this transaction and read fresh (None if there is no such promise)."""
+    return session.scalars(
+        select(CallbackPromise)
+        .where(CallbackPromise.id == promise_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()

@@ -2,8 +2,9 @@
 
 The database is the source of truth. `reconcile` first moves the promises the agents logged in will
 not reach (callbacks/forecast.py: the callers are told early), then schedules every open promise due
-soon that has no live dial job, removes jobs of promises no longer open, recovers attempts a crashed worker left half
-done, texts the reminders that have come due and hands the SMS queue the texts still unsent.
+soon that has no live dial job, removes jobs of promises no longer open, recovers attempts a crashed
+worker left half done, books and texts a new time for a missed promise a crash left untold, texts
+the reminders that have come due and hands the SMS queue the texts still unsent.
 Workers run it at start and every 30 seconds, so after Redis loses everything each open promise is
 back on schedule within a minute.
 """
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 
 from callbacks.attempts import DEFAULT_POLICY, DialPolicy
 from callbacks.forecast import forecast
+from callbacks.missed import rebook_untold
 from callbacks.models import OPEN_PROMISE_STATES, CallbackPromise, PromiseState
 from callbacks.recovery import recover_stale_attempts
 from callbacks.reminders import send_due_reminders
@@ -40,6 +42,7 @@ class ReconcileReport:
     scheduled: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     recovered: list[int] = field(default_factory=list)  # attempt ids settled after a crash or a lost callback
+    rebooked: list[int] = field(default_factory=list)  # missed promises a crash left without a new time or text
     sms: list[int] = field(default_factory=list)  # pending messages handed to the SMS queue again
     reminders: int = 0  # reminders texted: their window starts within half an hour
     wrap_ups_ended: list[int] = field(default_factory=list)  # agents whose wrap-up job Redis lost
@@ -89,17 +92,20 @@ def reconcile(runtime: Runtime, policy: DialPolicy = DEFAULT_POLICY) -> Reconcil
         if stale and delete_unless_running(runtime.redis, job_id):
             report.removed.append(job_id)
     report.recovered = recover_stale_attempts(runtime, policy)
+    report.rebooked = rebook_untold(runtime)
     report.reminders = send_due_reminders(runtime)
     report.wrap_ups_ended = end_expired_wrap_ups(runtime)
     settle_unfinished_sends(runtime)  # first: a send found unfinished goes out again in this pass
     report.sms = redispatch_pending(runtime)
-    if report.scheduled or report.removed or report.recovered or report.sms or report.reminders or moved:
+    changed = report.scheduled or report.removed or report.recovered or report.rebooked or report.sms
+    if changed or report.reminders or moved:
         log.info(
             "reconciled dial jobs",
             forecast_moved=len(report.forecast_moved),
             scheduled=len(report.scheduled),
             removed=len(report.removed),
             recovered=len(report.recovered),
+            rebooked=len(report.rebooked),
             sms=len(report.sms),
             reminders=report.reminders,
         )
