@@ -659,6 +659,7 @@ def call_figures(db: Any, sim: Any, plan: DayPlan, incident: dict[str, Any]) -> 
     questions: list[int] = []
     matching = heard_first = 0
     example = ""  # one call with more than two questions before an answer, to read
+    unheard = ""  # one call matching the outage that heard something else first, to read
     for call in sim.calls():
         if call.direction != "inbound" or call.transcript is None:
             continue
@@ -671,7 +672,11 @@ def call_figures(db: Any, sim: Any, plan: DayPlan, incident: dict[str, Any]) -> 
         if started and call.from_.startswith(OUTAGE_PREFIX) and started <= call.date_created < outage_end:
             matching += 1
             said = call.transcript.said_by("system")
-            heard_first += bool(said) and said[0] == OUTAGE_MESSAGE
+            heard = bool(said) and said[0] == OUTAGE_MESSAGE
+            heard_first += heard
+            if not heard and not unheard:
+                unheard = f"placed {call.date_created.isoformat()}, published {started.isoformat()}\n"
+                unheard += call.transcript.to_text(ZONE)
     with db.session() as session:
         contacts = session.execute(
             select(Contact.caller_id, Contact.intent_id, Contact.resolved, Contact.started_at, Contact.questions_asked)
@@ -690,7 +695,7 @@ def call_figures(db: Any, sim: Any, plan: DayPlan, incident: dict[str, Any]) -> 
     asked = [q for *_, q in contacts if q is not None]
     return {
         "questions": questions, "matching": matching, "heard_first": heard_first, "fcr": (resolved_first, len(first)),
-        "db_questions_max": max(asked, default=0), "example": example,
+        "db_questions_max": max(asked, default=0), "example": example, "unheard": unheard,
     }  # fmt: skip
 
 
@@ -717,6 +722,11 @@ def latency_summary(timed: list[tuple[str, float]], target: str = "") -> str:
         f"{len(ms)}, p50 {percentile(ms, 0.5):.1f}, p99 {p99:.1f}{target}, "
         f"max {max(ms, default=float('nan')):.0f}; slowest 1 % mostly {slowest.most_common(3)}"
     )
+
+
+def hide_callers_words(transcript: str) -> str:
+    """A transcript to print: what the system said, and only the kind of each of the caller's inputs."""
+    return re.sub(r"(caller \[\w+\]) .*", r"\1 ...", transcript)
 
 
 def report(args: argparse.Namespace, plan: DayPlan, db: Any, sim: Any, latencies: list[tuple[str, float]],
@@ -763,7 +773,10 @@ def report(args: argparse.Namespace, plan: DayPlan, db: Any, sim: Any, latencies
     )
     if c["example"]:
         print("a call with more than two questions before an answer (the caller's words hidden):")
-        print(re.sub(r"(caller \[\w+\]) .*", r"\1 ...", c["example"]))
+        print(hide_callers_words(c["example"]))
+    if c["unheard"]:
+        print("a call matching the outage that heard something else first (the caller's words hidden):")
+        print(hide_callers_words(c["unheard"]))
     if desk_errors:
         print(f"agent desk API errors             : {dict(desk_errors)}")
 
