@@ -26,7 +26,7 @@ class SmsMessage(Base):
     body: Mapped[str] = mapped_column(Text)  # personal data: never logged
     status: Mapped[str] = mapped_column(String(16), default="queued")
     purpose: Mapped[str | None] = mapped_column(String(40))  # confirmation, reminder, incident_fixed...
-    promise_id: Mapped[int | None] = mapped_column(ForeignKey("callback_promises.id", ondelete="SET NULL"))
+    promise_id: Mapped[int | None] = mapped_column(ForeignKey("callback_promises.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]  # when a sender took it (pending → sending)
 
