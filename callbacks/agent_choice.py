@@ -1,4 +1,9 @@
-"""Which agent takes a callback: one of the promise's queue, on shift and available, the preferred first.
+"""Which agent takes a callback: an available one of the promise's queue, the preferred first.
+
+Available is the agent's own word that they are at their desk, and it is what routes the callers
+in the queue to them too. Of those, the agents on shift go first; one still available after their
+shift (or whose shift a supervisor removed) takes the callback rather than leave it unkept while
+they take the queue's next inbound caller.
 
 When agents are short, priority decides: a promise leaves the free agents to the promises of its
 queue with a higher priority (VIP, repeat) that are due now and still inside their window, and
@@ -21,18 +26,19 @@ from routing.models import Agent, AgentState, Queue, Shift
 
 
 def reserve_agent(session: Session, promise: CallbackPromise, exclude: list[int], now: datetime) -> Agent | None:
-    """Reserve an available agent of the promise's queue on shift now, the preferred one first."""
+    """Reserve an available agent of the promise's queue: the preferred one, then those on shift now."""
     queue_row = session.get(Queue, promise.queue_id)
     if queue_row is None:
         return None
-    on_shift = select(Shift.agent_id).where(Shift.starts_at <= now, Shift.ends_at > now)
+    on_shift = set(session.scalars(select(Shift.agent_id).where(Shift.starts_at <= now, Shift.ends_at > now)))
     rows = session.scalars(
         select(Agent)
-        .where(Agent.active.is_(True), Agent.state == AgentState.AVAILABLE.value, Agent.id.in_(on_shift))
+        .where(Agent.active.is_(True), Agent.state == AgentState.AVAILABLE.value)
         .order_by(func.coalesce(Agent.state_changed_at, now), Agent.id)
     ).all()
     candidates = [agent for agent in rows if queue_row.skill in (agent.skills or []) and agent.id not in exclude]
-    candidates.sort(key=lambda agent: agent.id != promise.preferred_agent_id)  # stable: preferred first
+    # Stable: within each group the longest idle first.
+    candidates.sort(key=lambda agent: (agent.id != promise.preferred_agent_id, agent.id not in on_shift))
     if candidates and _waiting_before(session, promise, now) >= len(candidates):
         return None  # every free agent is due to a caller of higher priority
     for agent in candidates:
