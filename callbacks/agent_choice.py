@@ -6,7 +6,7 @@ shift (or whose shift a supervisor removed) takes the callback rather than leave
 they take the queue's next inbound caller.
 
 When agents are short, priority decides: a promise leaves the free agents to the promises of its
-queue with a higher priority (VIP, repeat) that are due now and still inside their window, and
+queue with a higher priority (VIP, repeat) that are due now and can still be dialled, and
 looks again shortly (its attempt ends "no agent free"), so the higher one gets the next free agent.
 
 The reservation itself is routing's (routing/agents.py, the only writer of an agent's state): a
@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callbacks.attempts import last_dial_start
 from callbacks.models import CallbackPromise, PromiseState
 from routing.agents import reserve_available_agent
 from routing.models import Agent, AgentState, Queue, Shift
@@ -48,10 +49,14 @@ def reserve_agent(session: Session, promise: CallbackPromise, exclude: list[int]
 
 
 def _waiting_before(session: Session, promise: CallbackPromise, now: datetime) -> int:
-    """Booked promises of the same queue with a higher priority, due now and not past their window."""
+    """Booked promises of the same queue with a higher priority, due now and still to be dialled.
+
+    One past the last moment it may be dialled is about to be given up, not dialled: it holds no
+    agent back.
+    """
     due_at = func.coalesce(CallbackPromise.next_attempt_at, CallbackPromise.planned_dial_at)
-    count = session.scalar(
-        select(func.count()).where(
+    windows = session.execute(
+        select(CallbackPromise.window_start, CallbackPromise.window_end).where(
             CallbackPromise.queue_id == promise.queue_id,
             CallbackPromise.id != promise.id,
             CallbackPromise.state == PromiseState.BOOKED.value,
@@ -59,5 +64,5 @@ def _waiting_before(session: Session, promise: CallbackPromise, now: datetime) -
             due_at <= now,
             CallbackPromise.window_end > now,
         )
-    )
-    return int(count or 0)
+    ).all()
+    return sum(1 for start, end in windows if now <= last_dial_start(start, end))

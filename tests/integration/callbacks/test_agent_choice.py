@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from callbacks.agent_choice import reserve_agent
+from callbacks.attempts import last_dial_start
 from callbacks.models import CallbackPromise
 from routing.models import Agent
 from terugbel.clock import ManualClock
@@ -70,3 +71,18 @@ def test_an_agent_of_another_queue_or_away_is_never_reserved(
     make_agent("Sanne", "+31611110001", ("facturen",))
     make_agent("Kees", "+31611110002", ("technisch",), state="away")
     assert _reserve(db, _promise(db, technisch, clock), clock) is None
+
+
+def test_a_higher_priority_promise_leaves_the_free_agent_only_while_it_can_still_be_dialled(
+    db: Database, make_queue: Callable[..., Any], make_agent: Callable[..., Any], clock: ManualClock
+) -> None:
+    technisch = make_queue("technisch")
+    make_agent("Sanne", "+31611110001", ("technisch",))
+    vip = _promise(db, technisch, clock, number="+31687654321", priority=2)
+    plain = _promise(db, technisch, clock)
+    assert _reserve(db, plain, clock) is None  # the one free agent is the VIP's, who is due now
+
+    # Twelve minutes on, the VIP's 15-minute window has no room for another attempt: it is being given up.
+    clock.advance(timedelta(minutes=12))
+    assert clock.now() > last_dial_start(vip.window_start, vip.window_end)
+    assert _reserve(db, plain, clock) == "Sanne"
