@@ -47,7 +47,7 @@ def empty_database(tmp_path: Path) -> Iterator[Engine]:
 
 def test_upgraded_database_matches_the_models(empty_database: Engine) -> None:
     upgrade(empty_database)
-    assert current_revision(empty_database) == "0008_sms_messages_promise_id"
+    assert current_revision(empty_database) == "0009_handle_time_indexes"
     with empty_database.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert differences == []
