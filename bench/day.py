@@ -600,7 +600,7 @@ def promise_figures(db: Any, sim: Any) -> dict[str, Any]:
         by_promise: dict[int, list[Any]] = defaultdict(list)
         for attempt in attempts:
             by_promise[attempt.promise_id].append(attempt)
-        kept = broken_silent = broken_told = cancelled = still_open = 0
+        kept = broken_silent = broken_told = cancelled = still_open = resolved_before = 0
         by_id = {promise.id: promise for promise in promises}
         late: list[float] = []  # seconds each first attempt started after its planned moment
         for promise in promises:
@@ -612,6 +612,9 @@ def promise_figures(db: Any, sim: Any) -> dict[str, Any]:
                 continue
             if promise.state == "moved" and _moved_by_caller(promise, by_id):
                 cancelled += 1  # the caller chose another time: judged is the promise they moved to
+                continue
+            if promise.state == "resolved" and promise.ended_at < promise.window_start:
+                resolved_before += 1  # the caller reached an agent before the window: nothing left to keep
                 continue
             # Kept: the caller's phone was dialled inside the window (an attempt that found no agent free is not).
             dials = sorted(a.started_at for a in by_promise[promise.id] if a.caller_call_sid is not None)
@@ -639,7 +642,8 @@ def promise_figures(db: Any, sim: Any) -> dict[str, Any]:
     duplicates = sum(max(dialled[number] - legs, 0) for number, legs in caller_legs.items())
     return {
         "promises": len(promises), "kept": kept, "broken_told": broken_told, "broken_silent": broken_silent,
-        "cancelled": cancelled, "still_open": still_open, "duplicates": duplicates, "states": dict(states),
+        "cancelled": cancelled, "resolved_before": resolved_before, "still_open": still_open,
+        "duplicates": duplicates, "states": dict(states),
         "missed_because": missed_because.most_common(6), "late": late,
     }  # fmt: skip
 
@@ -749,7 +753,8 @@ def report(args: argparse.Namespace, plan: DayPlan, db: Any, sim: Any, latencies
     print(
         f"kept inside their window          : {p['kept']}/{judged} "
         f"({100 * p['kept'] / judged if judged else float('nan'):.1f} %, target 100 %); "
-        f"cancelled by the caller {p['cancelled']}, never due {p['still_open']}"
+        f"cancelled by the caller {p['cancelled']}, resolved before their window by another contact "
+        f"{p['resolved_before']}, never due {p['still_open']}"
     )
     late = p["late"]
     print(
