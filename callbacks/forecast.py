@@ -66,13 +66,15 @@ def forecast(session: Session, now: datetime, horizon: timedelta) -> list[MovedP
     )
     away = frozenset(session.scalars(select(Agent.id).where(Agent.state == AgentState.AWAY.value)))
     shifts: dict[int, list[ShiftSpan]] = {}
+    handle: dict[int, int] = {}  # per queue: measured once a pass, not once a slot of the coming day
     room: dict[int, int] = {}  # per slot: the promises it can still take under the forecast (< 0: short)
     victims: list[CallbackPromise] = []
     for slot in slots:
         queue = queue_of(session, slot.queue_id)
         if queue.id not in shifts:
             shifts[queue.id] = shifts_serving(session, queue, now, now + DESTINATION_HORIZON + horizon)
-        reachable = reachable_places(slot, queue, shifts[queue.id], away, now, handle_seconds(session, queue))
+            handle[queue.id] = handle_seconds(session, queue)
+        reachable = reachable_places(slot, queue, shifts[queue.id], away, now, handle[queue.id])
         if slot.starts_at >= now + horizon:
             room[slot.id] = reachable - slot.booked
             continue
