@@ -573,6 +573,8 @@ def run_incident_and_drop(
     # Calls placed while the API call was still committing could not hear it: they count from here.
     incident["published_at"] = clock.now().isoformat()
     clock.wait_until(outage_end)
+    # A call answered from here on may find it resolved already: matching calls count until here.
+    incident["resolving_at"] = clock.now().isoformat()
     api.call("POST", f"/api/incidents/{incident['id']}/resolve", 200)
     clock.wait_until(plan.local(plan.shift_dropped_at))
     middle = next(s for s in plan_shifts(plan) if s.starts == clock_time(10, 0))
@@ -659,7 +661,8 @@ def call_figures(db: Any, sim: Any, plan: DayPlan, incident: dict[str, Any]) -> 
     from routing.models import Contact
 
     started = datetime.fromisoformat(incident["published_at"]) if incident else None
-    outage_end = plan.outage_window[1]
+    resolving_at = incident.get("resolving_at")
+    resolving = datetime.fromisoformat(resolving_at) if resolving_at else plan.outage_window[1]
     questions: list[int] = []
     matching = heard_first = 0
     example = ""  # one call with more than two questions before an answer, to read
@@ -673,13 +676,15 @@ def call_figures(db: Any, sim: Any, plan: DayPlan, incident: dict[str, Any]) -> 
             questions.append(verbs[:answer].count("Gather"))
             if questions[-1] > 2 and not example:
                 example = call.transcript.to_text(ZONE)
-        if started and call.from_.startswith(OUTAGE_PREFIX) and started <= call.date_created < outage_end:
+        # Judged by when the system first spoke: the answer to the call's first webhook.
+        answered = next((turn.at for turn in call.transcript.turns if turn.who == "system"), None)
+        if started and answered and call.from_.startswith(OUTAGE_PREFIX) and started <= answered < resolving:
             matching += 1
             said = call.transcript.said_by("system")
             heard = bool(said) and said[0] == OUTAGE_MESSAGE
             heard_first += heard
             if not heard and not unheard:
-                unheard = f"placed {call.date_created.isoformat()}, published {started.isoformat()}\n"
+                unheard = f"answered {answered.isoformat()}, published {started.isoformat()}\n"
                 unheard += call.transcript.to_text(ZONE)
     with db.session() as session:
         contacts = session.execute(
