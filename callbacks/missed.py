@@ -20,7 +20,7 @@ from callbacks.booking import book_again
 from callbacks.errors import CallbackError
 from callbacks.models import CallbackPromise, PromiseState
 from callbacks.promise import lock_promise
-from callbacks.rebalance import NO_SLOT_WITH_ROOM
+from callbacks.rebalance import CANNOT_KEEP_SMS_PURPOSE, NO_SLOT_WITH_ROOM
 from callbacks.texts import offer_next_opening
 from telephony.models import SmsMessage
 from telephony.outbox import queue_sms
@@ -37,7 +37,7 @@ log = get_logger(__name__)
 MISSED_SMS_PURPOSE = "promise_missed"
 # The texts that tell a caller their promise is missed: this module's, and the re-planner's when no
 # slot has room (callbacks/rebalance.py). A missed promise with neither has not been told.
-TOLD_PURPOSES = (MISSED_SMS_PURPOSE, "cannot_keep")
+TOLD_PURPOSES = (MISSED_SMS_PURPOSE, CANNOT_KEEP_SMS_PURPOSE)
 # How far back the reconciler looks for a missed promise nobody told: a crash is noticed within
 # minutes, and an older one is past any time we could still name.
 UNTOLD_LOOKBACK = timedelta(hours=6)

@@ -33,6 +33,7 @@ log = get_logger(__name__)
 
 # The reason of a promise that had to move and found no slot with room (the board shows it).
 NO_SLOT_WITH_ROOM = "capacity dropped and no slot with room in the coming days"
+CANNOT_KEEP_SMS_PURPOSE = "cannot_keep"  # the text to a caller whose promise no slot could take
 
 
 @dataclass(frozen=True)
@@ -112,5 +113,5 @@ def move_by_us(
         if opening is not None
         else t(promise.language, "cb_sms_no_opening", old_window=old_window)
     )
-    text_caller(session, promise, body, "cannot_keep", now)
+    text_caller(session, promise, body, CANNOT_KEEP_SMS_PURPOSE, now)
     return MovedPromise(promise.id, None)
