@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
 from callbacks.booking import book_again
@@ -57,7 +57,9 @@ def rebook_missed(runtime: Runtime, promise_id: int) -> bool:
     now = runtime.clock.now()
     with unit_of_work(runtime) as session:
         promise = lock_promise(session, promise_id)
-        if promise is None or not _untold(session, promise):
+        if promise is None:
+            return False
+        if session.scalar(select(CallbackPromise.id).where(CallbackPromise.id == promise_id, _untold())) is None:
             return False
         _book_and_tell(session, promise, now)
         return True
@@ -68,26 +70,21 @@ def rebook_untold(runtime: Runtime) -> list[int]:
     now = runtime.clock.now()
     with runtime.db.session() as session:
         candidates = session.scalars(
-            select(CallbackPromise.id).where(
-                CallbackPromise.state == PromiseState.MISSED.value,
-                CallbackPromise.moved_to_id.is_(None),
-                # The re-planner texts what it could not place itself, or not at all to a landline.
-                CallbackPromise.reason != NO_SLOT_WITH_ROOM,
-                CallbackPromise.ended_at >= now - UNTOLD_LOOKBACK,
-                ~exists().where(SmsMessage.promise_id == CallbackPromise.id, SmsMessage.purpose.in_(TOLD_PURPOSES)),
-            )
+            select(CallbackPromise.id).where(_untold(), CallbackPromise.ended_at >= now - UNTOLD_LOOKBACK)
         ).all()
     return [promise_id for promise_id in candidates if rebook_missed(runtime, promise_id)]
 
 
-def _untold(session: Session, promise: CallbackPromise) -> bool:
+def _untold() -> ColumnElement[bool]:
     """Missed, with neither a new promise nor a text telling the caller."""
-    if promise.state != PromiseState.MISSED.value or promise.moved_to_id is not None:
-        return False
-    if promise.reason == NO_SLOT_WITH_ROOM:
-        return False
-    told = select(SmsMessage.id).where(SmsMessage.promise_id == promise.id, SmsMessage.purpose.in_(TOLD_PURPOSES))
-    return session.scalar(told.limit(1)) is None
+    told = exists().where(SmsMessage.promise_id == CallbackPromise.id, SmsMessage.purpose.in_(TOLD_PURPOSES))
+    return and_(
+        CallbackPromise.state == PromiseState.MISSED.value,
+        CallbackPromise.moved_to_id.is_(None),
+        # The re-planner texts what it could not place itself, or not at all to a landline.
+        CallbackPromise.reason != NO_SLOT_WITH_ROOM,
+        ~told,
+    )
 
 
 def _book_and_tell(session: Session, promise: CallbackPromise, now: datetime) -> None:
